@@ -1,0 +1,1 @@
+"""harness: a Kaggle-style competition harness for fast.ai study groups."""
