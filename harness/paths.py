@@ -1,0 +1,46 @@
+"""Where the harness keeps its files: one home folder, overridable with HARNESS_HOME."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def home() -> Path:
+    """The harness home: $HARNESS_HOME, else a per-user data folder."""
+    if env := os.environ.get("HARNESS_HOME"):
+        return Path(env).expanduser().resolve()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "harness"
+
+
+def db_path() -> Path:
+    """The DuckDB file every command shares."""
+    return home() / "harness.duckdb"
+
+
+def data_dir(competition: str) -> Path:
+    """Raw and prepared data of one competition."""
+    return home() / "data" / competition
+
+
+def runs_dir() -> Path:
+    """One folder per run: its log, predictions and artifacts."""
+    return home() / "runs"
+
+
+def cache_dir() -> Path:
+    """Downloads worth keeping across homes (wheels); $HARNESS_CACHE overrides."""
+    if env := os.environ.get("HARNESS_CACHE"):
+        return Path(env).expanduser().resolve()
+    return home() / "cache"
+
+
+def competitions_dir() -> Path:
+    """The folder scanned for competitions; $HARNESS_COMPETITIONS overrides (tests)."""
+    return Path(os.environ.get("HARNESS_COMPETITIONS", REPO_ROOT / "competitions"))
+
+
+def submissions_dir() -> Path:
+    """Example submissions and the course baselines."""
+    return REPO_ROOT / "submissions"
