@@ -1,0 +1,306 @@
+"""The DuckDB store: schema, migrations and the few queries everything uses.
+
+DuckDB lets one process write a file, or many read it, never both at once. So every
+connection here is short (milliseconds), and opening one retries while another process
+holds the lock: concurrent `harness submit` runs take turns, and the leaderboard never
+fails because a write is happening. A submission is written in one transaction, once
+its outcome is known, so a crash never leaves a half-written row.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from harness.paths import db_path
+
+LOCK_WAIT_SECONDS = 120.0
+
+MIGRATIONS: list[str] = [
+    # 1: submissions, their epochs, and re-runs that check reproducibility
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE SEQUENCE submission_ids START 1;
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('submission_ids'),
+        competition VARCHAR NOT NULL,
+        competition_version INTEGER NOT NULL,
+        data_source VARCHAR,
+        data_fingerprint VARCHAR,
+        user_name VARCHAR NOT NULL,
+        message VARCHAR,
+        is_baseline BOOLEAN NOT NULL DEFAULT false,
+        kind VARCHAR NOT NULL CHECK (kind IN ('code', 'csv')),
+        entry VARCHAR,
+        filename VARCHAR NOT NULL,
+        content VARCHAR,
+        file_sha256 VARCHAR NOT NULL,
+        docstring VARCHAR,
+        config JSON,
+        status VARCHAR NOT NULL CHECK (status IN ('scored', 'failed', 'rejected')),
+        error VARCHAR,
+        metric VARCHAR NOT NULL,
+        higher_is_better BOOLEAN NOT NULL,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        predictions_sha256 VARCHAR,
+        seed INTEGER,
+        device VARCHAR,
+        versions JSON,
+        harness_git VARCHAR,
+        timeout_seconds DOUBLE,
+        memory_limit_mb DOUBLE,
+        wall_seconds DOUBLE,
+        peak_memory_mb DOUBLE,
+        seconds JSON,
+        log VARCHAR,
+        run_dir VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE epochs (
+        submission_id INTEGER NOT NULL,
+        fit INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        seconds DOUBLE,
+        train_loss DOUBLE,
+        valid_loss DOUBLE,
+        metrics JSON
+    );
+    CREATE SEQUENCE reproduction_ids START 1;
+    CREATE TABLE reproductions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('reproduction_ids'),
+        submission_id INTEGER NOT NULL,
+        identical BOOLEAN NOT NULL,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        predictions_sha256 VARCHAR,
+        device VARCHAR,
+        wall_seconds DOUBLE,
+        created_at TIMESTAMP NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+JSON_COLUMNS = ("config", "versions", "seconds", "metrics")
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is newer than this harness."""
+
+
+def _is_lock_conflict(e: Exception) -> bool:
+    text = str(e)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as e:
+            if not _is_lock_conflict(e) or time.monotonic() > deadline:
+                raise StoreError(f"cannot open {path}: {e}") from e
+        time.sleep(pause * (0.5 + random.random()))  # jitter: writers must not march in step
+        pause = min(pause * 2, 0.25)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Brings the schema up to SCHEMA_VERSION, each step in its own transaction."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()[0]
+    current = 0
+    if has_meta:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema {current}, newer than this harness ({SCHEMA_VERSION}); "
+            "update the harness"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN")
+        con.execute(MIGRATIONS[version - 1])
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+        con.execute("COMMIT")
+
+
+@contextmanager
+def connect(read_only: bool = False, path: Path | None = None):
+    """A short-lived connection; writers migrate the schema first.
+
+    Yields None for a reader when the database does not exist yet.
+    """
+    path = Path(path or db_path())
+    if read_only and not path.exists():
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def now() -> datetime:
+    """UTC, without tzinfo: every timestamp in the store is UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _rows(cur) -> list[dict]:
+    cols = [d[0] for d in cur.description]
+    out = []
+    for values in cur.fetchall():
+        row = dict(zip(cols, values, strict=True))
+        for c in JSON_COLUMNS:
+            if isinstance(row.get(c), str):
+                row[c] = json.loads(row[c])
+        out.append(row)
+    return out
+
+
+def insert_submission(row: dict, epochs: list[dict]) -> int:
+    """Writes a submission and its epochs in one transaction; returns its id."""
+    row = {**row, "created_at": row.get("created_at") or now()}
+    for c in JSON_COLUMNS:
+        if c in row and row[c] is not None:
+            row[c] = json.dumps(row[c], default=repr)
+    cols = list(row)
+    with connect() as con:
+        con.execute("BEGIN")
+        sub_id = con.execute(
+            f"INSERT INTO submissions ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+            [row[c] for c in cols],
+        ).fetchone()[0]
+        if epochs:
+            con.executemany(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        sub_id,
+                        e["fit"],
+                        e["epoch"],
+                        e.get("seconds"),
+                        e.get("train_loss"),
+                        e.get("valid_loss"),
+                        json.dumps(_metrics_of(e)),
+                    ]
+                    for e in epochs
+                ],
+            )
+        con.execute("COMMIT")
+    return sub_id
+
+
+def _metrics_of(epoch: dict) -> dict:
+    return {
+        k: v
+        for k, v in epoch.items()
+        if k not in ("fit", "epoch", "seconds", "train_loss", "valid_loss")
+    }
+
+
+def insert_reproduction(row: dict) -> int:
+    row = {**row, "created_at": now()}
+    cols = list(row)
+    with connect() as con:
+        return con.execute(
+            f"INSERT INTO reproductions ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+            [row[c] for c in cols],
+        ).fetchone()[0]
+
+
+def submission(sub_id: int) -> dict | None:
+    """Everything recorded for one submission, with its epochs and reproductions."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        rows = _rows(con.execute("SELECT * FROM submissions WHERE id = ?", [sub_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["epochs"] = _rows(
+            con.execute(
+                "SELECT fit, epoch, seconds, train_loss, valid_loss, metrics FROM epochs "
+                "WHERE submission_id = ? ORDER BY fit, epoch",
+                [sub_id],
+            )
+        )
+        row["reproductions"] = _rows(
+            con.execute(
+                "SELECT id, identical, status, error, public_score, device, wall_seconds, created_at "
+                "FROM reproductions WHERE submission_id = ? ORDER BY id",
+                [sub_id],
+            )
+        )
+    return row
+
+
+def latest_board(competition: str, version: int) -> str | None:
+    """The data fingerprint of the newest scored submission of this competition version."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        row = con.execute(
+            "SELECT data_fingerprint FROM submissions WHERE competition = ? AND "
+            "competition_version = ? AND status = 'scored' ORDER BY id DESC LIMIT 1",
+            [competition, version],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def leaderboard(competition: str, version: int, fingerprint: str, higher_is_better: bool):
+    """Best public score per user; ties go to the earlier submission, as on Kaggle.
+
+    Returns:
+        A list of dicts with rank, user, score, submission_id, entries, submitted_at,
+        is_baseline, best first.
+    """
+    sign = -1.0 if higher_is_better else 1.0  # sort ascending on sign * score
+    sql = """
+        WITH scored AS (
+            SELECT id, user_name, public_score, created_at, is_baseline,
+                   row_number() OVER (PARTITION BY user_name
+                                      ORDER BY ? * public_score, created_at, id) AS pick,
+                   count(*) OVER (PARTITION BY user_name) AS entries,
+                   max(created_at) OVER (PARTITION BY user_name) AS last_at
+            FROM submissions
+            WHERE competition = ? AND competition_version = ? AND data_fingerprint = ?
+              AND status = 'scored'
+        )
+        SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
+               user_name AS user, public_score AS score, id AS submission_id, entries,
+               created_at AS submitted_at, last_at AS last_submission_at, is_baseline
+        FROM scored WHERE pick = 1 ORDER BY rank
+    """
+    with connect(read_only=True) as con:
+        if con is None:
+            return []
+        return _rows(con.execute(sql, [sign, competition, version, fingerprint, sign]))
+
+
+def done_before(competition: str, fingerprint: str, file_sha256: str, user: str) -> int | None:
+    """The id of a scored submission of this exact file by this user on this data, if any."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        row = con.execute(
+            "SELECT id FROM submissions WHERE competition = ? AND data_fingerprint = ? AND "
+            "file_sha256 = ? AND user_name = ? AND status = 'scored' ORDER BY id LIMIT 1",
+            [competition, fingerprint, file_sha256, user],
+        ).fetchone()
+    return row[0] if row else None
