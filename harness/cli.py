@@ -1,0 +1,355 @@
+"""The `harness` command: competitions, data, submissions, leaderboards, the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PUBLIC_FIELDS = (
+    "id",
+    "competition",
+    "status",
+    "metric",
+    "public_score",
+    "error",
+    "user",
+    "message",
+    "kind",
+    "entry",
+    "filename",
+    "seed",
+    "device",
+    "wall_seconds",
+    "peak_memory_mb",
+    "created_at",
+)
+HIDDEN_FIELDS = ("private_score",)  # revealed by the organiser, never by `show`
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _jsonable(obj):
+    if isinstance(obj, datetime):
+        return obj.isoformat(sep=" ", timespec="seconds")
+    return repr(obj)
+
+
+def dump(obj) -> None:
+    print(json.dumps(obj, default=_jsonable, indent=2))
+
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    """Plain aligned text columns."""
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max([len(c), *(len(x[i]) for x in cells)]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.5f}"
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    return str(v)
+
+
+def echo(verbose: bool):
+    """Shows the worker's progress lines on stderr; every log line when verbose."""
+
+    def show(line: str) -> None:
+        if verbose or line.startswith("[harness]"):
+            err("  | " + line)
+
+    return show
+
+
+def summary(row: dict) -> dict:
+    """The submit/show JSON: the public fields plus a `user` alias."""
+    out = {k: row.get(k) for k in PUBLIC_FIELDS}
+    out["user"] = row["user_name"]
+    return out
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    from harness import data, registry
+
+    rows = []
+    for name, comp in registry.discover().items():
+        prepared = data.current(comp)
+        rows.append(
+            {
+                "name": name,
+                "metric": comp.spec.metric,
+                "better": "higher" if comp.metric.higher_is_better else "lower",
+                "version": comp.spec.version,
+                "sources": ",".join(comp.spec.sources),
+                "data": prepared.source if prepared else None,
+                "title": comp.title,
+            }
+        )
+    if args.json:
+        dump(rows)
+    else:
+        print(table(rows, ["name", "metric", "better", "version", "sources", "data", "title"]))
+    return EXIT_OK
+
+
+def cmd_data(args) -> int:
+    from harness import data, registry
+
+    comp = registry.get(args.name)
+    if args.data_cmd == "fetch":
+        prepared = data.fetch_and_prepare(comp, args.source, log=err)
+    else:
+        prepared = data.ensure(comp, log=err)
+    print(prepared.files)
+    return EXIT_OK
+
+
+def cmd_submit(args) -> int:
+    from harness import pipeline
+
+    limits = pipeline.Limits(
+        seed=args.seed, device=args.device, timeout=args.timeout, memory_mb=args.memory_mb
+    )
+    row = pipeline.submit(
+        args.name,
+        Path(args.file),
+        args.user,
+        args.message,
+        limits,
+        is_baseline=args.baseline,
+        on_output=echo(args.verbose),
+        log=err,
+    )
+    if args.json:
+        dump(summary(row))
+    else:
+        print(describe(row))
+    return EXIT_OK if row["status"] == "scored" else EXIT_FAILED
+
+
+def describe(row: dict) -> str:
+    """A short human summary of a stored submission, with its place on the board."""
+    from harness import pipeline, registry
+
+    head = f"submission {row['id']} ({row['filename']}, {row['user_name']}) on {row['competition']}"
+    if row["status"] != "scored":
+        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
+    better = "higher" if row["higher_is_better"] else "lower"
+    lines = [
+        f"{head}: scored",
+        f"  public {row['metric']}: {row['public_score']:.5f} ({better} is better)",
+    ]
+    _, board = pipeline.board(registry.get(row["competition"]))
+    mine = next((r for r in board if r["user"] == row["user_name"]), None)
+    if mine:
+        best = (
+            "this submission"
+            if mine["submission_id"] == row["id"]
+            else (f"submission {mine['submission_id']}, {mine['score']:.5f}")
+        )
+        lines.append(f"  rank {mine['rank']} of {len(board)} on the public board (best: {best})")
+    lines.append(
+        f"  {row['wall_seconds'] or 0:.1f} s, peak memory {row['peak_memory_mb'] or 0:.0f}"
+        f" MiB, device {row['device'] or '-'}, seed {row['seed']}"
+    )
+    return "\n".join(lines)
+
+
+def cmd_leaderboard(args) -> int:
+    from harness import pipeline, registry
+
+    if args.json:
+        dump(pipeline.board(registry.get(args.name))[1])
+    else:
+        print_board(args.name)
+    return EXIT_OK
+
+
+def print_board(name: str) -> None:
+    """The public leaderboard of a competition as a text table."""
+    from harness import pipeline, registry
+
+    comp = registry.get(name)
+    fingerprint, rows = pipeline.board(comp)
+    better = "higher" if comp.metric.higher_is_better else "lower"
+    print(
+        f"{comp.name}: public {comp.spec.metric} ({better} is better)"
+        + (f", data {fingerprint[:12]}" if fingerprint else "")
+    )
+    if not rows:
+        print(f"no scored submissions yet: harness submit {comp.name} FILE --user NAME")
+        return
+    for r in rows:
+        r["baseline"] = r["is_baseline"]
+    print(
+        table(
+            rows, ["rank", "user", "score", "entries", "submission_id", "submitted_at", "baseline"]
+        )
+    )
+
+
+def cmd_show(args) -> int:
+    from harness import store
+    from harness.submission import UsageError
+
+    row = store.submission(args.id)
+    if row is None:
+        raise UsageError(f"no submission with id {args.id}")
+    for k in HIDDEN_FIELDS:
+        row.pop(k, None)
+    row["user"] = row.pop("user_name")
+    if args.json:
+        dump(row)
+        return EXIT_OK
+    skip = {"content", "log", "epochs", "reproductions", "versions", "docstring", "config"}
+    width = max(len(k) for k in row)
+    for k, v in row.items():
+        if k not in skip:
+            print(f"{k.ljust(width)}  {_cell(v)}")
+    print(f"{'config'.ljust(width)}  {json.dumps(row['config'])}")
+    print(f"{'versions'.ljust(width)}  {json.dumps(row['versions'])}")
+    if row["docstring"]:
+        print("\ndocstring:\n  " + row["docstring"].replace("\n", "\n  "))
+    if row["epochs"]:
+        print("\nepochs:")
+        eps = [
+            {**{k: v for k, v in e.items() if k != "metrics"}, **(e["metrics"] or {})}
+            for e in row["epochs"]
+        ]
+        print(table(eps, list(eps[0])))
+    if row["reproductions"]:
+        print("\nreproductions:")
+        print(table(row["reproductions"], list(row["reproductions"][0])))
+    tail = (row["log"] or "").rstrip().splitlines()[-15:]
+    if tail:
+        print("\nlog (last lines):\n  " + "\n  ".join(tail))
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from harness import pipeline
+
+    res = pipeline.reproduce(args.id, on_output=echo(args.verbose))
+    if args.json:
+        dump(res)
+    else:
+        verdict = "identical" if res["identical"] else "NOT identical"
+        again = res["reproduced_public_score"]
+        print(
+            f"submission {args.id}: {verdict} (seed {res['seed']}, device {res['device']})\n"
+            f"  recorded public {res['metric']}: {res['public_score']}\n"
+            f"  re-run   public {res['metric']}: {again}"
+            + (f"\n  {res['error']}" if res["error"] else "")
+        )
+    return EXIT_OK if res["identical"] else EXIT_FAILED
+
+
+def cmd_demo(args) -> int:
+    from harness.demo import run
+
+    return run(args.competition, verbose=args.verbose)
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="the competitions")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_list)
+
+    d = sub.add_parser("data", help="fetch a competition's data, or print where it is")
+    dsub = d.add_subparsers(dest="data_cmd", required=True, metavar="fetch|path")
+    f = dsub.add_parser("fetch", help="fetch and prepare the data")
+    f.add_argument("name")
+    f.add_argument("--source", help="offline (default) or kaggle, where the competition has it")
+    f.set_defaults(fn=cmd_data)
+    pth = dsub.add_parser("path", help="print the folder of the user-facing files")
+    pth.add_argument("name")
+    pth.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("submit", help="run and score a submission (.py or .csv)")
+    s.add_argument("name", help="the competition")
+    s.add_argument("file", help="a .py with train(dls) or fit_predict(...), or a .csv")
+    s.add_argument("--user", required=True)
+    s.add_argument("--message")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    s.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    s.add_argument("--memory-mb", type=float, help="memory limit (default 3/4 of RAM, <=16 GiB)")
+    s.add_argument("--baseline", action="store_true", help="mark it as a course baseline")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--verbose", "-v", action="store_true", help="show the whole worker log")
+    s.set_defaults(fn=cmd_submit)
+
+    s = sub.add_parser("leaderboard", help="best public score per user")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_leaderboard)
+
+    s = sub.add_parser("show", help="everything recorded for a submission")
+    s.add_argument("id", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("reproduce", help="re-run a code submission, compare the score")
+    s.add_argument("id", type=int)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--verbose", "-v", action="store_true")
+    s.set_defaults(fn=cmd_reproduce)
+
+    s = sub.add_parser("demo", help="fetch offline data, run the baselines, show the board")
+    s.add_argument("competition", nargs="?", default="titanic")
+    s.add_argument("--verbose", "-v", action="store_true")
+    s.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from harness.data import DataError
+    from harness.registry import CompetitionError
+    from harness.sources import SourceError
+    from harness.store import StoreError
+    from harness.submission import UsageError
+
+    t0 = time.monotonic()
+    try:
+        return args.fn(args)
+    except UsageError as e:
+        err(f"harness: error: {e}")
+        return EXIT_USAGE
+    except CompetitionError as e:
+        err(f"harness: error: {e}")
+        return EXIT_USAGE if str(e).startswith("Unknown competition") else EXIT_FAILED
+    except (DataError, SourceError, StoreError) as e:
+        err(f"harness: error: {e}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err(f"harness: interrupted after {time.monotonic() - t0:.0f} s; nothing was recorded")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""One submission from file to stored score: check, run, validate, score, record."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from harness import data, registry, store
+from harness.paths import runs_dir
+from harness.registry import Competition
+from harness.repro import git_hash
+from harness.runner import Executor, Job, LocalExecutor
+from harness.scoring import score
+from harness.submission import Rejected, SubmissionFile, UsageError, read
+from harness.validate import SubmissionError, validate_csv
+
+DEFAULT_TIMEOUT = 3600.0
+DEFAULT_SEED = 42
+MAX_USER_LEN = 64
+
+
+def default_memory_mb() -> float:
+    """Three quarters of the machine's memory, at most 16 GiB."""
+    return min(16 * 1024, psutil.virtual_memory().total / 2**20 * 0.75)
+
+
+@dataclass
+class Limits:
+    seed: int = DEFAULT_SEED
+    device: str = "auto"
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: float | None = None
+
+
+def check_user(user: str) -> str:
+    user = (user or "").strip()
+    if not user or len(user) > MAX_USER_LEN or any(not c.isprintable() for c in user):
+        raise UsageError(f"--user must be 1 to {MAX_USER_LEN} printable characters, got {user!r}")
+    return user
+
+
+def _base_row(
+    comp: Competition,
+    prepared: data.Prepared,
+    sub: SubmissionFile,
+    user: str,
+    message: str | None,
+    is_baseline: bool,
+) -> dict:
+    return {
+        "competition": comp.name,
+        "competition_version": comp.spec.version,
+        "data_source": prepared.source,
+        "data_fingerprint": prepared.fingerprint,
+        "user_name": user,
+        "message": message,
+        "is_baseline": is_baseline,
+        "kind": sub.kind,
+        "entry": sub.entry,
+        "filename": sub.path.name,
+        "content": sub.content,
+        "file_sha256": sub.sha256,
+        "docstring": sub.docstring,
+        "config": sub.config,
+        "metric": comp.spec.metric,
+        "higher_is_better": comp.metric.higher_is_better,
+        "harness_git": git_hash(),
+    }
+
+
+def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str) -> dict:
+    """Validates a predictions file and scores it; raises SubmissionError when invalid."""
+    expected = prepared.load("test")[comp.spec.id_col]
+    preds = validate_csv(preds_path, comp.spec.format, expected, name=name)
+    public, private = score(comp, prepared.test_labels(), preds)
+    canonical = preds.to_csv(index=False).encode()
+    return {
+        "status": "scored",
+        "public_score": public,
+        "private_score": private,
+        "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
+    }
+
+
+def run_code(
+    comp: Competition,
+    prepared: data.Prepared,
+    sub: SubmissionFile,
+    limits: Limits,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> dict:
+    """Runs a code submission in a worker and scores it; returns the row's run fields."""
+    # the worker runs outside the harness home: no path it is given, relative or not,
+    # leads to the hidden labels; its folder moves into runs/ once it has ended
+    run_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
+    (run_dir / "inputs").mkdir()
+    for split in data.INPUTS:
+        shutil.copyfile(
+            prepared.inputs / f"{split}.parquet", run_dir / "inputs" / f"{split}.parquet"
+        )
+    code_path = run_dir / sub.path.name
+    code_path.write_text(sub.content)
+    memory_mb = limits.memory_mb or default_memory_mb()
+    job = Job(
+        run_dir=run_dir,
+        submission=code_path,
+        competition=comp.name,
+        entry=sub.entry,
+        seed=limits.seed,
+        device=limits.device,
+        timeout=limits.timeout,
+        memory_mb=memory_mb,
+    )
+    res = (executor or LocalExecutor()).run(job, on_output)
+    final = runs_dir() / uuid.uuid4().hex
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(run_dir, final)
+    fields = {
+        "seed": limits.seed,
+        "device": res.result.get("device", limits.device),
+        "versions": res.result.get("versions"),
+        "timeout_seconds": limits.timeout,
+        "memory_limit_mb": memory_mb,
+        "wall_seconds": res.wall_seconds,
+        "peak_memory_mb": res.peak_memory_mb,
+        "seconds": res.result.get("seconds"),
+        "log": res.log,
+        "run_dir": str(final),
+        "epochs": res.epochs,
+    }
+    if res.result.get("config") is not None:
+        fields["config"] = res.result["config"]
+    if not res.ok:
+        return {**fields, "status": "failed", "error": res.error}
+    try:
+        preds = final / "out" / "predictions.csv"
+        return {**fields, **_scored(comp, prepared, preds, f"{sub.path.stem} predictions")}
+    except SubmissionError as e:
+        return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
+
+
+def submit(
+    name: str,
+    path: Path,
+    user: str,
+    message: str | None = None,
+    limits: Limits | None = None,
+    is_baseline: bool = False,
+    on_output: Callable[[str], None] | None = None,
+    log=print,
+) -> dict:
+    """Checks, runs and scores a submission, and records it.
+
+    Returns:
+        The stored row (with its id), as `store.submission` returns it.
+
+    Raises:
+        UsageError: a wrong call (unknown competition, missing file, bad user name);
+            nothing is recorded.
+    """
+    limits = limits or Limits()
+    try:
+        comp = registry.get(name)
+    except registry.CompetitionError as e:
+        raise UsageError(str(e)) from e
+    user = check_user(user)
+    sub = read(path)
+    prepared = data.ensure(comp, log=log)
+    row = _base_row(comp, prepared, sub, user, message, is_baseline)
+    try:
+        if sub.problem:
+            raise Rejected(sub.problem)
+        if sub.kind == "csv":
+            try:
+                row.update(_scored(comp, prepared, sub.path, sub.path.name))
+            except SubmissionError as e:
+                raise Rejected(str(e)) from e
+            run_dir = runs_dir() / uuid.uuid4().hex
+            run_dir.mkdir(parents=True)
+            shutil.copyfile(sub.path, run_dir / sub.path.name)
+            row["run_dir"] = str(run_dir)
+        else:
+            row.update(run_code(comp, prepared, sub, limits, on_output=on_output))
+    except Rejected as e:
+        row.update(status="rejected", error=str(e))
+    epochs = row.pop("epochs", [])
+    return store.submission(store.insert_submission(row, epochs))
+
+
+def reproduce(
+    sub_id: int, executor: Executor | None = None, on_output: Callable[[str], None] | None = None
+) -> dict:
+    """Re-runs a code submission with its recorded seed, device and data.
+
+    Returns:
+        identical (bool), the original and new scores and the stored reproduction id.
+
+    Raises:
+        UsageError: no such submission, not a code submission, or its data is gone.
+    """
+    row = store.submission(sub_id)
+    if row is None:
+        raise UsageError(f"no submission with id {sub_id}")
+    if row["kind"] != "code" or row["status"] != "scored":
+        raise UsageError(
+            f"submission {sub_id} is a {row['status']} {row['kind']} submission; "
+            "only scored code submissions can be reproduced"
+        )
+    comp = registry.get(row["competition"])
+    prepared = data.by_fingerprint(comp, row["data_fingerprint"])
+    if prepared is None:
+        raise UsageError(
+            f"the data submission {sub_id} was scored on "
+            f"({row['data_fingerprint'][:12]}, source {row['data_source']}) is no "
+            f"longer on disk; run `harness data fetch {comp.name} --source "
+            f"{row['data_source']}`"
+        )
+    tmp = runs_dir() / f"src-{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        src = tmp / row["filename"]
+        src.write_text(row["content"])
+        sub = read(src)
+        limits = Limits(
+            seed=row["seed"],
+            device=row["device"],
+            timeout=row["timeout_seconds"],
+            memory_mb=row["memory_limit_mb"],
+        )
+        new = run_code(comp, prepared, sub, limits, executor, on_output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    identical = (
+        new["status"] == "scored"
+        and new["predictions_sha256"] == row["predictions_sha256"]
+        and new["public_score"] == row["public_score"]
+        and new["private_score"] == row["private_score"]
+    )
+    rep_id = store.insert_reproduction(
+        {
+            "submission_id": sub_id,
+            "identical": identical,
+            "status": new["status"],
+            "error": new.get("error"),
+            "public_score": new.get("public_score"),
+            "private_score": new.get("private_score"),
+            "predictions_sha256": new.get("predictions_sha256"),
+            "device": new["device"],
+            "wall_seconds": new["wall_seconds"],
+        }
+    )
+    return {
+        "id": sub_id,
+        "reproduction_id": rep_id,
+        "identical": identical,
+        "status": new["status"],
+        "error": new.get("error"),
+        "metric": row["metric"],
+        "public_score": row["public_score"],
+        "reproduced_public_score": new.get("public_score"),
+        "seed": row["seed"],
+        "device": new["device"],
+        "wall_seconds": new["wall_seconds"],
+    }
+
+
+def board(comp: Competition) -> tuple[str | None, list[dict]]:
+    """The fingerprint of the board shown for a competition, and its rows."""
+    prepared = data.current(comp)
+    fingerprint = (
+        prepared.fingerprint if prepared else store.latest_board(comp.name, comp.spec.version)
+    )
+    if fingerprint is None:
+        return None, []
+    rows = store.leaderboard(
+        comp.name, comp.spec.version, fingerprint, comp.metric.higher_is_better
+    )
+    return fingerprint, rows

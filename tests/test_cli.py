@@ -1,0 +1,143 @@
+"""The `harness` command as users and our acceptance checks call it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import cli, cli_json, write
+
+WOMEN = "def fit_predict(train, valid, test):\n    return (test['Sex'] == 'female').astype(int)\n"
+SUBMIT_KEYS = {"id", "competition", "status", "metric", "public_score", "error"}
+
+
+def test_list_names_every_competition(home):
+    code, rows = cli_json("list", home=home)
+    assert code == 0
+    titanic = next(r for r in rows if r["name"] == "titanic")
+    assert titanic["metric"] == "accuracy" and titanic["better"] == "higher"
+
+
+def test_data_path_prints_the_kaggle_style_files(ready):
+    proc = cli("data", "path", "titanic", home=ready)
+    assert proc.returncode == 0
+    folder = Path(proc.stdout.strip())
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "sample_submission.csv",
+        "test.csv",
+        "train.csv",
+    ]
+    assert list(pd.read_csv(folder / "sample_submission.csv").columns) == [
+        "PassengerId",
+        "Survived",
+    ]
+
+
+def test_submit_json_scored_failed_rejected_and_usage(ready, tmp_path):
+    code, out = cli_json(
+        "submit",
+        "titanic",
+        str(write(tmp_path / "w.py", WOMEN)),
+        "--user",
+        "ann",
+        "--message",
+        "hi",
+        home=ready,
+    )
+    assert code == 0 and SUBMIT_KEYS <= set(out)
+    assert (out["status"], out["competition"], out["metric"], out["error"]) == (
+        "scored",
+        "titanic",
+        "accuracy",
+        None,
+    )
+    assert isinstance(out["public_score"], float) and "private_score" not in out
+
+    code, out = cli_json(
+        "submit",
+        "titanic",
+        str(write(tmp_path / "x.py", "def fit_predict(a, b, c):\n    1/0\n")),
+        "--user",
+        "bob",
+        home=ready,
+    )
+    assert code == 1 and out["status"] == "failed" and out["public_score"] is None
+    assert out["error"].startswith("ZeroDivisionError: division by zero (x.py, line 2")
+
+    code, out = cli_json(
+        "submit",
+        "titanic",
+        str(write(tmp_path / "p.csv", "PassengerId,Survived\n")),
+        "--user",
+        "bob",
+        home=ready,
+    )
+    assert code == 1 and out["status"] == "rejected"
+    assert out["error"].startswith("p.csv")
+
+    for args in (["titanc", str(tmp_path / "w.py")], ["titanic", str(tmp_path / "nope.py")]):
+        proc = cli("submit", *args, "--user", "bob", "--json", home=ready)
+        assert proc.returncode == 2 and proc.stdout == "" and "harness: error:" in proc.stderr
+    assert cli("submit", "titanic", str(tmp_path / "w.py"), home=ready).returncode == 2  # no --user
+
+
+def test_human_summary_leaderboard_show_and_reproduce(ready, tmp_path):
+    w = write(tmp_path / "w.py", '"""Women first."""\n' + WOMEN)
+    proc = cli("submit", "titanic", str(w), "--user", "ann", home=ready)
+    assert proc.returncode == 0
+    assert "scored" in proc.stdout and "rank 1 of 1 on the public board" in proc.stdout
+    cli(
+        "submit",
+        "titanic",
+        str(write(tmp_path / "z.py", "def fit_predict(a, b, test):\n    return [0] * len(test)\n")),
+        "--user",
+        "bob",
+        home=ready,
+    )
+
+    code, board = cli_json("leaderboard", "titanic", home=ready)
+    assert code == 0
+    assert [(r["rank"], r["user"], r["entries"]) for r in board] == [(1, "ann", 1), (2, "bob", 1)]
+    assert {"rank", "user", "score", "submission_id", "entries"} <= set(board[0])
+    text = cli("leaderboard", "titanic", home=ready).stdout
+    assert "ann" in text and "bob" in text and "higher is better" in text
+
+    code, shown = cli_json("show", str(board[0]["submission_id"]), home=ready)
+    assert code == 0 and shown["docstring"] == "Women first." and shown["user"] == "ann"
+    assert "private_score" not in shown and shown["content"].startswith('"""Women first')
+    assert "docstring:" in cli("show", str(board[0]["submission_id"]), home=ready).stdout
+    assert cli("show", "999", home=ready).returncode == 2
+
+    code, rep = cli_json("reproduce", str(board[0]["submission_id"]), home=ready)
+    assert code == 0 and rep["identical"] is True
+
+
+def test_four_concurrent_submits_give_four_rows(ready, tmp_path):
+    w = write(tmp_path / "w.py", WOMEN)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "submit",
+                "titanic",
+                str(w),
+                "--user",
+                f"user{i}",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HARNESS_HOME": str(ready)},
+        )
+        for i in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [o[1][-2000:] for o in outs]
+    code, board = cli_json("leaderboard", "titanic", home=ready)
+    assert sorted(r["user"] for r in board) == [f"user{i}" for i in range(4)]
+    assert len({r["submission_id"] for r in board}) == 4
