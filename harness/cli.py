@@ -166,10 +166,11 @@ def describe(row: dict) -> str:
             else (f"submission {mine['submission_id']}, {mine['score']:.5f}")
         )
         lines.append(f"  rank {mine['rank']} of {len(board)} on the public board (best: {best})")
-    lines.append(
-        f"  {row['wall_seconds'] or 0:.1f} s, peak memory {row['peak_memory_mb'] or 0:.0f}"
-        f" MiB, device {row['device'] or '-'}, seed {row['seed']}"
-    )
+    if row["kind"] == "code":
+        lines.append(
+            f"  {row['wall_seconds']:.1f} s, peak memory {row['peak_memory_mb']:.0f} MiB,"
+            f" device {row['device']}, seed {row['seed']}"
+        )
     return "\n".join(lines)
 
 

@@ -135,7 +135,8 @@ def user_files(comp: Competition, s: Splits) -> dict[str, pd.DataFrame]:
 
 
 def _sample_predictions(spec, n: int) -> list:
-    value = spec.allowed[0] if spec.allowed else (spec.min_value or 0.0)
+    fmt = spec.submission
+    value = fmt.allowed[0] if fmt.allowed else (fmt.min_value or 0.0)
     return [value] * n
 
 

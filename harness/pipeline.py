@@ -78,7 +78,7 @@ def _base_row(
 def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str) -> dict:
     """Validates a predictions file and scores it; raises SubmissionError when invalid."""
     expected = prepared.load("test")[comp.spec.id_col]
-    preds = validate_csv(preds_path, comp.spec.format, expected, name=name)
+    preds = validate_csv(preds_path, comp.spec.submission, expected, name=name)
     public, private = score(comp, prepared.test_labels(), preds)
     canonical = preds.to_csv(index=False).encode()
     return {
@@ -119,7 +119,11 @@ def run_code(
         timeout=limits.timeout,
         memory_mb=memory_mb,
     )
-    res = (executor or LocalExecutor()).run(job, on_output)
+    try:
+        res = (executor or LocalExecutor()).run(job, on_output)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # interrupted: nothing is recorded
+        raise
     final = runs_dir() / uuid.uuid4().hex
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(run_dir, final)

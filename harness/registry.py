@@ -23,7 +23,6 @@ from harness.paths import competitions_dir
 from harness.validate import Format
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-TARGET_KINDS = ("int", "float", "label")
 # name -> the parameters each contract function must accept first, in order
 CONTRACT = {
     "fetch": ("source", "raw_dir"),
@@ -45,10 +44,8 @@ class Spec:
         version: bump it whenever data, split or metric change; scores of different
             versions are never ranked together.
         metric: a name from `harness.metrics.METRICS`; its direction comes with it.
-        id_col, target: the Kaggle submission columns, e.g. PassengerId, Survived.
-        target_kind: "int", "float" or "label" (string class names).
-        allowed: the allowed target values for int/label targets.
-        min_value, max_value: bounds for float targets.
+        submission: the Kaggle submission format, e.g.
+            `Format("PassengerId", "Survived", "int", allowed=(0, 1))`.
         public_fraction: share of the hidden test scored on the public board.
         seed: the seed of every split, so the data is the same on every machine.
         sources: where raw data may come from; the first is the default.
@@ -57,32 +54,23 @@ class Spec:
 
     version: int
     metric: str
-    id_col: str
-    target: str
-    target_kind: str
-    allowed: tuple | None = None
-    min_value: float | None = None
-    max_value: float | None = None
+    submission: Format
     public_fraction: float = 0.5
     seed: int = 42
     sources: tuple[str, ...] = ("offline",)
     kaggle: str | None = None
 
     @property
-    def default_source(self) -> str:
-        return self.sources[0]
+    def id_col(self) -> str:
+        return self.submission.id_col
 
     @property
-    def format(self) -> Format:
-        """The submission file format the validator checks."""
-        return Format(
-            id_col=self.id_col,
-            target=self.target,
-            kind=self.target_kind,
-            allowed=self.allowed,
-            min_value=self.min_value,
-            max_value=self.max_value,
-        )
+    def target(self) -> str:
+        return self.submission.target
+
+    @property
+    def default_source(self) -> str:
+        return self.sources[0]
 
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words; empty when it is sound."""
@@ -93,8 +81,8 @@ class Spec:
             get_metric(self.metric)
         except KeyError as e:
             out.append(f"SPEC.metric: {e.args[0]}")
-        if self.target_kind not in TARGET_KINDS:
-            out.append(f"SPEC.target_kind must be one of {TARGET_KINDS}, got {self.target_kind!r}")
+        if not isinstance(self.submission, Format):
+            out.append("SPEC.submission must be a harness.validate.Format")
         if not 0 < self.public_fraction < 1:
             out.append(f"SPEC.public_fraction must be in (0, 1), got {self.public_fraction!r}")
         if not self.sources:
@@ -128,7 +116,7 @@ class Competition:
 
     def __getattr__(self, attr: str):
         # contract functions (fetch, prepare, dls, to_submission, ...) come from the module
-        if attr in CONTRACT or attr == "user_files":
+        if attr in CONTRACT:
             return getattr(self.module, attr)
         raise AttributeError(attr)
 

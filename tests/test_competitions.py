@@ -50,7 +50,7 @@ def test_user_files_and_sample_submission_follow_the_format(comp):
     assert spec.target in pd.read_csv(p.files / "train.csv").columns
     test = pd.read_csv(p.files / "test.csv")
     assert spec.target not in test.columns
-    sample = validate_csv(p.files / "sample_submission.csv", spec.format, test[spec.id_col])
+    sample = validate_csv(p.files / "sample_submission.csv", spec.submission, test[spec.id_col])
     assert len(sample) == len(test)
 
 

@@ -8,8 +8,8 @@ from tests.conftest import cli, write
 
 GOOD = '''"""A tiny competition."""
 from harness.registry import Spec
-SPEC = Spec(version=1, metric="accuracy", id_col="id", target="y", target_kind="int",
-            allowed=(0, 1))
+from harness.validate import Format
+SPEC = Spec(version=1, metric="accuracy", submission=Format("id", "y", "int", allowed=(0, 1)))
 def fetch(source, raw_dir): pass
 def prepare(source, raw_dir): pass
 def dls(train, valid, bs=64): pass
@@ -53,7 +53,7 @@ def test_a_sound_folder_is_found(tmp_path):
         ),
         (GOOD.replace("def to_submission", "def to_sub"), "missing function to_submission"),
         (GOOD + "import no_such_module\n", "import failed: ModuleNotFoundError"),
-        (GOOD.replace('target_kind="int"', 'target_kind="bool"'), "SPEC.target_kind must be"),
+        (GOOD.replace('"int"', '"bool"'), "import failed: ValueError: Format.kind must be one of"),
     ],
 )
 def test_a_broken_competition_raises_at_discovery_naming_file_and_reason(tmp_path, broken, reason):

@@ -16,14 +16,12 @@ from harness.registry import Spec
 from harness.sources import kaggle_competition_files, wheel_member
 from harness.splits import public_private, random_split
 from harness.tabular import fill_unseen_gaps
+from harness.validate import Format
 
 SPEC = Spec(
     version=1,
     metric="accuracy",
-    id_col="PassengerId",
-    target="Survived",
-    target_kind="int",
-    allowed=(0, 1),
+    submission=Format("PassengerId", "Survived", "int", allowed=(0, 1)),
     public_fraction=0.5,
     seed=42,
     sources=("offline", "kaggle"),
