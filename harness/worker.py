@@ -168,13 +168,15 @@ def main(job_path: str) -> int:
     out, submission = Path(job["out"]), Path(job["submission"])
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    seconds: dict[str, float] = {}
+    # filled as the run goes, and written however it ends: a failed run keeps what it knew
+    result: dict = {"device": job["device"], "seconds": {}}
     try:
         from harness import repro
         from harness.registry import get
 
         repro.seed_everything(job["seed"])
-        device = repro.resolve_device(job["device"])
+        device = result["device"] = repro.resolve_device(job["device"])
+        result["versions"] = repro.versions()
         comp = get(job["competition"])
         inputs = Path(job["inputs"])
         train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
@@ -184,28 +186,16 @@ def main(job_path: str) -> int:
 
             torch_defaults.use_cuda = device.startswith("cuda")
             defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
-        seconds["setup"] = time.perf_counter() - t0
+        result["seconds"]["setup"] = time.perf_counter() - t0
         module = load_module(submission)
-        config = getattr(module, "CONFIG", None)
+        result["config"] = getattr(module, "CONFIG", None)
         t1 = time.perf_counter()
         if job["entry"] == "train":
             sub = run_train(module, comp, train, valid, test, device)
         else:
             sub = run_fit_predict(module, comp, train, valid, test)
-        seconds["train_predict"] = time.perf_counter() - t1
+        result["seconds"]["train_predict"] = time.perf_counter() - t1
         sub.to_csv(out / "predictions.csv", index=False)
-        result = {
-            "config": config,
-            "device": device,
-            "versions": repro.versions(),
-            "seconds": seconds,
-            "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        }
-        import torch
-
-        if device.startswith("cuda"):
-            result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        (out / "result.json").write_text(json.dumps(result, default=repr, indent=1))
         return 0
     except BaseException as e:  # noqa: BLE001 - every way out must leave error.json
         traceback.print_exc()
@@ -221,6 +211,11 @@ def main(job_path: str) -> int:
         one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
         (out / "error.json").write_text(json.dumps({"message": one_line}))
         return 1
+    finally:
+        result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if "torch" in sys.modules and result["device"].startswith("cuda"):
+            result["gpu_peak_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
+        (out / "result.json").write_text(json.dumps(result, default=repr, indent=1))
 
 
 if __name__ == "__main__":
