@@ -220,7 +220,16 @@ def cmd_show(args) -> int:
     if args.json:
         dump(row)
         return EXIT_OK
-    skip = {"content", "log", "epochs", "reproductions", "versions", "docstring", "config"}
+    skip = {
+        "content",
+        "log",
+        "epochs",
+        "reproductions",
+        "versions",
+        "docstring",
+        "config",
+        "artifacts",
+    }
     width = max(len(k) for k in row)
     for k, v in row.items():
         if k not in skip:
@@ -236,6 +245,9 @@ def cmd_show(args) -> int:
             for e in row["epochs"]
         ]
         print(table(eps, list(eps[0])))
+    if row["artifacts"]:
+        print("\nartifacts:")
+        print(table(row["artifacts"], ["title", "kind", "path"]))
     if row["reproductions"]:
         print("\nreproductions:")
         print(table(row["reproductions"], list(row["reproductions"][0])))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psutil
 
-from harness import data, registry, store
+from harness import artifacts, data, registry, store
 from harness.paths import runs_dir
 from harness.registry import Competition
 from harness.repro import git_hash
@@ -75,18 +77,47 @@ def _base_row(
     }
 
 
-def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str) -> dict:
-    """Validates a predictions file and scores it; raises SubmissionError when invalid."""
-    expected = prepared.load("test")[comp.spec.id_col]
-    preds = validate_csv(preds_path, comp.spec.submission, expected, name=name)
-    public, private = score(comp, prepared.test_labels(), preds)
+def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str,
+            run_dir: Path | None = None) -> dict:  # fmt: skip
+    """Validates a predictions file, scores it and, in run_dir, runs the competition's report.
+
+    Raises:
+        SubmissionError: the predictions break the submission format.
+    """
+    test = prepared.load("test")
+    preds = validate_csv(preds_path, comp.spec.submission, test[comp.spec.id_col], name=name)
+    labels = prepared.test_labels()
+    public, private = score(comp, labels, preds)
     canonical = preds.to_csv(index=False).encode()
-    return {
+    fields = {
         "status": "scored",
         "public_score": public,
         "private_score": private,
         "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
     }
+    if run_dir is not None:
+        fields["report_error"] = _report(comp, test, labels, preds, run_dir)
+    return fields
+
+
+def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None:
+    """The competition's label-aware diagnostics; a failure is noted, never fatal."""
+    report = comp.hook("report")
+    if report is None:
+        return None
+    raw_path = run_dir / "out" / "raw_preds.npy"
+    raw = np.load(raw_path) if raw_path.exists() else None
+    # like the public board, reports see only the public part: the private stays dark
+    public = (labels["Usage"] == "Public").to_numpy()
+    keep = test[comp.spec.id_col].isin(labels.loc[public, comp.spec.id_col]).to_numpy()
+    labels, test = labels[public].reset_index(drop=True), test[keep].reset_index(drop=True)
+    preds = preds[keep].reset_index(drop=True)
+    raw = raw[keep] if raw is not None else None
+    try:
+        report(test, labels, preds, raw, run_dir / "artifacts")
+    except Exception:
+        return traceback.format_exc()
+    return None
 
 
 def run_code(
@@ -146,7 +177,8 @@ def run_code(
         return {**fields, "status": "failed", "error": res.error}
     try:
         preds = final / "out" / "predictions.csv"
-        return {**fields, **_scored(comp, prepared, preds, f"{sub.path.stem} predictions")}
+        name = f"{sub.path.stem} predictions"
+        return {**fields, **_scored(comp, prepared, preds, name, final)}
     except SubmissionError as e:
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
 
@@ -183,12 +215,13 @@ def submit(
         if sub.problem:
             raise Rejected(sub.problem)
         if sub.kind == "csv":
-            try:
-                row.update(_scored(comp, prepared, sub.path, sub.path.name))
-            except SubmissionError as e:
-                raise Rejected(str(e)) from e
             run_dir = runs_dir() / uuid.uuid4().hex
             run_dir.mkdir(parents=True)
+            try:
+                row.update(_scored(comp, prepared, sub.path, sub.path.name, run_dir))
+            except SubmissionError as e:
+                shutil.rmtree(run_dir)  # a rejected file leaves nothing but its row
+                raise Rejected(str(e)) from e
             shutil.copyfile(sub.path, run_dir / sub.path.name)
             row["run_dir"] = str(run_dir)
         else:
@@ -196,7 +229,10 @@ def submit(
     except Rejected as e:
         row.update(status="rejected", error=str(e))
     epochs = row.pop("epochs", [])
-    return store.submission(store.insert_submission(row, epochs))
+    if report_error := row.pop("report_error", None):
+        row["log"] = f"{row.get('log') or ''}\n[harness] the report failed:\n{report_error}"
+    found = artifacts.read_index(Path(row["run_dir"]) / "artifacts") if row.get("run_dir") else []
+    return store.submission(store.insert_submission(row, epochs, found))
 
 
 def reproduce(

@@ -3,7 +3,9 @@
 A competition folder holds `competition.py` with a module docstring, a `SPEC` and four
 functions: `fetch(source, raw_dir)`, `prepare(source, raw_dir) -> Splits`,
 `dls(train, valid, **kwargs) -> DataLoaders` and `to_submission(test, preds) -> DataFrame`.
-The folder name is the competition's key everywhere.
+Two more are optional: `diagnose(learn, out)`, run in the worker after a fastai Learner
+has trained, and `report(test, labels, preds, raw, out)`, run by the scorer; both write
+artifacts (see `harness.artifacts`). The folder name is the competition's key everywhere.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ class Competition:
     @cached_property
     def metric(self) -> Metric:
         return get_metric(self.spec.metric)
+
+    def hook(self, name: str):
+        """An optional function of the competition (`diagnose`, `report`), or None."""
+        fn = getattr(self.module, name, None)
+        return fn if callable(fn) else None
 
     def __getattr__(self, attr: str):
         # contract functions (fetch, prepare, dls, to_submission, ...) come from the module

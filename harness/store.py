@@ -87,6 +87,16 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMP NOT NULL
     );
     """,
+    # 2: diagnostic artifacts (plots, tables) of each submission
+    """
+    CREATE TABLE artifacts (
+        submission_id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        title VARCHAR,
+        path VARCHAR NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics")
@@ -171,8 +181,8 @@ def _rows(cur) -> list[dict]:
     return out
 
 
-def insert_submission(row: dict, epochs: list[dict]) -> int:
-    """Writes a submission and its epochs in one transaction; returns its id."""
+def insert_submission(row: dict, epochs: list[dict], artifacts: list[dict] = ()) -> int:
+    """Writes a submission, its epochs and its artifacts in one transaction; returns its id."""
     row = {**row, "created_at": row.get("created_at") or now()}
     for c in JSON_COLUMNS:
         if c in row and row[c] is not None:
@@ -200,6 +210,11 @@ def insert_submission(row: dict, epochs: list[dict]) -> int:
                     ]
                     for e in epochs
                 ],
+            )
+        if artifacts:
+            con.executemany(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                [[sub_id, a["name"], a["kind"], a.get("title"), a["path"]] for a in artifacts],
             )
         con.execute("COMMIT")
     return sub_id
@@ -237,6 +252,13 @@ def submission(sub_id: int) -> dict | None:
             con.execute(
                 "SELECT fit, epoch, seconds, train_loss, valid_loss, metrics FROM epochs "
                 "WHERE submission_id = ? ORDER BY fit, epoch",
+                [sub_id],
+            )
+        )
+        row["artifacts"] = _rows(
+            con.execute(
+                "SELECT name, kind, title, path FROM artifacts WHERE submission_id = ? "
+                "ORDER BY rowid",
                 [sub_id],
             )
         )

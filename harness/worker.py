@@ -16,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ENTRIES = ("train", "fit_predict")
@@ -93,8 +94,6 @@ class Progress:
 
 def decode(learn, decoded) -> list:
     """Decoded predictions as labels: class names through the vocab, values as they are."""
-    import numpy as np
-
     arr = decoded.detach().cpu().numpy()
     vocab = getattr(learn.dls, "vocab", None)
     if vocab is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
@@ -111,7 +110,7 @@ def with_features(features, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run_train(module, comp, train, valid, test, device: str):
+def run_train(module, comp, train, valid, test, device: str, out: Path):
     """The fastai way: the harness builds dls, the submission returns a trained Learner."""
     from fastai.learner import Learner
 
@@ -129,10 +128,19 @@ def run_train(module, comp, train, valid, test, device: str):
         raise SubmissionFailed(
             f"train(dls) must return a fastai Learner, got {type(learn).__name__}"
         )
+    if diagnose := comp.hook("diagnose"):
+        print("[harness] diagnostics: what the model learned", flush=True)
+        try:
+            diagnose(learn, out / "artifacts")
+        except Exception:  # a broken plot must not cost the member a scored run
+            print("[harness] diagnostics failed; the run goes on:", flush=True)
+            traceback.print_exc()
     print("[harness] predicting the test set", flush=True)
     test = test_with_gaps_filled(learn, train, test, log=lambda m: print(m, flush=True))
     dl = learn.dls.test_dl(test)
-    _, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
+    raw, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
+    # the model's raw outputs (e.g. class probabilities) for the scorer's report
+    np.save(out / "raw_preds.npy", raw.detach().float().cpu().numpy())
     return comp.to_submission(test, decode(learn, decoded))
 
 
@@ -191,7 +199,7 @@ def main(job_path: str) -> int:
         result["config"] = getattr(module, "CONFIG", None)
         t1 = time.perf_counter()
         if job["entry"] == "train":
-            sub = run_train(module, comp, train, valid, test, device)
+            sub = run_train(module, comp, train, valid, test, device, out)
         else:
             sub = run_fit_predict(module, comp, train, valid, test)
         result["seconds"]["train_predict"] = time.perf_counter() - t1

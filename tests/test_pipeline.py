@@ -105,3 +105,30 @@ def test_a_valid_csv_is_scored_and_a_broken_one_rejected(ready, tmp_path):
     assert bad["status"] == "rejected" and bad["public_score"] is None
     assert bad["error"].startswith("half.csv, row 5 (line 6), column Survived: '0.5'")
     assert set((ready / "runs").iterdir()) == runs_before  # nothing else written
+
+
+def test_the_report_draws_the_public_confusion_matrix(ready, tmp_path):
+    path = write(tmp_path / "women.py", "def fit_predict(train, valid, test):\n"
+                 "    return (test['Sex'] == 'female').astype(int)\n")  # fmt: skip
+    row = pipeline.submit("titanic", path, "ann")
+    found = {a["name"]: a for a in row["artifacts"]}
+    assert set(found) == {"confusion_matrix.csv", "confusion_matrix.png"}
+    cm = pd.read_csv(found["confusion_matrix.csv"]["path"])
+    counts = cm[["predicted died", "predicted survived"]].to_numpy()
+    public_rows = (data.current(registry.get("titanic")).test_labels().Usage == "Public").sum()
+    assert counts.sum() == public_rows  # the private part stays out of reports
+    assert (counts[0, 0] + counts[1, 1]) / counts.sum() == row["public_score"]
+    with open(found["confusion_matrix.png"]["path"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_broken_report_is_noted_and_the_score_kept(ready, tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("plotting went wrong")
+
+    monkeypatch.setattr(registry.get("titanic").module, "report", broken)
+    path = write(tmp_path / "zero.py", "def fit_predict(train, valid, test):\n"
+                 "    return [0] * len(test)\n")  # fmt: skip
+    row = pipeline.submit("titanic", path, "ann")
+    assert row["status"] == "scored" and row["public_score"] is not None
+    assert "the report failed" in row["log"] and "plotting went wrong" in row["log"]

@@ -126,3 +126,17 @@ def _hold_write_lock(path: str, seconds: float, started) -> None:
     time.sleep(seconds)
     con.execute("COMMIT")
     con.close()
+
+
+def test_an_old_database_is_migrated_in_place(home):
+    con = duckdb.connect(str(store.db_path()))
+    con.execute(store.MIGRATIONS[0])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.close()
+    sub_id = store.insert_submission(row(), [], [{"name": "a.png", "kind": "png", "path": "/x"}])
+    with store.connect() as con:
+        version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    assert int(version) == store.SCHEMA_VERSION >= 2
+    assert store.submission(sub_id)["artifacts"] == [
+        {"name": "a.png", "kind": "png", "title": None, "path": "/x"}
+    ]

@@ -158,3 +158,28 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
     if preds.dtype == bool:
         preds = preds.astype(int)
     return pd.DataFrame({"PassengerId": test["PassengerId"].to_numpy(), "Survived": preds})
+
+
+def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
+    """The confusion matrix on the public part of the hidden test."""
+    from harness.artifacts import pyplot, save_figure, save_table
+
+    cm = pd.crosstab(labels["Survived"], preds["Survived"]).reindex(
+        index=[0, 1], columns=[0, 1], fill_value=0
+    )
+    table = pd.DataFrame(
+        {"actual": ["died", "survived"], "predicted died": cm[0].values,
+         "predicted survived": cm[1].values}
+    )  # fmt: skip
+    save_table(out, "confusion_matrix", table, "Confusion matrix (public test)")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(cm.values, cmap="Blues")
+    for (i, j), n in np.ndenumerate(cm.values):
+        dark = n > cm.values.max() / 2
+        ax.text(j, i, str(n), ha="center", va="center", fontsize=13,
+                color="white" if dark else "black")  # fmt: skip
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["died", "survived"],
+           yticklabels=["died", "survived"], xlabel="predicted", ylabel="actual",
+           title="Confusion matrix (public test)")  # fmt: skip
+    save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
