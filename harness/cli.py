@@ -80,7 +80,13 @@ def summary(row: dict) -> dict:
     """The submit/show JSON: the public fields plus a `user` alias."""
     out = {k: row.get(k) for k in PUBLIC_FIELDS}
     out["user"] = row["user_name"]
+    out["also"] = public_also(row)
     return out
+
+
+def public_also(row: dict) -> dict:
+    """The public part of the metrics shown beside the competition's own."""
+    return {k: v["public"] for k, v in (row.get("extra_scores") or {}).items()}
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -153,9 +159,10 @@ def describe(row: dict) -> str:
     if row["status"] != "scored":
         return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
     better = "higher" if row["higher_is_better"] else "lower"
+    also = "".join(f"; {k} {v:.5f}" for k, v in public_also(row).items())
     lines = [
         f"{head}: scored",
-        f"  public {row['metric']}: {row['public_score']:.5f} ({better} is better)",
+        f"  public {row['metric']}: {row['public_score']:.5f} ({better} is better){also}",
     ]
     _, board = pipeline.board(registry.get(row["competition"]))
     mine = next((r for r in board if r["user"] == row["user_name"]), None)
@@ -198,13 +205,12 @@ def print_board(name: str) -> None:
     if not rows:
         print(f"no scored submissions yet: harness submit {comp.name} FILE --user NAME")
         return
+    also = list(comp.spec.also)
     for r in rows:
         r["baseline"] = r["is_baseline"]
-    print(
-        table(
-            rows, ["rank", "user", "score", "entries", "submission_id", "submitted_at", "baseline"]
-        )
-    )
+        r.update(r["also"])
+    cols = ["rank", "user", "score", *also, "entries", "submission_id", "submitted_at", "baseline"]
+    print(table(rows, cols))
 
 
 def cmd_show(args) -> int:
@@ -216,6 +222,7 @@ def cmd_show(args) -> int:
         raise UsageError(f"no submission with id {args.id}")
     for k in HIDDEN_FIELDS:
         row.pop(k, None)
+    row["extra_scores"] = public_also(row) or None
     row["user"] = row.pop("user_name")
     if args.json:
         dump(row)

@@ -52,11 +52,14 @@ class Spec:
         seed: the seed of every split, so the data is the same on every machine.
         sources: where raw data may come from; the first is the default.
         kaggle: the Kaggle competition slug, where there is one.
+        also: metrics shown beside the main one, e.g. ("mse",) beside rmse, as the
+            course does; they never rank.
     """
 
     version: int
     metric: str
     submission: Format
+    also: tuple[str, ...] = ()
     public_fraction: float = 0.5
     seed: int = 42
     sources: tuple[str, ...] = ("offline",)
@@ -79,10 +82,11 @@ class Spec:
         out = []
         if not isinstance(self.version, int) or self.version < 1:
             out.append(f"SPEC.version must be a positive integer, got {self.version!r}")
-        try:
-            get_metric(self.metric)
-        except KeyError as e:
-            out.append(f"SPEC.metric: {e.args[0]}")
+        for field, name in [("metric", self.metric), *(("also", a) for a in self.also)]:
+            try:
+                get_metric(name)
+            except KeyError as e:
+                out.append(f"SPEC.{field}: {e.args[0]}")
         if not isinstance(self.submission, Format):
             out.append("SPEC.submission must be a harness.validate.Format")
         if not 0 < self.public_fraction < 1:

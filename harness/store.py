@@ -97,9 +97,13 @@ MIGRATIONS: list[str] = [
         path VARCHAR NOT NULL
     );
     """,
+    # 3: the metrics a competition shows beside its own (e.g. mse beside rmse)
+    """
+    ALTER TABLE submissions ADD COLUMN extra_scores JSON;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-JSON_COLUMNS = ("config", "versions", "seconds", "metrics")
+JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores")
 
 
 class StoreError(Exception):
@@ -295,7 +299,7 @@ def leaderboard(competition: str, version: int, fingerprint: str, higher_is_bett
     sign = -1.0 if higher_is_better else 1.0  # sort ascending on sign * score
     sql = """
         WITH scored AS (
-            SELECT id, user_name, public_score, created_at, is_baseline,
+            SELECT id, user_name, public_score, created_at, is_baseline, extra_scores,
                    row_number() OVER (PARTITION BY user_name
                                       ORDER BY ? * public_score, created_at, id) AS pick,
                    count(*) OVER (PARTITION BY user_name) AS entries,
@@ -305,6 +309,7 @@ def leaderboard(competition: str, version: int, fingerprint: str, higher_is_bett
               AND status = 'scored'
         )
         SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
+               extra_scores,
                user_name AS user, public_score AS score, id AS submission_id, entries,
                created_at AS submitted_at, last_at AS last_submission_at, is_baseline
         FROM scored WHERE pick = 1 ORDER BY rank
@@ -312,7 +317,11 @@ def leaderboard(competition: str, version: int, fingerprint: str, higher_is_bett
     with connect(read_only=True) as con:
         if con is None:
             return []
-        return _rows(con.execute(sql, [sign, competition, version, fingerprint, sign]))
+        rows = _rows(con.execute(sql, [sign, competition, version, fingerprint, sign]))
+    for r in rows:
+        # the board is public: only the public part of the extra scores
+        r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
+    return rows
 
 
 def done_before(competition: str, fingerprint: str, file_sha256: str, user: str) -> int | None:
