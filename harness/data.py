@@ -3,13 +3,13 @@
 Layout under `$HARNESS_HOME/data/<name>/`:
 
     raw/<source>/                 what fetch() brought
-    v<version>-<fingerprint>/     one prepared dataset, never changed once written
+    v<version>-<source>-<fingerprint>/   one prepared dataset, never changed once written
         manifest.json
         inputs/                   train, valid, test features: all a worker ever sees
         hidden/test_labels.parquet   read by the scorer only
         files/                    the user-facing files, as Kaggle gives them
         kaggle/test.csv           Kaggle's own unlabelled test, for uploads (kaggle source)
-    current -> v<version>-<fingerprint>   swapped atomically by each prepare
+    current -> v<version>-<source>-<fingerprint>   swapped atomically by each prepare
 """
 
 from __future__ import annotations
@@ -119,9 +119,12 @@ def check_splits(comp: Competition, s: Splits) -> None:
         .equals(s.test_labels[spec.id_col].reset_index(drop=True))
     ):
         raise DataError(f"{where}: test and test_labels must list the same ids in the same order")
-    ids = [set(s.train[spec.id_col]), set(s.valid[spec.id_col]), set(s.test[spec.id_col])]
-    if ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2]:
-        raise DataError(f"{where}: train, valid and test share ids")
+    if s.test[spec.id_col].duplicated().any():
+        raise DataError(f"{where}: test ids must be unique")
+    if spec.id_col in s.train and spec.id_col in s.valid:  # some competitions id test rows only
+        ids = [set(s.train[spec.id_col]), set(s.valid[spec.id_col]), set(s.test[spec.id_col])]
+        if ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2]:
+            raise DataError(f"{where}: train, valid and test share ids")
     if any(len(x) == 0 for x in (s.train, s.valid, s.test)):
         raise DataError(f"{where}: train, valid and test must each have rows")
 
@@ -129,7 +132,9 @@ def check_splits(comp: Competition, s: Splits) -> None:
 def user_files(comp: Competition, s: Splits) -> dict[str, pd.DataFrame]:
     """The files a member downloads, as Kaggle gives them: train, test, sample submission."""
     spec = comp.spec
-    train = pd.concat([s.train, s.valid]).sort_values(spec.id_col, kind="stable")
+    train = pd.concat([s.train, s.valid])
+    if spec.id_col in train:
+        train = train.sort_values(spec.id_col, kind="stable")
     sample = comp.to_submission(s.test, _sample_predictions(spec, len(s.test)))
     return {"train.csv": train, "test.csv": s.test, "sample_submission.csv": sample, **s.files}
 
@@ -222,9 +227,10 @@ def fetch_and_prepare(comp: Competition, source: str | None = None, log=print) -
         tmp = root / f".tmp-{uuid.uuid4().hex}"
         try:
             manifest = _write(comp, source, splits, tmp)
-            final = root / f"v{comp.spec.version}-{manifest['fingerprint'][:12]}"
+            # the source is in the name: the same data from two sources keeps two manifests
+            final = root / f"v{comp.spec.version}-{source}-{manifest['fingerprint'][:12]}"
             if final.exists():
-                shutil.rmtree(tmp)  # same content already prepared: keep the old folder
+                shutil.rmtree(tmp)  # the same data from the same source: keep the folder
             else:
                 tmp.rename(final)
         finally:

@@ -52,6 +52,10 @@ class Job:
         return self.run_dir / "out"
 
     @property
+    def artifacts(self) -> Path:
+        return self.run_dir / "artifacts"
+
+    @property
     def log_path(self) -> Path:
         return self.run_dir / "log.txt"
 
@@ -147,6 +151,7 @@ class LocalExecutor:
                     "entry": job.entry,
                     "inputs": str(job.inputs),
                     "out": str(job.out),
+                    "artifacts": str(job.artifacts),
                     "seed": job.seed,
                     "device": job.device,
                 },

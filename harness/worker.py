@@ -110,7 +110,7 @@ def with_features(features, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run_train(module, comp, train, valid, test, device: str, out: Path):
+def run_train(module, comp, train, valid, test, device: str, out: Path, artifacts: Path):
     """The fastai way: the harness builds dls, the submission returns a trained Learner."""
     from fastai.learner import Learner
 
@@ -131,7 +131,7 @@ def run_train(module, comp, train, valid, test, device: str, out: Path):
     if diagnose := comp.hook("diagnose"):
         print("[harness] diagnostics: what the model learned", flush=True)
         try:
-            diagnose(learn, out / "artifacts")
+            diagnose(learn, artifacts)
         except Exception:  # a broken plot must not cost the member a scored run
             print("[harness] diagnostics failed; the run goes on:", flush=True)
             traceback.print_exc()
@@ -189,17 +189,21 @@ def main(job_path: str) -> int:
         inputs = Path(job["inputs"])
         train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
         if job["entry"] == "train":
+            import fastprogress.fastprogress
             from fastai.learner import defaults
             from fastai.torch_core import defaults as torch_defaults
 
             torch_defaults.use_cuda = device.startswith("cuda")
+            # fastprogress takes a log file for a terminal and fills it with bars;
+            # without them, fastai still prints its table of epochs
+            fastprogress.fastprogress.NO_BAR = True
             defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
         result["seconds"]["setup"] = time.perf_counter() - t0
         module = load_module(submission)
         result["config"] = getattr(module, "CONFIG", None)
         t1 = time.perf_counter()
         if job["entry"] == "train":
-            sub = run_train(module, comp, train, valid, test, device, out)
+            sub = run_train(module, comp, train, valid, test, device, out, Path(job["artifacts"]))
         else:
             sub = run_fit_predict(module, comp, train, valid, test)
         result["seconds"]["train_predict"] = time.perf_counter() - t1
