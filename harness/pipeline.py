@@ -19,7 +19,7 @@ from harness.paths import runs_dir
 from harness.registry import Competition
 from harness.repro import git_hash
 from harness.runner import Executor, Job, LocalExecutor
-from harness.scoring import score
+from harness.scoring import also_scores, score
 from harness.submission import Rejected, SubmissionFile, UsageError, read
 from harness.validate import SubmissionError, validate_csv
 
@@ -93,6 +93,7 @@ def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: 
         "status": "scored",
         "public_score": public,
         "private_score": private,
+        "extra_scores": also_scores(comp, labels, preds) or None,
         "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
     }
     if run_dir is not None:
