@@ -285,7 +285,7 @@ def cmd_reproduce(args) -> int:
 def cmd_demo(args) -> int:
     from harness.demo import run
 
-    return run(args.competition, verbose=args.verbose)
+    return run(args.competitions, verbose=args.verbose)
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -339,8 +339,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_reproduce)
 
-    s = sub.add_parser("demo", help="fetch offline data, run the baselines, show the board")
-    s.add_argument("competition", nargs="?", default="titanic")
+    s = sub.add_parser("demo", help="fetch offline data, run the baselines, show the boards")
+    s.add_argument("competitions", nargs="*", help="default: every competition with baselines")
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_demo)
     return p

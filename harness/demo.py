@@ -1,4 +1,4 @@
-"""The demo: offline data, every course baseline of a competition, then its leaderboard."""
+"""The demo: offline data, every course baseline, then the leaderboards."""
 
 from __future__ import annotations
 
@@ -20,41 +20,49 @@ def baselines(name: str) -> list:
     return sorted(p for p in folder.glob("*") if p.suffix in (".py", ".csv"))
 
 
-def run(name: str, verbose: bool = False) -> int:
-    """Fills a leaderboard from offline data; baselines already on the board are kept."""
+def run(names: list[str] | None = None, verbose: bool = False) -> int:
+    """Fills leaderboards from offline data; baselines already on a board are kept.
+
+    Returns:
+        0 when every baseline scored, 1 otherwise.
+    """
     from harness.cli import echo, print_board
 
     t0 = time.monotonic()
-    comp = registry.get(name)
+    names = names or [n for n in registry.discover() if baselines(n)]
+    comps = [registry.get(n) for n in names]  # unknown names fail before any work
+    failed = 0
+    for k, comp in enumerate(comps, 1):
+        err(f"[demo] {comp.name} ({k}/{len(comps)}): {comp.title}")
+        failed += _one(comp, verbose, echo)
+    err(f"[demo] done in {time.monotonic() - t0:.0f} s; the leaderboards:")
+    for comp in comps:
+        print()
+        print_board(comp.name)
+    return 1 if failed else 0
+
+
+def _one(comp, verbose: bool, echo) -> int:
     prepared = data.current(comp)
     if prepared is None or prepared.source != "offline":
-        err(f"[demo] step 1/3: fetching offline data for {name}")
-        prepared = data.fetch_and_prepare(comp, "offline", log=err)
-    else:
-        err(f"[demo] step 1/3: offline data for {name} already prepared ({prepared.path})")
-    files = baselines(name)
-    err(f"[demo] step 2/3: running {len(files)} baselines from {submissions_dir() / name}")
+        err(f"[demo]   fetching offline data for {comp.name}")
+        prepared = data.fetch_and_prepare(comp, "offline", log=lambda m: err(f"[demo]   {m}"))
+    files = baselines(comp.name)
     failed = 0
     for i, path in enumerate(files, 1):
-        user = path.stem
-        done = store.done_before(name, prepared.fingerprint, file_sha256(path), user)
+        step = f"[demo]   [{i}/{len(files)}] {path.name}"
+        done = store.done_before(comp.name, prepared.fingerprint, file_sha256(path), path.stem)
         if done:
-            err(f"[demo]   [{i}/{len(files)}] {path.name}: already scored as submission {done}")
+            err(f"{step}: already scored as submission {done}")
             continue
-        err(f"[demo]   [{i}/{len(files)}] {path.name}: training and scoring ...")
+        err(f"{step}: training and scoring ...")
         t1 = time.monotonic()
-        row = pipeline.submit(
-            name, path, user, "course baseline", is_baseline=True, on_output=echo(verbose), log=err
-        )
-        took = time.monotonic() - t1
+        row = pipeline.submit(comp.name, path, path.stem, "course baseline", is_baseline=True,
+                              on_output=echo(verbose), log=err)  # fmt: skip
         if row["status"] == "scored":
-            err(
-                f"[demo]   [{i}/{len(files)}] {path.name}: public {row['metric']} "
-                f"{row['public_score']:.5f} in {took:.1f} s (submission {row['id']})"
-            )
+            err(f"{step}: public {row['metric']} {row['public_score']:.5f} in "
+                f"{time.monotonic() - t1:.1f} s (submission {row['id']})")  # fmt: skip
         else:
             failed += 1
-            err(f"[demo]   [{i}/{len(files)}] {path.name}: {row['status']}: {row['error']}")
-    err(f"[demo] step 3/3: the leaderboard ({time.monotonic() - t0:.0f} s in all)")
-    print_board(name)
-    return 1 if failed else 0
+            err(f"{step}: {row['status']}: {row['error']}")
+    return failed

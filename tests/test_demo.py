@@ -4,9 +4,9 @@ from tests.conftest import cli, cli_json
 
 
 def test_demo_fills_the_titanic_board_with_the_baselines(ready):
-    proc = cli("demo", home=ready, timeout=900)
+    proc = cli("demo", "titanic", home=ready, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[demo] step 3/3" in proc.stderr and "rank" in proc.stdout
+    assert "[demo] done in" in proc.stderr and "rank" in proc.stdout
     code, board = cli_json("leaderboard", "titanic", home=ready)
     scores = {r["user"]: r["score"] for r in board}
     assert set(scores) == {"gender_rule", "nn_from_scratch", "fastai_tabular", "random_forest"}
@@ -14,5 +14,5 @@ def test_demo_fills_the_titanic_board_with_the_baselines(ready):
     # plausible: the gender rule near Kaggle's 0.766, nothing absurd
     assert 0.72 < scores["gender_rule"] < 0.82
     assert all(0.72 < s < 0.9 for s in scores.values())
-    again = cli("demo", home=ready, timeout=300)
+    again = cli("demo", "titanic", home=ready, timeout=300)
     assert again.returncode == 0 and again.stderr.count("already scored as submission") == 4
