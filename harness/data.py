@@ -105,8 +105,9 @@ def frame_hash(df: pd.DataFrame) -> str:
 def check_splits(comp: Competition, s: Splits) -> None:
     """Raises DataError when prepare() broke the rules every competition keeps."""
     spec, where = comp.spec, f"{comp.name}: prepare()"
-    if spec.target in s.test.columns:
-        raise DataError(f"{where} left the target column {spec.target!r} in the test features")
+    for col in {spec.target, spec.train_target}:
+        if col in s.test.columns:
+            raise DataError(f"{where} left the target column {col!r} in the test features")
     if list(s.test_labels.columns) != [spec.id_col, spec.target, "Usage"]:
         raise DataError(
             f"{where}: test_labels must have columns {spec.id_col}, {spec.target}, Usage"

@@ -54,6 +54,8 @@ class Spec:
         kaggle: the Kaggle competition slug, where there is one.
         also: metrics shown beside the main one, e.g. ("mse",) beside rmse, as the
             course does; they never rank.
+        label_col: the target's name in train.csv when Kaggle spells it differently
+            from the submission (digit-recognizer: `label` in train, `Label` submitted).
     """
 
     version: int
@@ -64,6 +66,7 @@ class Spec:
     seed: int = 42
     sources: tuple[str, ...] = ("offline",)
     kaggle: str | None = None
+    label_col: str | None = None
 
     @property
     def id_col(self) -> str:
@@ -72,6 +75,11 @@ class Spec:
     @property
     def target(self) -> str:
         return self.submission.target
+
+    @property
+    def train_target(self) -> str:
+        """The target column of train and valid (and of train.csv)."""
+        return self.label_col or self.target
 
     @property
     def default_source(self) -> str:

@@ -93,9 +93,15 @@ class Progress:
 
 
 def decode(learn, decoded) -> list:
-    """Decoded predictions as labels: class names through the vocab, values as they are."""
+    """Decoded predictions as labels: class names through the vocab, values as they are.
+
+    With a vocab, integer codes index it; per-class scores (a loss without `decodes`,
+    such as a plain `F.cross_entropy`) are decoded by their argmax first.
+    """
     arr = decoded.detach().cpu().numpy()
     vocab = getattr(learn.dls, "vocab", None)
+    if vocab is not None and arr.ndim == 2 and arr.dtype.kind == "f" and arr.shape[1] == len(vocab):
+        arr = arr.argmax(axis=1)
     if vocab is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
         return list(np.asarray(list(vocab))[arr])
     return list(arr.reshape(len(arr), -1)[:, 0]) if arr.ndim > 1 else list(arr)
