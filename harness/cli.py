@@ -289,6 +289,36 @@ def cmd_demo(args) -> int:
     return run(args.competitions, verbose=args.verbose)
 
 
+def cmd_serve(args) -> int:
+    import os
+    import subprocess
+
+    from harness.paths import REPO_ROOT, home
+
+    app = REPO_ROOT / "leaderboard" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.host, "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--client.toolbarMode", "minimal"]  # fmt: skip
+    err(f"harness: leaderboard of {home()} on http://{args.host}:{args.port} (Ctrl-C stops it)")
+    proc = subprocess.Popen(cmd, env={**os.environ, "HARNESS_HOME": str(home())})
+    signal.signal(signal.SIGTERM, lambda signum, _: proc.send_signal(signum))  # stop both
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the server too: let it finish
+        return proc.wait()
+
+
+def cmd_reveal(args) -> int:
+    from harness import registry, store
+
+    comp = registry.get(args.name)
+    store.set_revealed(comp.name, comp.spec.version, shown=not args.hide)
+    state = "hidden again" if args.hide else "shown"
+    print(f"{comp.name} version {comp.spec.version}: private scores {state} on the leaderboard")
+    return EXIT_OK
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -344,6 +374,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("competitions", nargs="*", help="default: every competition with baselines")
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("serve", help="the leaderboard web app (Streamlit, read-only)")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 shares it on the network")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("reveal", help="show a competition's private scores on the leaderboard")
+    s.add_argument("name")
+    s.add_argument("--hide", action="store_true", help="hide them again")
+    s.set_defaults(fn=cmd_reveal)
     return p
 
 

@@ -101,6 +101,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE submissions ADD COLUMN extra_scores JSON;
     """,
+    # 4: competition versions whose private scores the organiser has revealed
+    """
+    CREATE TABLE reveals (
+        competition VARCHAR NOT NULL,
+        competition_version INTEGER NOT NULL,
+        revealed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (competition, competition_version)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores")
@@ -335,3 +344,16 @@ def done_before(competition: str, fingerprint: str, file_sha256: str, user: str)
             [competition, fingerprint, file_sha256, user],
         ).fetchone()
     return row[0] if row else None
+
+
+def set_revealed(competition: str, version: int, shown: bool) -> None:
+    """Shows (or hides again) a competition version's private scores; a second reveal
+    keeps the first one's time."""
+    key = [competition, version]
+    with connect() as con:
+        if shown:
+            con.execute("INSERT OR IGNORE INTO reveals VALUES (?, ?, ?)", [*key, now()])
+        else:
+            con.execute(
+                "DELETE FROM reveals WHERE competition = ? AND competition_version = ?", key
+            )

@@ -1,0 +1,264 @@
+"""The leaderboard app, page by page, with Streamlit's AppTest on a store real submits filled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from harness import store
+from harness.paths import REPO_ROOT
+from tests.leaderboard.conftest import HOSTILE, done, harness
+
+APP = REPO_ROOT / "leaderboard" / "app.py"
+
+
+@pytest.fixture
+def page(board_home, monkeypatch):
+    """Runs the app on the filled store with a URL query; the AppTest after its first run."""
+    monkeypatch.setenv("HARNESS_HOME", str(board_home))
+
+    def run(**query: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return run
+
+
+def charts(at: AppTest) -> dict:
+    """Each chart's title and its data, decoded from the Arrow bytes sent to the browser."""
+    out = {}
+    for el in at.get("vega_lite_chart"):
+        title = json.loads(el.proto.spec)["title"]
+        out[title] = pa.ipc.open_stream(el.proto.datasets[0].data.data).read_pandas()
+    return out
+
+
+def texts(at: AppTest) -> list[str]:
+    """Everything the page renders as markdown (which could carry markup)."""
+    kinds = ("markdown", "caption", "header", "subheader", "title", "success", "error", "info")
+    return [str(el.value) for kind in kinds for el in getattr(at, kind)] + [
+        str(el.proto) for el in at.get("html")
+    ]
+
+
+def private_scores() -> dict[int, float]:
+    """Every submission's private score, by id, straight from the store."""
+    with store.connect(read_only=True) as con:
+        return dict(con.execute("SELECT id, private_score FROM submissions").fetchall())
+
+
+def test_overview_lists_every_competition_with_its_leader(page, board_home):
+    at = page()
+    df = at.dataframe[0].value.set_index("competition")
+    titanic = df.loc["titanic"]
+    assert (titanic["metric"], titanic["better"]) == ("accuracy", "higher")
+    assert (titanic["entries"], titanic["participants"]) == (7, 5)  # failed and rejected count
+    top = json.loads(done(harness(board_home, "leaderboard", "titanic", "--json")))[0]
+    assert (titanic["leader"], titanic["score"]) == (top["user"], top["score"])
+    assert titanic["last submission"] is not None
+    others = df.drop(index="titanic")
+    assert (others["entries"] == 0).all() and others["leader"].isna().all()
+    assert at.query_params == {}
+
+
+def test_leaderboard_ranks_ties_to_the_earlier_entry_and_marks_baselines(page, ids):
+    at = page(competition="titanic")
+    board = at.dataframe[0].value
+    assert list(board.columns) == [
+        "rank", "user", "score", "entries", "last submission", "best", "baseline"
+    ]  # fmt: skip
+    rows = board.set_index("user")
+    # ann's gender rule ties the course's, which came first; her zeros entry is not her best
+    assert rows.loc["course", "score"] == rows.loc["ann", "score"]
+    assert rows.loc["course", "rank"] < rows.loc["ann", "rank"]
+    assert (rows.loc["ann", "entries"], rows.loc["ann", "best"]) == (2, ids["ann_women"])
+    assert rows.loc[HOSTILE, "rank"] == len(rows)  # nobody survives: last
+    assert board["baseline"].tolist() == [u == "course" for u in board["user"]]
+    assert "cat" not in rows.index  # rejected only: not on the board
+    assert list(board["rank"]) == list(range(1, len(board) + 1))
+    assert "private" not in board and "private scores hidden" in " ".join(texts(at))
+    latest = at.dataframe[1].value
+    assert set(latest["status"]) == {"scored", "failed", "rejected"} and len(latest) == 7
+
+
+def test_revealed_private_scores_join_the_board(page, board_home):
+    assert done(harness(board_home, "reveal", "titanic")).startswith("titanic version 1")
+    try:
+        at = page(competition="titanic")
+        board = at.dataframe[0].value
+        private = private_scores()
+        assert board["private"].tolist() == [private[i] for i in board["best"]]
+        assert sorted(board["private rank"]) == list(range(1, len(board) + 1))
+        best_private = board.sort_values("private", ascending=False)["private"].iloc[0]
+        assert board.set_index("private rank").loc[1, "private"] == best_private
+        assert "private scores revealed" in " ".join(texts(at))
+    finally:
+        done(harness(board_home, "reveal", "titanic", "--hide"))
+    assert "private" not in page(competition="titanic").dataframe[0].value
+
+
+def test_best_score_over_time_steps_at_each_improvement(page, ids):
+    steps = charts(page(competition="titanic"))["Best public accuracy over time"]
+    ann = steps[steps["user"] == "ann"]
+    assert ann["submission_id"].tolist() == [ids["ann_zeros"], ids["ann_women"]]
+    assert ann["best"].is_monotonic_increasing and ann["best"].iloc[0] < ann["best"].iloc[1]
+    assert sorted(steps["user"].unique()) == sorted(["ann", "bob", "course", HOSTILE])
+
+
+def test_score_against_training_time_per_submission(page, ids):
+    points = charts(page(competition="titanic"))["Public accuracy against training time"]
+    points = points.set_index("submission_id")
+    bob = points.loc[ids["bob_fastai"]]
+    assert (bob["timing"], bob["model"], bob["user"]) == ("per epoch", "tabular 10-10", "bob")
+    assert 0 < bob["seconds"] < 300
+    ann = points.loc[ids["ann_women"]]  # fit_predict: no epochs, the whole run's time
+    assert (ann["timing"], ann["model"], ann["filename"]) == ("whole run", "women.py", "women.py")
+    assert ids["rejected"] not in points.index and ids["failed"] not in points.index
+
+
+def test_submission_page_shows_code_config_curves_artifacts_and_log(page, ids):
+    at = page(submission=str(ids["bob_fastai"]))
+    assert at.header[0].value == f"Submission {ids['bob_fastai']}"
+    assert at.success[0].value.startswith("Scored: public accuracy")
+    facts = dict(at.dataframe[0].value.values.tolist())
+    assert (facts["user"], facts["seed"], facts["device"]) == ("bob", "42", "cpu")
+    assert facts["file"] == "tiny_fastai.py (code, train)" and len(facts["file sha256"]) == 64
+    assert facts["data"].startswith("offline, fingerprint ") and "private accuracy" not in facts
+    assert at.text[0].value == "Two epochs of fastai's tabular_learner."
+    code = at.code[0]
+    assert code.language == "python" and "tabular_learner(dls" in code.value
+    assert json.loads(at.json[0].value) == {"arch": "tabular 10-10", "epochs": 2, "lr": 0.03}
+    curves = charts(at)
+    losses = curves["Training and validation loss"]
+    assert sorted(set(losses["series"])) == ["train_loss", "valid_loss"]
+    assert losses["step"].tolist().count(2) == 2  # two epochs, both losses
+    assert set(curves["Validation metrics"]["series"]) == {"accuracy"}
+    epochs = at.dataframe[1].value
+    assert epochs["epoch"].tolist() == [0, 1] and (epochs["seconds"] > 0).all()
+    # the diagnostics: the confusion matrix as CSV and PNG, the lr_find curve as JSON
+    matrix = at.dataframe[2].value
+    assert list(matrix.columns) == ["actual", "predicted died", "predicted survived"]
+    assert len(at.image) == 1
+    assert json.loads(at.json[1].value)["lr"] == [1e-4, 1e-3, 1e-2]
+    assert json.loads(at.json[2].value)["fastai"]  # versions
+    assert at.expander[0].label == "Versions"
+    assert "[harness] predicting the test set" in at.code[-1].value
+
+
+def test_failed_and_rejected_submissions_show_their_error(page, ids):
+    failed = page(submission=str(ids["failed"]))
+    assert failed.error[0].value == "Failed:"
+    assert failed.code[0].value.startswith("ZeroDivisionError: division by zero (broken.py")
+    assert "Traceback" in failed.code[-1].value  # the log's tail
+    rejected = page(submission=str(ids["rejected"]))
+    assert rejected.error[0].value == "Rejected:" and rejected.code[0].value.startswith("empty.csv")
+    assert rejected.code[1].language != "python"  # a CSV file is not highlighted as code
+
+
+def test_compare_two_submissions(page, ids):
+    a, b = ids["bob_fastai"], ids["ann_women"]
+    at = page(compare=str(a), **{"with": str(b)})
+    scores = at.dataframe[0].value.set_index("field")
+    assert list(scores.columns) == [f"#{a}", f"#{b}", "same"]
+    assert (scores.loc["user", f"#{a}"], scores.loc["user", f"#{b}"]) == ("bob", "ann")
+    config = at.dataframe[1].value.set_index("key")
+    assert config.loc["arch", f"#{a}"] == '"tabular 10-10"'
+    assert config.loc["rule", f"#{a}"] == "(absent)" and not config["same"].any()
+    diff = at.code[0]
+    assert diff.language == "diff" and f"--- #{a} tiny_fastai.py" in diff.value
+    assert "+def fit_predict(train, valid, test):" in diff.value
+    losses = charts(at)["Training and validation loss"]
+    assert set(losses["submission"]) == {f"#{a}"}  # ann's fit_predict logged no epochs
+    assert any(f"#{b}: no epochs logged" in t for t in texts(at))
+
+
+def test_a_hostile_name_and_markdown_are_shown_as_text(page, ids):
+    board = page(competition="titanic")
+    sub = page(submission=str(ids["hostile"]))
+    both = page(compare=str(ids["hostile"]), **{"with": str(ids["ann_women"])})
+    for at in (board, sub, both):
+        assert not at.get("html") and not any("<script" in t for t in texts(at))
+    assert HOSTILE in board.dataframe[0].value["user"].tolist()
+    facts = dict(sub.dataframe[0].value.values.tolist())
+    assert (facts["user"], facts["message"]) == (HOSTILE, f"{HOSTILE} **bold**")
+    women = page(submission=str(ids["ann_women"]))
+    assert women.text[0].value == "Women first: *the* **gender** rule."  # st.text: verbatim
+
+
+def test_links_and_the_sidebar_keep_the_url_in_step(page, ids):
+    for query in (
+        {"competition": "titanic"},
+        {"submission": str(ids["bob_fastai"])},
+        {"compare": str(ids["bob_fastai"]), "with": str(ids["failed"])},
+    ):
+        assert page(**query).query_params == query
+    at = page(competition="titanic")
+    assert at.radio[0].value == "Leaderboard" and at.selectbox[0].value == "titanic"
+    at.number_input(key="submission").set_value(ids["ann_women"])
+    at.radio[0].set_value("Submission").run()
+    assert at.query_params == {"submission": str(ids["ann_women"])}
+    assert at.header[0].value == f"Submission {ids['ann_women']}"
+    at.radio[0].set_value("Overview").run()
+    assert at.query_params == {} and at.header[0].value == "Competitions"
+
+
+def test_unknown_names_and_ids_are_explained(page):
+    at = page(competition="titanc")
+    assert at.warning[0].value == "The link names no such competition."
+    assert at.text[0].value == "Unknown competition 'titanc'. Did you mean: titanic?"
+    assert at.header[0].value == "Competitions"
+    assert page(submission="9999").warning[0].value == "There is no submission 9999."
+    assert page(compare="1", **{"with": "9999"}).warning[0].value == "There is no submission 9999."
+
+
+def test_refresh_reads_the_store_again(page, board_home):
+    at = page(competition="titanic")
+    assert "private" not in at.dataframe[0].value
+    done(harness(board_home, "reveal", "titanic"))  # another process writes meanwhile
+    try:
+        at.button[0].click().run()
+        assert "private" in at.dataframe[0].value
+    finally:
+        done(harness(board_home, "reveal", "titanic", "--hide"))
+
+
+def test_a_page_waits_while_a_submit_holds_the_write_lock(page, board_home):
+    hold = (
+        "import sys, time, duckdb\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(2)\n"
+        "con.close()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", hold, str(board_home / "harness.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        t0 = time.monotonic()
+        at = page(competition="titanic")
+        assert time.monotonic() - t0 > 1  # it waited for the writer, then rendered
+        assert not at.error and "ann" in at.dataframe[0].value["user"].tolist()
+    finally:
+        writer.wait(timeout=30)
+
+
+def test_an_empty_store_shows_how_to_submit(home, monkeypatch):
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["competition"] = "titanic"
+    at.run()
+    assert not at.exception
+    assert at.info[0].value == "No scored submissions yet: harness submit titanic FILE --user NAME"
+    assert not (home / "harness.duckdb").exists()  # reading never creates the store

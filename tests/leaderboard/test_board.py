@@ -1,0 +1,89 @@
+"""harness.board, the app's read-only queries, on a hand-made store (lower is better)."""
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from harness import board, store
+
+RMSE = SimpleNamespace(
+    name="movielens",
+    spec=SimpleNamespace(version=1, metric="rmse", also=("mse",)),
+    metric=SimpleNamespace(higher_is_better=False),
+)
+T0 = datetime(2025, 1, 1)
+
+
+def add(user: str, public: float, private: float, minutes: int, epochs=()) -> int:
+    row = dict(
+        competition="movielens",
+        competition_version=1,
+        data_source="offline",
+        data_fingerprint="f" * 64,
+        user_name=user,
+        kind="code",
+        entry="train",
+        filename=f"{user}.py",
+        file_sha256="0" * 64,
+        config={"arch": "dot"},
+        status="scored",
+        metric="rmse",
+        higher_is_better=False,
+        public_score=public,
+        private_score=private,
+        extra_scores={"mse": {"public": public**2, "private": private**2}},
+        seconds={"setup": 1.0, "train_predict": 9.0},
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+    return store.insert_submission(row, list(epochs))
+
+
+def reveal() -> None:
+    with store.connect() as con:
+        con.execute("INSERT INTO reveals VALUES ('movielens', 1, ?)", [store.now()])
+
+
+def test_lower_is_better_steps_ranks_and_private_board(home):
+    first = add("ann", 0.95, 0.96, 0)
+    add("ann", 0.97, 0.90, 1)  # worse in public: no step
+    best = add("ann", 0.90, 0.99, 2)
+    bob = add("bob", 0.92, 0.91, 3, [{"fit": 1, "epoch": e, "seconds": 2.0 + e} for e in (0, 1)])
+    b = board.board(RMSE)
+    assert [(r["user"], r["submission_id"]) for r in b.rows] == [("ann", best), ("bob", bob)]
+    assert b.revealed_at is None and "private" not in b.rows[0]
+    steps = board.best_over_time(b, ["ann", "bob"])
+    assert [(s["user"], s["submission_id"], s["best"]) for s in steps] == [
+        ("ann", first, 0.95),
+        ("ann", best, 0.90),
+        ("bob", bob, 0.92),
+    ]
+    points = board.score_vs_time(b, limit=2)
+    assert [p["submission_id"] for p in points] == [best, bob]  # the best two
+    assert (points[1]["seconds_per_epoch"], points[1]["arch"]) == (2.5, "dot")
+    assert points[0]["seconds_per_epoch"] is None and points[0]["train_seconds"] == 9.0
+
+    assert board.submission(best)["private_score"] is None
+    assert "private" not in board.submission(best)["extra_scores"]["mse"]
+    reveal()
+    b = board.board(RMSE)
+    rows = {r["user"]: r for r in b.rows}
+    assert (rows["ann"]["private"], rows["bob"]["private"]) == (0.99, 0.91)
+    assert (rows["bob"]["private_rank"], rows["ann"]["private_rank"]) == (1, 2)  # a shake-up
+    assert board.submission(best)["private_score"] == 0.99
+    assert board.latest("movielens", limit=2)[0]["id"] == bob
+    assert board.activity()["movielens"]["entries"] == 4
+
+
+def test_a_store_older_than_reveals_reads_as_hidden(home):
+    add("ann", 0.95, 0.96, 0)
+    with store.connect() as con:  # as a harness before the reveals migration left it
+        con.execute("DROP TABLE reveals")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert board.revealed_at("movielens", 1) is None
+    assert board.board(RMSE).rows[0]["user"] == "ann"
+
+
+def test_no_store_reads_as_empty(home):
+    b = board.board(RMSE)
+    assert (b.fingerprint, b.rows, b.revealed_at) == (None, [], None)
+    assert board.activity() == {} and board.latest("movielens") == []
+    assert board.submission(1) is None and not store.db_path().exists()

@@ -1,0 +1,188 @@
+"""The leaderboard in a real browser: `harness serve` and Debian's Chromium, headless.
+
+Set-up installs Chromium with apt-get when it is missing (CI runs as root); never a
+downloaded browser. Screenshots land in a tmp folder; their paths are printed (`-s`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.leaderboard.conftest import HOSTILE, done, harness
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+CHART = '[data-testid="stVegaLiteChart"]'
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt-get when missing."""
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.skip("no /usr/bin/chromium; as root: apt-get install -y chromium")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+            subprocess.run(cmd, check=True, capture_output=True, env=env, timeout=900)
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(board_home, tmp_path_factory):
+    """`harness serve` on a free port; a SIGTERM to it must stop the server as well."""
+    port, log = free_port(), tmp_path_factory.mktemp("serve") / "serve.log"
+    cmd = [sys.executable, "-m", "harness.cli", "serve", "--port", str(port)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HARNESS_HOME": str(board_home)},
+            start_new_session=True,  # its own process group, so nothing outlives the test
+        )
+    base, health = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(health):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield base
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) is not None
+        assert not answers(health), "the Streamlit server outlived `harness serve`"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def idle(page, text: str) -> None:
+    """Waits until the app has run and shows `text` in a heading."""
+    page.get_by_role("heading", name=text, exact=True).wait_for(timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=30_000)
+
+
+def grid(page, n: int = 0) -> list[list[str]]:
+    """The cells of the n-th dataframe (the grid paints a canvas; its table is for a11y)."""
+    table = page.locator('[data-testid="stDataFrame"]').nth(n).locator("table[role=grid] tbody")
+    return table.evaluate(
+        "b => [...b.rows].map(r => [...r.cells].map(c => c.textContent))", timeout=10_000
+    )
+
+
+def drawn(page, charts: int) -> list[int]:
+    """Waits for `charts` charts drawn by Vega (each mounts lazily); their line and point marks."""
+    page.wait_for_function(
+        f"n => {{ const cs = [...document.querySelectorAll('{CHART}')];"
+        " return cs.length === n && cs.every(c => c.querySelector('svg.marks')) }",
+        arg=charts,
+    )
+    return page.locator(CHART).evaluate_all(
+        "cs => cs.map(c => c.querySelectorAll('.mark-line path, .mark-symbol path').length)"
+    )
+
+
+def pick(page, n: int, row: int) -> None:
+    """Clicks a row's selection box in the n-th dataframe, as a member picks it."""
+    box = page.locator('[data-testid="stDataFrame"]').nth(n).bounding_box()
+    header = row_height = 35  # Streamlit's grid: a 35 px header, 35 px rows
+    page.mouse.click(box["x"] + 16, box["y"] + header + row_height * row + row_height / 2)
+
+
+def shot(page, path: Path) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls inside its main block)."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(900, height)})
+    page.wait_for_timeout(500)  # charts follow the new width
+    page.screenshot(path=path)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    print(f"screenshot: {path}")
+    return path
+
+
+def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    board = json.loads(done(harness(board_home, "leaderboard", "titanic", "--json")))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        dialogs, errors = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        page.goto(server + "?competition=titanic")
+        idle(page, "titanic")
+        rows = grid(page)
+        assert [r[:2] for r in rows] == [[str(r["rank"]), r["user"]] for r in board]
+        assert HOSTILE in [r[1] for r in rows]  # as text: no alert below
+        assert all(drawn(page, 2))  # best over time, score against time
+        shot(page, tmp_path / "leaderboard.png")
+
+        # the sidebar: type an id, pick the view; the URL follows, to be shared
+        sub = ids["bob_fastai"]
+        number = page.locator('[data-testid="stNumberInput"] input').first
+        number.fill(str(sub))
+        number.press("Enter")
+        page.wait_for_selector(IDLE)
+        page.locator('[data-testid="stRadio"] label').filter(has_text="Submission").click()
+        idle(page, f"Submission {sub}")
+        assert page.evaluate("location.search") == f"?submission={sub}"
+        assert "tabular_learner(dls" in page.locator('[data-testid="stCode"]').first.inner_text()
+        assert all(drawn(page, 2))  # losses and metrics per epoch
+        image = page.locator('[data-testid="stImage"] img').first
+        image.wait_for()
+        assert image.evaluate("i => i.complete && i.naturalWidth") > 100  # the confusion matrix
+        shot(page, tmp_path / "submission.png")
+
+        page.goto(server + f"?compare={sub}&with={ids['ann_women']}")
+        idle(page, "Compare")
+        assert all(drawn(page, 1))  # both runs' curves on one chart
+        shot(page, tmp_path / "compare.png")
+
+        page.goto(server)
+        idle(page, "Competitions")
+        names = [r[0] for r in grid(page)]
+        assert "titanic" in names
+        shot(page, tmp_path / "overview.png")
+        # picking rows: the overview's titanic row, then the board's leader
+        pick(page, 0, names.index("titanic"))
+        idle(page, "titanic")
+        pick(page, 0, 0)
+        idle(page, f"Submission {board[0]['submission_id']}")
+        assert page.evaluate("location.search") == f"?submission={board[0]['submission_id']}"
+        browser.close()
+    assert not dialogs and not errors
