@@ -8,6 +8,7 @@ import tempfile
 import traceback
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,23 +122,21 @@ def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None
     return None
 
 
-def run_code(
+def _run_worker(
     comp: Competition,
-    prepared: data.Prepared,
+    inputs: dict[str, Path],
     sub: SubmissionFile,
     limits: Limits,
-    executor: Executor | None = None,
-    on_output: Callable[[str], None] | None = None,
-) -> dict:
-    """Runs a code submission in a worker and scores it; returns the row's run fields."""
+    executor: Executor | None,
+    on_output: Callable[[str], None] | None,
+):
+    """Runs a code submission on copies of the input parquet files; (result, run folder, MiB)."""
     # the worker runs outside the harness home: no path it is given, relative or not,
     # leads to the hidden labels; its folder moves into runs/ once it has ended
     run_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
     (run_dir / "inputs").mkdir()
     for split in data.INPUTS:
-        shutil.copyfile(
-            prepared.inputs / f"{split}.parquet", run_dir / "inputs" / f"{split}.parquet"
-        )
+        shutil.copyfile(inputs[split], run_dir / "inputs" / f"{split}.parquet")
     code_path = run_dir / sub.path.name
     code_path.write_text(sub.content)
     memory_mb = limits.memory_mb or default_memory_mb()
@@ -159,6 +158,20 @@ def run_code(
     final = runs_dir() / uuid.uuid4().hex
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(run_dir, final)
+    return res, final, memory_mb
+
+
+def run_code(
+    comp: Competition,
+    prepared: data.Prepared,
+    sub: SubmissionFile,
+    limits: Limits,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> dict:
+    """Runs a code submission in a worker and scores it; returns the row's run fields."""
+    inputs = {split: prepared.inputs / f"{split}.parquet" for split in data.INPUTS}
+    res, final, memory_mb = _run_worker(comp, inputs, sub, limits, executor, on_output)
     fields = {
         "seed": limits.seed,
         "device": res.result.get("device", limits.device),
@@ -236,6 +249,25 @@ def submit(
     return store.submission(store.insert_submission(row, epochs, found))
 
 
+@contextmanager
+def _stored(row: dict):
+    """A stored code submission as it ran: (its file read back, its limits, a scratch folder)."""
+    tmp = runs_dir() / f"src-{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        src = tmp / row["filename"]
+        src.write_text(row["content"])
+        limits = Limits(
+            seed=row["seed"],
+            device=row["device"],
+            timeout=row["timeout_seconds"],
+            memory_mb=row["memory_limit_mb"],
+        )
+        yield read(src), limits, tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def reproduce(
     sub_id: int, executor: Executor | None = None, on_output: Callable[[str], None] | None = None
 ) -> dict:
@@ -264,21 +296,8 @@ def reproduce(
             f"longer on disk; run `harness data fetch {comp.name} --source "
             f"{row['data_source']}`"
         )
-    tmp = runs_dir() / f"src-{uuid.uuid4().hex}"
-    tmp.mkdir(parents=True)
-    try:
-        src = tmp / row["filename"]
-        src.write_text(row["content"])
-        sub = read(src)
-        limits = Limits(
-            seed=row["seed"],
-            device=row["device"],
-            timeout=row["timeout_seconds"],
-            memory_mb=row["memory_limit_mb"],
-        )
+    with _stored(row) as (sub, limits, _):
         new = run_code(comp, prepared, sub, limits, executor, on_output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     identical = (
         new["status"] == "scored"
         and new["predictions_sha256"] == row["predictions_sha256"]
@@ -325,3 +344,43 @@ def board(comp: Competition) -> tuple[str | None, list[dict]]:
         comp.name, comp.spec.version, fingerprint, comp.metric.higher_is_better
     )
     return fingerprint, rows
+
+
+def run_on_test(
+    comp: Competition,
+    prepared: data.Prepared,
+    row: dict,
+    test,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> dict:
+    """Runs a stored code submission again, as recorded, with other test features.
+
+    Same code, seed, device, limits, train and valid as the scored run; only the test
+    differs (Kaggle's own test.csv, for an upload). Nothing is scored or stored.
+
+    Args:
+        prepared: the data the submission was scored on.
+        row: the stored submission, as `store.submission` returns it.
+        test: the test features (a DataFrame in the competition's test format).
+
+    Returns:
+        status ("ok" or "failed"), error, run_dir, predictions (the worker's CSV),
+        device and wall_seconds.
+    """
+    with _stored(row) as (sub, limits, tmp):
+        test.to_parquet(tmp / "test.parquet", index=False)
+        inputs = {
+            "train": prepared.inputs / "train.parquet",
+            "valid": prepared.inputs / "valid.parquet",
+            "test": tmp / "test.parquet",
+        }
+        res, final, _ = _run_worker(comp, inputs, sub, limits, executor, on_output)
+    return {
+        "status": "ok" if res.ok else "failed",
+        "error": res.error,
+        "run_dir": final,
+        "predictions": final / "out" / "predictions.csv",
+        "device": res.result.get("device", row["device"]),
+        "wall_seconds": res.wall_seconds,
+    }

