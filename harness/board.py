@@ -152,14 +152,16 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
     """The board's best scored submissions with their training time.
 
     Returns:
-        Dicts with submission_id, user, filename, arch (CONFIG's "arch"), message, score,
+        Dicts with submission_id, user, filename, arch (the trained model's architecture
+        as the worker recorded it, else CONFIG's "arch"), parameters, message, score,
         seconds_per_epoch (mean over the epochs table, None without epochs) and
         train_seconds (the worker's training and predicting time), best first.
     """
     return query(
         f"""
         WITH picked AS (  -- only the columns shown: logs and code are large
-            SELECT id, user_name, filename, config, message, public_score, seconds, created_at
+            SELECT id, user_name, filename, config, model, message, public_score, seconds,
+                   created_at
             FROM submissions WHERE {ON_BOARD}
             ORDER BY ? * public_score, created_at, id LIMIT ?
         ), per_epoch AS (
@@ -167,7 +169,9 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
             WHERE submission_id IN (SELECT id FROM picked) GROUP BY submission_id
         )
         SELECT p.id AS submission_id, p.user_name AS user, p.filename,
-               p.config ->> '$.arch' AS arch, p.message, p.public_score AS score,
+               coalesce(p.model ->> '$.architecture', p.config ->> '$.arch') AS arch,
+               TRY_CAST(p.model ->> '$.parameters' AS BIGINT) AS parameters,
+               p.message, p.public_score AS score,
                e.seconds_per_epoch,
                TRY_CAST(p.seconds ->> '$.train_predict' AS DOUBLE) AS train_seconds
         FROM picked p LEFT JOIN per_epoch e ON e.submission_id = p.id

@@ -238,6 +238,16 @@ def cmd_show(args) -> int:
         "config",
         "artifacts",
     }
+    if m := row.get("model"):
+        start = {True: ", pretrained", False: ", from scratch"}.get(m.get("pretrained"), "")
+        row["model"] = (
+            f"{m['architecture']}: {m['parameters']:,} parameters "
+            f"({m['trainable']:,} trainable{start})"
+        )
+    if row.get("epochs"):
+        per = [e["seconds"] for e in row["epochs"] if e.get("seconds") is not None]
+        if per:
+            row["seconds_per_epoch"] = round(sum(per) / len(per), 2)
     width = max(len(k) for k in row)
     for k, v in row.items():
         if k not in skip:
@@ -293,9 +303,12 @@ def cmd_serve(args) -> int:
     import os
     import subprocess
 
+    from harness import store
     from harness.paths import REPO_ROOT, home
 
     app = REPO_ROOT / "leaderboard" / "app.py"
+    with store.connect():  # the app only reads: bring the schema up to date first
+        pass
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.host, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",

