@@ -172,6 +172,23 @@ def run_fit_predict(module, comp, train, valid, test):
     return comp.to_submission(test, preds)
 
 
+def instrument_fastai(device: str, out: Path, artifacts: Path, config) -> None:
+    """Every Learner of the run: on the chosen device, epochs logged, lr_finds recorded."""
+    import fastprogress.fastprogress
+    from fastai.learner import defaults
+    from fastai.torch_core import defaults as torch_defaults
+
+    from harness.instrument import LRFinds
+
+    torch_defaults.use_cuda = device.startswith("cuda")
+    # fastprogress takes a log file for a terminal and fills it with bars;
+    # without them, fastai still prints its table of epochs
+    fastprogress.fastprogress.NO_BAR = True
+    defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
+    asked = isinstance(config, dict) and bool(config.get("lr_find"))
+    LRFinds(artifacts, before_first_fit=asked).install()
+
+
 def where(exc: BaseException, submission: Path) -> str:
     """The innermost line of the submission file in a traceback, as 'file, line N, in f'."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(submission)]
@@ -199,24 +216,13 @@ def main(job_path: str) -> int:
         inputs = Path(job["inputs"])
         train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
         if job["entry"] == "train":
-            import fastprogress.fastprogress
-            from fastai.learner import defaults
-            from fastai.torch_core import defaults as torch_defaults
-
-            torch_defaults.use_cuda = device.startswith("cuda")
-            # fastprogress takes a log file for a terminal and fills it with bars;
-            # without them, fastai still prints its table of epochs
-            fastprogress.fastprogress.NO_BAR = True
-            defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
+            import fastai.learner  # noqa: F401 - the harness builds fastai DataLoaders
         result["seconds"]["setup"] = time.perf_counter() - t0
         module = load_module(submission)
         result["config"] = config = getattr(module, "CONFIG", None)
         artifacts = Path(job["artifacts"])
         if "fastai.learner" in sys.modules:  # also a fit_predict that trains with fastai
-            from harness.instrument import LRFinds
-
-            asked = isinstance(config, dict) and bool(config.get("lr_find"))
-            LRFinds(artifacts, before_first_fit=asked).install()
+            instrument_fastai(device, out, artifacts, config)
         t1 = time.perf_counter()
         if job["entry"] == "train":
             sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
