@@ -84,9 +84,50 @@ def revealed_at(competition: str, version: int) -> datetime | None:
 
 
 def _has_reveals(con) -> bool:
+    return _has_table(con, "reveals")
+
+
+def _has_table(con, name: str) -> bool:
     # a database that no writer has migrated since the table came has none yet
-    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'reveals'"
-    return con.execute(sql).fetchone()[0] > 0
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    return con.execute(sql, [name]).fetchone()[0] > 0
+
+
+@dataclass
+class OnKaggle:
+    """What the group sent to a Kaggle competition and Kaggle's public board, as stored by
+    `harness kaggle submit|sync|leaderboard`.
+
+    Attributes:
+        sent: `store.kaggle_submissions` rows, newest first.
+        teams: the stored read of Kaggle's public board, best first (at most `top`).
+        read_teams: how many teams that read holds.
+        best: the group's best scored Kaggle submission, or None.
+        rank: where `best` ranks on the stored board, or None.
+    """
+
+    slug: str
+    sent: list[dict]
+    teams: list[dict]
+    read_teams: int
+    best: dict | None
+    rank: int | None
+
+
+def on_kaggle(comp: Competition, top: int = 20) -> OnKaggle | None:
+    """The competition's Kaggle side; None for a competition that is not on Kaggle."""
+    if not comp.spec.kaggle:
+        return None
+    with store.connect(read_only=True) as con:
+        empty = con is None or not _has_table(con, "kaggle_submissions")
+    if empty:
+        return OnKaggle(comp.spec.kaggle, [], [], 0, None, None)
+    higher = comp.metric.higher_is_better
+    teams = store.kaggle_leaderboard(comp.name)
+    best = store.kaggle_best(comp.name, higher)
+    rank = store.kaggle_rank(comp.name, best["public_score"], higher) if best and teams else None
+    sent = store.kaggle_submissions(comp.name)[::-1]
+    return OnKaggle(comp.spec.kaggle, sent, teams[:top], len(teams), best, rank)
 
 
 def board(comp: Competition) -> Board:
@@ -152,8 +193,8 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
     """The board's best scored submissions with their training time.
 
     Returns:
-        Dicts with submission_id, user, filename, arch (the trained model's architecture
-        as the worker recorded it, else CONFIG's "arch"), parameters, message, score,
+        Dicts with submission_id, user, filename, arch (CONFIG's "arch" where the member
+        named it, else the architecture the worker recorded), parameters, message, score,
         seconds_per_epoch (mean over the epochs table, None without epochs) and
         train_seconds (the worker's training and predicting time), best first.
     """
@@ -169,7 +210,7 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
             WHERE submission_id IN (SELECT id FROM picked) GROUP BY submission_id
         )
         SELECT p.id AS submission_id, p.user_name AS user, p.filename,
-               coalesce(p.model ->> '$.architecture', p.config ->> '$.arch') AS arch,
+               coalesce(p.config ->> '$.arch', p.model ->> '$.architecture') AS arch,
                TRY_CAST(p.model ->> '$.parameters' AS BIGINT) AS parameters,
                p.message, p.public_score AS score,
                e.seconds_per_epoch,

@@ -14,11 +14,8 @@ every rerun (the Refresh button, any click) reads the store as it is then.
 
 from __future__ import annotations
 
-import difflib
 import functools
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -27,13 +24,13 @@ from harness import board, registry
 
 try:
     from leaderboard import charts
+    from leaderboard.runs import compare, submission
 except ModuleNotFoundError:  # `streamlit run` puts this folder on sys.path, not the repo root
     import charts
+    from runs import compare, submission
 
 VIEWS = ("Overview", "Leaderboard", "Submission", "Compare")
 CHART_USERS = 15  # the best-over-time chart follows the board's top users
-LOG_LINES = 40
-CODE_LINES = 400  # a CSV submission's content can be long: its head is enough
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
 
 
@@ -206,7 +203,63 @@ def leaderboard(comp) -> None:
             )
     else:
         st.info(f"No scored submissions yet: harness submit {comp.name} FILE --user NAME")
+    on_kaggle(comp)
     latest(comp.name)
+
+
+def on_kaggle(comp) -> None:
+    """The group's Kaggle submissions with Kaggle's score beside the local one, and
+    Kaggle's public board with where the group's best would rank."""
+    k = board.on_kaggle(comp)
+    if k is None:
+        return
+    st.subheader(f"On Kaggle ({k.slug})")
+    if not k.sent and not k.teams:
+        st.caption(
+            f"Nothing sent to Kaggle yet. harness kaggle submit ID sends a submission; "
+            f"harness kaggle sync {comp.name} and harness kaggle leaderboard {comp.name} "
+            "bring Kaggle's scores and board here."
+        )
+        return
+    metric = comp.spec.metric
+    if k.best is not None:
+        who = k.best["user_name"] or "a CSV"
+        place = f", rank {k.rank} of the {k.read_teams} teams read" if k.rank else ""
+        st.text(
+            f"The group's best Kaggle public {metric}: {k.best['public_score']:.5f} "
+            f"({who}, Kaggle ref {k.best['kaggle_ref']}){place}"
+        )
+    left, right = st.columns(2)
+    number = functools.partial(st.column_config.NumberColumn, format="%.5f")
+    with left:
+        st.caption("Sent to Kaggle, newest first")
+        cols = ["kaggle_ref", "submission_id", "user_name", "filename", "status",
+                "public_score", "local_public_score", "submitted_at", "error"]  # fmt: skip
+        sent = pd.DataFrame(k.sent, columns=cols).rename(
+            columns={
+                "submission_id": "local id",
+                "user_name": "user",
+                "public_score": "Kaggle",
+                "local_public_score": "local",
+                "submitted_at": "sent",
+            }  # fmt: skip
+        )
+        config = {
+            "local id": st.column_config.NumberColumn(format="#%d"),
+            "kaggle_ref": st.column_config.NumberColumn("ref", format="%d"),
+            "Kaggle": number(f"Kaggle public {metric}"),
+            "local": number(f"local public {metric}"),
+            "sent": WHEN,
+        }
+        st.dataframe(sent, hide_index=True, column_config=config)
+    with right:
+        if k.teams:
+            st.caption(f"Kaggle's public board: the best {len(k.teams)} of {k.read_teams} read")
+            teams = pd.DataFrame(k.teams, columns=["rank", "team_name", "score", "submitted_at"])
+            config = {"score": number(metric), "submitted_at": WHEN}
+            st.dataframe(teams, hide_index=True, column_config=config)
+        else:
+            st.caption(f"Kaggle's board not read yet: harness kaggle leaderboard {comp.name}")
 
 
 def board_table(b: board.Board) -> None:
@@ -257,185 +310,6 @@ def latest(name: str) -> None:
         "submitted": WHEN,
     }
     table(df, "latest", "Submission", "submission", [r["id"] for r in rows], column_config=config)
-
-
-def submission(sub_id: int | None) -> None:
-    if sub_id is None:
-        st.info("Type a submission id in the sidebar, or pick a row of a leaderboard.")
-        return
-    row = board.submission(sub_id)
-    if row is None:
-        st.warning(f"There is no submission {sub_id}.")
-        return
-    st.header(f"Submission {sub_id}")
-    follow(row)
-    if row["status"] == "scored":
-        st.success(f"Scored: public {row['metric']} {row['public_score']:.5f}")
-    else:
-        st.error(f"{row['status'].capitalize()}:")
-        st.code(row["error"] or "", language=None, wrap_lines=True)
-    facts_df = pd.DataFrame(facts(row), columns=["field", "value"])
-    st.dataframe(facts_df, hide_index=True, height="content")
-    if row["docstring"]:
-        st.subheader("Docstring")
-        st.text(row["docstring"])
-    st.subheader("Code" if row["kind"] == "code" else "File")
-    content = "\n".join((row["content"] or "").splitlines()[:CODE_LINES])
-    st.code(content, language="python" if row["kind"] == "code" else None, line_numbers=True)
-    if row["config"] is not None:
-        st.subheader("CONFIG")
-        st.json(row["config"])
-    if row["epochs"]:
-        training(row)
-    if row["artifacts"]:
-        st.subheader("Diagnostics")
-        for a in row["artifacts"]:
-            artifact(a)
-    if row["reproductions"]:
-        st.subheader("Reproductions")
-        st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
-    if row["versions"]:
-        with st.expander("Versions"):
-            st.json(row["versions"])
-    if row["log"]:
-        lines = row["log"].rstrip().splitlines()
-        st.subheader("Log")
-        st.caption(f"The last {min(LOG_LINES, len(lines))} of {len(lines)} lines.")
-        st.code("\n".join(lines[-LOG_LINES:]), language=None)
-
-
-def follow(row: dict) -> None:
-    """Points the sidebar's competition box at the submission's competition."""
-    if row["competition"] in registry.discover():
-        st.session_state.competition = row["competition"]
-
-
-def facts(row: dict) -> list[tuple[str, str]]:
-    """A submission's recorded facts as text pairs."""
-    seconds = row["seconds"] or {}
-    out = [
-        ("user", row["user_name"]),
-        ("message", row["message"]),
-        ("course baseline", "yes" if row["is_baseline"] else None),
-        ("competition", f"{row['competition']} (version {row['competition_version']})"),
-        ("file", f"{row['filename']} ({row['kind']}, {row['entry'] or 'predictions'})"),
-        ("status", row["status"]),
-        (f"public {row['metric']}", row["public_score"]),
-        (f"private {row['metric']}", row["private_score"]),
-        *((f"public {k}", v.get("public")) for k, v in (row["extra_scores"] or {}).items()),
-        *((f"private {k}", v.get("private")) for k, v in (row["extra_scores"] or {}).items()),
-        ("seed", row["seed"]),
-        ("device", row["device"]),
-        ("wall seconds", row["wall_seconds"]),
-        *((f"{k} seconds", v) for k, v in seconds.items()),
-        ("peak memory MiB", row["peak_memory_mb"]),
-        ("submitted (UTC)", row["created_at"]),
-        ("file sha256", row["file_sha256"]),
-        ("data", f"{row['data_source']}, fingerprint {row['data_fingerprint']}"),
-        ("predictions sha256", row["predictions_sha256"]),
-        ("harness git", row["harness_git"]),
-    ]
-    return [(k, _text(v)) for k, v in out if v is not None]
-
-
-def _text(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.5f}" if abs(v) < 1000 else f"{v:.1f}"
-    if isinstance(v, datetime):
-        return f"{v:%Y-%m-%d %H:%M:%S}"
-    return str(v)
-
-
-def training(row: dict) -> None:
-    st.subheader("Training")
-    curves = charts.epochs_frame(row["epochs"])
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(charts.losses(curves), width="stretch")
-    with right:
-        if (curves["kind"] == "metric").any():
-            st.altair_chart(charts.metrics(curves), width="stretch")
-    wide = pd.DataFrame(
-        [
-            {k: v for k, v in e.items() if k != "metrics"} | (e["metrics"] or {})
-            for e in row["epochs"]
-        ]
-    )
-    st.dataframe(wide, hide_index=True)
-
-
-def artifact(a: dict) -> None:
-    """A diagnostic file: PNG as an image, CSV as a table, JSON as data."""
-    path = Path(a["path"])
-    title = a["title"] or a["name"]
-    if not path.exists():
-        st.warning(f"{title}: the file {path} is gone.")
-        return
-    if a["kind"] == "png":
-        st.image(str(path), caption=title)
-        return
-    st.markdown(f"**{title}**")  # titles come from the competition's code, not from members
-    if a["kind"] == "csv":
-        st.dataframe(pd.read_csv(path), hide_index=True)
-    else:
-        st.json(json.loads(path.read_text()))
-
-
-def compare(a_id: int | None, b_id: int | None) -> None:
-    st.header("Compare")
-    if a_id is None or b_id is None:
-        st.info("Type two ids in the sidebar: Submission and Compare with.")
-        return
-    rows = [board.submission(i) for i in (a_id, b_id)]
-    if missing := [i for i, r in zip((a_id, b_id), rows, strict=True) if r is None]:
-        st.warning(f"There is no submission {missing[0]}.")
-        return
-    a, b = rows
-    names = [f"#{a_id}", f"#{b_id}"]
-    follow(a)
-    st.subheader("Scores")
-    fa, fb = dict(facts(a)), dict(facts(b))
-    keys = list(dict.fromkeys([*fa, *fb]))
-    side = [(k, fa.get(k), fb.get(k), fa.get(k) == fb.get(k)) for k in keys]
-    df = pd.DataFrame(side, columns=["field", *names, "same"])
-    st.dataframe(df, hide_index=True, height="content")
-    st.subheader("CONFIG")
-    diff = config_diff(a["config"] or {}, b["config"] or {})
-    if diff:
-        df = pd.DataFrame(diff, columns=["key", *names, "same"])
-        st.dataframe(df, hide_index=True, height="content")
-    else:
-        st.caption("Neither has a CONFIG.")
-    st.subheader("Code")
-    code = "".join(
-        difflib.unified_diff(
-            (a["content"] or "").splitlines(keepends=True),
-            (b["content"] or "").splitlines(keepends=True),
-            fromfile=f"{names[0]} {a['filename']}",
-            tofile=f"{names[1]} {b['filename']}",
-        )
-    )
-    st.code(code or "The files are identical.", language="diff")
-    st.subheader("Training")
-    curves = pd.concat(
-        [
-            charts.epochs_frame(r["epochs"]).assign(submission=n)
-            for r, n in zip(rows, names, strict=True)
-        ]
-    )
-    if not curves.empty:
-        st.altair_chart(charts.losses(curves, by="submission"), width="stretch")
-    if silent := [n for r, n in zip(rows, names, strict=True) if not r["epochs"]]:
-        st.caption(f"{' and '.join(silent)}: no epochs logged (not a fastai train(dls) run).")
-
-
-def config_diff(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
-    """Every CONFIG key of either, with both values as JSON text and whether they match."""
-    out = []
-    for k in dict.fromkeys([*a, *b]):
-        va, vb = (json.dumps(c[k]) if k in c else "(absent)" for c in (a, b))
-        out.append((k, va, vb, va == vb))
-    return out
 
 
 main()

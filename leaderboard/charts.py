@@ -51,8 +51,8 @@ def score_vs_time(points: pd.DataFrame, metric: str) -> alt.Chart:
 
     Args:
         points: `board.score_vs_time` rows. Pets plots error rate against seconds per
-            epoch for each architecture (as recorded from the trained model, else
-            CONFIG's "arch"); any competition gets the same.
+            epoch for each architecture (CONFIG's "arch", else the one the worker
+            recorded); any competition gets the same.
     """
     return (
         alt.Chart(timing(points), title=f"Public {metric} against training time")

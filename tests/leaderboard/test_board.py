@@ -13,7 +13,7 @@ RMSE = SimpleNamespace(
 T0 = datetime(2025, 1, 1)
 
 
-def add(user: str, public: float, private: float, minutes: int, epochs=(), model=None) -> int:
+def add(user, public, private, minutes, epochs=(), model=None, config=None) -> int:
     row = dict(
         competition="movielens",
         competition_version=1,
@@ -24,7 +24,7 @@ def add(user: str, public: float, private: float, minutes: int, epochs=(), model
         entry="train",
         filename=f"{user}.py",
         file_sha256="0" * 64,
-        config={"arch": "dot"},
+        config=config or {"arch": "dot"},
         status="scored",
         metric="rmse",
         higher_is_better=False,
@@ -47,7 +47,7 @@ def test_lower_is_better_steps_ranks_and_private_board(home):
     first = add("ann", 0.95, 0.96, 0)
     add("ann", 0.97, 0.90, 1)  # worse in public: no step
     trained = {"architecture": "DotProductBias", "parameters": 12345, "trainable": 12345}
-    best = add("ann", 0.90, 0.99, 2, model=trained)
+    best = add("ann", 0.90, 0.99, 2, model=trained, config={"epochs": 5})
     bob = add("bob", 0.92, 0.91, 3, [{"fit": 1, "epoch": e, "seconds": 2.0 + e} for e in (0, 1)])
     b = board.board(RMSE)
     assert [(r["user"], r["submission_id"]) for r in b.rows] == [("ann", best), ("bob", bob)]
@@ -62,7 +62,7 @@ def test_lower_is_better_steps_ranks_and_private_board(home):
     assert [p["submission_id"] for p in points] == [best, bob]  # the best two
     assert (points[1]["seconds_per_epoch"], points[1]["arch"]) == (2.5, "dot")
     assert points[0]["seconds_per_epoch"] is None and points[0]["train_seconds"] == 9.0
-    # the architecture the worker recorded wins over CONFIG's; CONFIG's where none was
+    # CONFIG's arch where the member named one, else the architecture the worker recorded
     assert (points[0]["arch"], points[0]["parameters"]) == ("DotProductBias", 12345)
     assert points[1]["parameters"] is None
 

@@ -1,0 +1,212 @@
+"""The leaderboard's pages about runs: one submission, and two side by side."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from harness import board, registry
+
+try:
+    from leaderboard import charts
+except ModuleNotFoundError:  # `streamlit run` puts leaderboard/ on sys.path, not the repo root
+    import charts
+
+LOG_LINES = 40
+CODE_LINES = 400  # a CSV submission's content can be long: its head is enough
+
+
+def submission(sub_id: int | None) -> None:
+    if sub_id is None:
+        st.info("Type a submission id in the sidebar, or pick a row of a leaderboard.")
+        return
+    row = board.submission(sub_id)
+    if row is None:
+        st.warning(f"There is no submission {sub_id}.")
+        return
+    st.header(f"Submission {sub_id}")
+    follow(row)
+    if row["status"] == "scored":
+        st.success(f"Scored: public {row['metric']} {row['public_score']:.5f}")
+    else:
+        st.error(f"{row['status'].capitalize()}:")
+        st.code(row["error"] or "", language=None, wrap_lines=True)
+    facts_df = pd.DataFrame(facts(row), columns=["field", "value"])
+    st.dataframe(facts_df, hide_index=True, height="content")
+    if row["docstring"]:
+        st.subheader("Docstring")
+        st.text(row["docstring"])
+    st.subheader("Code" if row["kind"] == "code" else "File")
+    content = "\n".join((row["content"] or "").splitlines()[:CODE_LINES])
+    st.code(content, language="python" if row["kind"] == "code" else None, line_numbers=True)
+    if row["config"] is not None:
+        st.subheader("CONFIG")
+        st.json(row["config"])
+    if row["epochs"]:
+        training(row)
+    if row["artifacts"]:
+        st.subheader("Diagnostics")
+        for a in row["artifacts"]:
+            artifact(a)
+    if row["reproductions"]:
+        st.subheader("Reproductions")
+        st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
+    if row["versions"]:
+        with st.expander("Versions"):
+            st.json(row["versions"])
+    if row["log"]:
+        lines = row["log"].rstrip().splitlines()
+        st.subheader("Log")
+        st.caption(f"The last {min(LOG_LINES, len(lines))} of {len(lines)} lines.")
+        st.code("\n".join(lines[-LOG_LINES:]), language=None)
+
+
+def follow(row: dict) -> None:
+    """Points the sidebar's competition box at the submission's competition."""
+    if row["competition"] in registry.discover():
+        st.session_state.competition = row["competition"]
+
+
+def facts(row: dict) -> list[tuple[str, str]]:
+    """A submission's recorded facts as text pairs."""
+    seconds = row["seconds"] or {}
+    out = [
+        ("user", row["user_name"]),
+        ("message", row["message"]),
+        ("course baseline", "yes" if row["is_baseline"] else None),
+        ("competition", f"{row['competition']} (version {row['competition_version']})"),
+        ("file", f"{row['filename']} ({row['kind']}, {row['entry'] or 'predictions'})"),
+        ("status", row["status"]),
+        (f"public {row['metric']}", row["public_score"]),
+        (f"private {row['metric']}", row["private_score"]),
+        *((f"public {k}", v.get("public")) for k, v in (row["extra_scores"] or {}).items()),
+        *((f"private {k}", v.get("private")) for k, v in (row["extra_scores"] or {}).items()),
+        ("seed", row["seed"]),
+        ("device", row["device"]),
+        ("wall seconds", row["wall_seconds"]),
+        *((f"{k} seconds", v) for k, v in seconds.items()),
+        ("model", model(row["model"])),
+        ("peak memory MiB", row["peak_memory_mb"]),
+        ("peak GPU memory MiB", row["gpu_peak_mb"]),
+        ("submitted (UTC)", row["created_at"]),
+        ("file sha256", row["file_sha256"]),
+        ("data", f"{row['data_source']}, fingerprint {row['data_fingerprint']}"),
+        ("predictions sha256", row["predictions_sha256"]),
+        ("harness git", row["harness_git"]),
+    ]
+    return [(k, _text(v)) for k, v in out if v is not None]
+
+
+def model(m: dict | None) -> str | None:
+    """The trained model as one line: architecture, parameters, how its weights started."""
+    if not m:
+        return None
+    start = {True: ", pretrained", False: ", from scratch"}.get(m.get("pretrained"), "")
+    return (
+        f"{m['architecture']}, {m['parameters']:,} parameters ({m['trainable']:,} trainable{start})"
+    )
+
+
+def _text(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.5f}" if abs(v) < 1000 else f"{v:.1f}"
+    if isinstance(v, datetime):
+        return f"{v:%Y-%m-%d %H:%M:%S}"
+    return str(v)
+
+
+def training(row: dict) -> None:
+    st.subheader("Training")
+    curves = charts.epochs_frame(row["epochs"])
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(charts.losses(curves), width="stretch")
+    with right:
+        if (curves["kind"] == "metric").any():
+            st.altair_chart(charts.metrics(curves), width="stretch")
+    wide = pd.DataFrame(
+        [
+            {k: v for k, v in e.items() if k != "metrics"} | (e["metrics"] or {})
+            for e in row["epochs"]
+        ]
+    )
+    st.dataframe(wide, hide_index=True)
+
+
+def artifact(a: dict) -> None:
+    """A diagnostic file: PNG as an image, CSV as a table, JSON as data."""
+    path = Path(a["path"])
+    title = a["title"] or a["name"]
+    if not path.exists():
+        st.warning(f"{title}: the file {path} is gone.")
+        return
+    if a["kind"] == "png":
+        st.image(str(path), caption=title)
+        return
+    st.markdown(f"**{title}**")  # titles come from the competition's code, not from members
+    if a["kind"] == "csv":
+        st.dataframe(pd.read_csv(path), hide_index=True)
+    else:
+        st.json(json.loads(path.read_text()))
+
+
+def compare(a_id: int | None, b_id: int | None) -> None:
+    st.header("Compare")
+    if a_id is None or b_id is None:
+        st.info("Type two ids in the sidebar: Submission and Compare with.")
+        return
+    rows = [board.submission(i) for i in (a_id, b_id)]
+    if missing := [i for i, r in zip((a_id, b_id), rows, strict=True) if r is None]:
+        st.warning(f"There is no submission {missing[0]}.")
+        return
+    a, b = rows
+    names = [f"#{a_id}", f"#{b_id}"]
+    follow(a)
+    st.subheader("Scores")
+    fa, fb = dict(facts(a)), dict(facts(b))
+    keys = list(dict.fromkeys([*fa, *fb]))
+    side = [(k, fa.get(k), fb.get(k), fa.get(k) == fb.get(k)) for k in keys]
+    df = pd.DataFrame(side, columns=["field", *names, "same"])
+    st.dataframe(df, hide_index=True, height="content")
+    st.subheader("CONFIG")
+    diff = config_diff(a["config"] or {}, b["config"] or {})
+    if diff:
+        df = pd.DataFrame(diff, columns=["key", *names, "same"])
+        st.dataframe(df, hide_index=True, height="content")
+    else:
+        st.caption("Neither has a CONFIG.")
+    st.subheader("Code")
+    code = "".join(
+        difflib.unified_diff(
+            (a["content"] or "").splitlines(keepends=True),
+            (b["content"] or "").splitlines(keepends=True),
+            fromfile=f"{names[0]} {a['filename']}",
+            tofile=f"{names[1]} {b['filename']}",
+        )
+    )
+    st.code(code or "The files are identical.", language="diff")
+    st.subheader("Training")
+    curves = pd.concat(
+        [
+            charts.epochs_frame(r["epochs"]).assign(submission=n)
+            for r, n in zip(rows, names, strict=True)
+        ]
+    )
+    if not curves.empty:
+        st.altair_chart(charts.losses(curves, by="submission"), width="stretch")
+    if silent := [n for r, n in zip(rows, names, strict=True) if not r["epochs"]]:
+        st.caption(f"{' and '.join(silent)}: no epochs logged (not a fastai train(dls) run).")
+
+
+def config_diff(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
+    """Every CONFIG key of either, with both values as JSON text and whether they match."""
+    out = []
+    for k in dict.fromkeys([*a, *b]):
+        va, vb = (json.dumps(c[k]) if k in c else "(absent)" for c in (a, b))
+        out.append((k, va, vb, va == vb))
+    return out
