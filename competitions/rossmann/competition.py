@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness import tabular
 from harness.registry import Spec
 from harness.sources import SourceError, kaggle_competition_files
 from harness.splits import time_split
-from harness.tabular import fill_unseen_gaps
 from harness.validate import Format
 
 SPEC = Spec(
@@ -183,40 +183,17 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 512, cat_names=None,
     train and valid. Columns a submission's `features(df)` adds join the defaults: text
     columns as categorical, numeric ones as continuous.
     """
-    from fastai.tabular.all import (
-        Categorify,
-        FillMissing,
-        IndexSplitter,
-        Normalize,
-        RegressionBlock,
-        TabularPandas,
-    )
+    from fastai.tabular.all import RegressionBlock
 
     train, valid = train[train.Sales > 0], valid[valid.Sales > 0]
-    new = [c for c in train.columns if c not in KNOWN and c not in NOT_INPUTS]
-    if cat_names is None:
-        cat_names = [c for c in CAT_NAMES if c in train] + [c for c in new if _is_text(train[c])]
-    if cont_names is None:
-        cont_names = [c for c in CONT_NAMES if c in train]
-        cont_names += [c for c in new if not _is_text(train[c])]
-    valid = fill_unseen_gaps(train, valid, cont_names, log=print)
-    df = pd.concat([train, valid], ignore_index=True)
-    df["LogSales"] = np.log(df.Sales).astype(np.float32)
-    splits = IndexSplitter(list(range(len(train), len(df))))(df)
-    to = TabularPandas(
-        df,
-        procs=[Categorify, FillMissing, Normalize],
-        cat_names=cat_names,
-        cont_names=cont_names,
-        y_names="LogSales",
-        y_block=RegressionBlock(),
-        splits=splits,
+    known = [*KNOWN, *NOT_INPUTS]
+    cat_names, cont_names = tabular.columns(
+        train, known, cat_names, cont_names, CAT_NAMES, CONT_NAMES
     )
-    return to.dataloaders(bs=bs, path=".", num_workers=0)
-
-
-def _is_text(s: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+    train, valid = (d.assign(LogSales=np.log(d.Sales).astype(np.float32)) for d in (train, valid))
+    return tabular.dataloaders(
+        train, valid, cat_names, cont_names, "LogSales", RegressionBlock(), bs=bs
+    )
 
 
 def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:

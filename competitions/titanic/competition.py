@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness import tabular
 from harness.registry import Spec
 from harness.sources import kaggle_competition_files, wheel_member
 from harness.splits import public_private, random_split
-from harness.tabular import fill_unseen_gaps
 from harness.validate import Format
 
 SPEC = Spec(
@@ -118,38 +118,14 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64, cat_names=None, 
     Columns a submission's `features(df)` adds join the defaults: text columns as
     categorical, numeric ones as continuous; columns it drops leave them.
     """
-    from fastai.tabular.all import (
-        Categorify,
-        CategoryBlock,
-        FillMissing,
-        IndexSplitter,
-        Normalize,
-        TabularPandas,
+    from fastai.tabular.all import CategoryBlock
+
+    cat_names, cont_names = tabular.columns(
+        train, COLUMNS, cat_names, cont_names, CAT_NAMES, CONT_NAMES
     )
-
-    new = [c for c in train.columns if c not in COLUMNS]
-    if cat_names is None:
-        cat_names = [c for c in CAT_NAMES if c in train] + [c for c in new if _is_text(train[c])]
-    if cont_names is None:
-        cont_names = [c for c in CONT_NAMES if c in train]
-        cont_names += [c for c in new if not _is_text(train[c])]
-    valid = fill_unseen_gaps(train, valid, cont_names, log=print)
-    df = pd.concat([train, valid], ignore_index=True)
-    splits = IndexSplitter(list(range(len(train), len(df))))(df)
-    to = TabularPandas(
-        df,
-        procs=[Categorify, FillMissing, Normalize],
-        cat_names=cat_names,
-        cont_names=cont_names,
-        y_names="Survived",
-        y_block=CategoryBlock(),
-        splits=splits,
+    return tabular.dataloaders(
+        train, valid, cat_names, cont_names, "Survived", CategoryBlock(), bs=bs
     )
-    return to.dataloaders(bs=bs, path=".", num_workers=0)
-
-
-def _is_text(s: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
 
 
 def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
