@@ -341,15 +341,11 @@ def submit_code(
         UsageError: no such submission, or not a scored code submission.
         KaggleError: offline data, a failed run, or Kaggle refused the upload.
     """
-    row = store.submission(sub_id)
-    if row is None:
-        raise UsageError(f"no submission with id {sub_id}")
-    if row["kind"] != "code" or row["status"] != "scored":
-        raise UsageError(
-            f"submission {sub_id} is a {row['status']} {row['kind']} submission; only scored "
-            "code submissions run on Kaggle's test (send a CSV with: harness kaggle submit "
-            f"{row['competition']} FILE.csv)"
-        )
+    row = pipeline.scored_code(
+        sub_id,
+        "only scored code submissions run on Kaggle's test (send a CSV with: "
+        "harness kaggle submit {competition} FILE.csv)",
+    )
     comp, slug = _competition(row["competition"])
     again = f"harness submit {comp.name} {row['filename']} --user {row['user_name']}"
     if row["data_source"] != "kaggle":

@@ -269,6 +269,24 @@ def _stored(row: dict):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def scored_code(sub_id: int, why: str) -> dict:
+    """The stored row of a scored code submission.
+
+    Raises:
+        UsageError: no such submission, or another kind; `why` ends the message (with
+            `{competition}` replaced by the submission's competition).
+    """
+    row = store.submission(sub_id)
+    if row is None:
+        raise UsageError(f"no submission with id {sub_id}")
+    if row["kind"] != "code" or row["status"] != "scored":
+        raise UsageError(
+            f"submission {sub_id} is a {row['status']} {row['kind']} submission; "
+            + why.format(competition=row["competition"])
+        )
+    return row
+
+
 def reproduce(
     sub_id: int, executor: Executor | None = None, on_output: Callable[[str], None] | None = None
 ) -> dict:
@@ -280,14 +298,7 @@ def reproduce(
     Raises:
         UsageError: no such submission, not a code submission, or its data is gone.
     """
-    row = store.submission(sub_id)
-    if row is None:
-        raise UsageError(f"no submission with id {sub_id}")
-    if row["kind"] != "code" or row["status"] != "scored":
-        raise UsageError(
-            f"submission {sub_id} is a {row['status']} {row['kind']} submission; "
-            "only scored code submissions can be reproduced"
-        )
+    row = scored_code(sub_id, "only scored code submissions can be reproduced")
     comp = registry.get(row["competition"])
     prepared = data.by_fingerprint(comp, row["data_fingerprint"])
     if prepared is None:

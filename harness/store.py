@@ -234,20 +234,25 @@ def _rows(cur) -> list[dict]:
     return out
 
 
+def _insert(con, table: str, row: dict) -> int:
+    """INSERT one row (its keys are column names, never user text); returns its id."""
+    cols = list(row)
+    return con.execute(
+        f"INSERT INTO {table} ({', '.join(cols)}) "
+        f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+        [row[c] for c in cols],
+    ).fetchone()[0]
+
+
 def insert_submission(row: dict, epochs: list[dict], artifacts: list[dict] = ()) -> int:
     """Writes a submission, its epochs and its artifacts in one transaction; returns its id."""
     row = {**row, "created_at": row.get("created_at") or now()}
     for c in JSON_COLUMNS:
         if c in row and row[c] is not None:
             row[c] = json.dumps(row[c], default=repr)
-    cols = list(row)
     with connect() as con:
         con.execute("BEGIN")
-        sub_id = con.execute(
-            f"INSERT INTO submissions ({', '.join(cols)}) "
-            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
-            [row[c] for c in cols],
-        ).fetchone()[0]
+        sub_id = _insert(con, "submissions", row)
         if epochs:
             con.executemany(
                 "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -282,14 +287,8 @@ def _metrics_of(epoch: dict) -> dict:
 
 
 def insert_reproduction(row: dict) -> int:
-    row = {**row, "created_at": now()}
-    cols = list(row)
     with connect() as con:
-        return con.execute(
-            f"INSERT INTO reproductions ({', '.join(cols)}) "
-            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
-            [row[c] for c in cols],
-        ).fetchone()[0]
+        return _insert(con, "reproductions", {**row, "created_at": now()})
 
 
 def submission(sub_id: int) -> dict | None:
@@ -406,13 +405,8 @@ KAGGLE_UPDATABLE = ("status", "error", "public_score", "private_score", "kaggle_
 
 def insert_kaggle_submission(row: dict) -> int:
     """Records a file Kaggle accepted (status pending until Kaggle has scored it)."""
-    cols = list(row)
     with connect() as con:
-        return con.execute(
-            f"INSERT INTO kaggle_submissions ({', '.join(cols)}) "
-            f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
-            [row[c] for c in cols],
-        ).fetchone()[0]
+        return _insert(con, "kaggle_submissions", row)
 
 
 def update_kaggle_submissions(verdicts: list[dict]) -> None:
