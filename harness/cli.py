@@ -457,7 +457,11 @@ def parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="data_cmd", required=True, metavar="fetch|path")
     f = dsub.add_parser("fetch", help="fetch and prepare the data")
     f.add_argument("name")
-    f.add_argument("--source", help="offline (default) or kaggle, where the competition has it")
+    f.add_argument(
+        "--source",
+        help="where the data comes from: one of the sources `harness list` shows for the "
+        "competition (the first is the default)",
+    )
     f.set_defaults(fn=cmd_data)
     pth = dsub.add_parser("path", help="print the folder of the user-facing files")
     pth.add_argument("name")
