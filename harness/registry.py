@@ -140,6 +140,26 @@ class Competition:
         raise AttributeError(attr)
 
 
+def sibling(competition_file: str, name: str) -> ModuleType:
+    """A module beside a competition.py (a data generator, shared models), loaded once.
+
+    Competition folders are not packages, so `competition.py` reaches its helpers with
+    `simulate = sibling(__file__, "simulate")` instead of an import.
+    """
+    path = Path(competition_file).with_name(f"{name}.py")
+    qualname = f"competitions.{path.parent.name}.{name}"
+    if qualname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualname, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[qualname]
+            raise
+    return sys.modules[qualname]
+
+
 def _load(path: Path) -> ModuleType:
     name = path.parent.name
     spec = importlib.util.spec_from_file_location(f"competitions.{name}", path)

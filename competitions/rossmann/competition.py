@@ -8,15 +8,13 @@ store, day, month, state and the rest reaches about 0.1 on Kaggle's data.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness import tabular
-from harness.registry import Spec
+from harness.registry import Spec, sibling
 from harness.sources import SourceError, kaggle_competition_files
 from harness.splits import time_split
 from harness.validate import Format
@@ -32,22 +30,9 @@ SPEC = Spec(
 )
 
 
-def _sibling(name: str):
-    """A module beside this file (simulate.py, models.py), loaded once."""
-    qualname = f"{__name__}_{name}"
-    if qualname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            qualname, Path(__file__).with_name(f"{name}.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[qualname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[qualname]
-
-
-simulate = _sibling("simulate")  # the offline data generator
-features = _sibling("features")  # the course's feature engineering, vectorised
-models = _sibling("models")  # the baselines' shared nets and embedding features
+simulate = sibling(__file__, "simulate")  # the offline data generator
+features = sibling(__file__, "features")  # the course's feature engineering, vectorised
+models = sibling(__file__, "models")  # the baselines' shared nets and embedding features
 add_features, FEATURES = features.add_features, features.FEATURES
 
 OFFLINE_STORES = {"offline": 100, "offline-full": 1115}  # full: Kaggle's size, ~1M rows
