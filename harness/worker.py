@@ -8,7 +8,9 @@ job names (never the hidden labels), writes predictions in the Kaggle format to
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import resource
 import sys
@@ -184,9 +186,22 @@ def instrument_fastai(device: str, out: Path, artifacts: Path, config) -> None:
     # fastprogress takes a log file for a terminal and fills it with bars;
     # without them, fastai still prints its table of epochs
     fastprogress.fastprogress.NO_BAR = True
+    # ...and each bar, shown or not, prints its fill character to test the encoding
+    bar = fastprogress.fastprogress.ConsoleProgressBar
+    bar.__init__ = _silently(bar.__init__)
     defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
     asked = isinstance(config, dict) and bool(config.get("lr_find"))
     LRFinds(artifacts, before_first_fit=asked).install()
+
+
+def _silently(fn):
+    """`fn` with its standard output dropped."""
+
+    def quiet(*args, **kwargs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return fn(*args, **kwargs)
+
+    return quiet
 
 
 def where(exc: BaseException, submission: Path) -> str:

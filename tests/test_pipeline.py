@@ -119,6 +119,7 @@ def test_the_model_and_the_lr_find_asked_for_are_recorded(ready, tmp_path):
     assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
     assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
     assert "[harness] lr_find before training (CONFIG lr_find)" in row["log"]
+    assert "\r" not in row["log"] and "\u2588" not in row["log"]  # no progress-bar residue
     assert [e["fit"] for e in row["epochs"]] == [1]  # lr_find runs are not epochs
     shown = cli("show", str(row["id"]), home=ready).stdout
     assert f"TabularModel: {model['parameters']:,} parameters" in shown
