@@ -200,7 +200,7 @@ def compare(a_id: int | None, b_id: int | None) -> None:
     if not curves.empty:
         st.altair_chart(charts.losses(curves, by="submission"), width="stretch")
     if silent := [n for r, n in zip(rows, names, strict=True) if not r["epochs"]]:
-        st.caption(f"{' and '.join(silent)}: no epochs logged (not a fastai train(dls) run).")
+        st.caption(f"{' and '.join(silent)}: no epochs logged (no fastai training in that run).")
 
 
 def config_diff(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
