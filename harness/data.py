@@ -47,7 +47,9 @@ class Splits:
         test: the hidden test's features; no target column.
         test_labels: id, target and Usage ('Public' or 'Private') of every test row.
         kaggle_test: Kaggle's own unlabelled test features, when the source is Kaggle.
-        files: extra user-facing files (name -> frame), e.g. movie titles.
+        files: extra user-facing files: name -> frame, written as CSV (movie titles), or
+            name -> bytes, written as they are; a name may hold folders (pets' images,
+            `images/Abyssinian_1.jpg`).
     """
 
     train: pd.DataFrame
@@ -130,7 +132,7 @@ def check_splits(comp: Competition, s: Splits) -> None:
         raise DataError(f"{where}: train, valid and test must each have rows")
 
 
-def user_files(comp: Competition, s: Splits) -> dict[str, pd.DataFrame]:
+def user_files(comp: Competition, s: Splits) -> dict[str, pd.DataFrame | bytes]:
     """The files a member downloads, as Kaggle gives them: train, test, sample submission."""
     spec = comp.spec
     train = pd.concat([s.train, s.valid])
@@ -157,8 +159,15 @@ def _write(comp: Competition, source: str, s: Splits, dest: Path) -> dict:
     for k in INPUTS:
         frames[k].to_parquet(dest / "inputs" / f"{k}.parquet", index=False)
     frames["test_labels"].to_parquet(dest / "hidden" / "test_labels.parquet", index=False)
-    for name, df in user_files(comp, s).items():
-        df.to_csv(dest / "files" / name, index=False)
+    for name, content in user_files(comp, s).items():
+        path = dest / "files" / name
+        if not path.resolve().is_relative_to((dest / "files").resolve()):
+            raise DataError(f"{comp.name}: prepare() names a file outside files/: {name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            content.to_csv(path, index=False)
     if s.kaggle_test is not None:
         (dest / "kaggle").mkdir()
         s.kaggle_test.to_csv(dest / "kaggle" / "test.csv", index=False)
