@@ -1,0 +1,370 @@
+"""Pets: tell 37 breeds of cats and dogs apart in photographs (Oxford-IIIT Pet).
+
+The course's first model (fast.ai 2022, lessons 1, 3 and 6; book chapters 1 and 5): a
+pretrained resnet34 fine-tuned on 7,390 photographs reaches about 8% error (5.4% with
+discriminative learning rates, 4% with ConvNeXt). The metric is error rate, accuracy
+beside it. Offline, generated pictures of the same 37 breeds stand in for the photographs:
+breeds told apart by shape, colour and texture together, some of them alike on purpose.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.registry import Spec, sibling
+from harness.sources import SourceError
+from harness.splits import public_private, stratified_split
+from harness.validate import Format
+
+generate = sibling(__file__, "generate")  # the offline data generator
+BREEDS = list(generate.NAMES)  # sorted as fastai sorts a vocab: the 12 cats come first
+
+SPEC = Spec(
+    version=1,
+    metric="error_rate",
+    also=("accuracy",),
+    submission=Format("id", "label", "label", allowed=tuple(BREEDS)),
+    public_fraction=0.5,
+    seed=42,
+    sources=("offline", "fastai"),
+)
+
+NAME_RE = re.compile(r"^(.+)_(\d+)\.jpg$")  # the dataset's names: <breed>_<n>.jpg
+OFFLINE = {"per_breed": 50, "pixels": 64}  # 1,850 images: trains on 2 CPU cores in minutes
+TEST_FRACTION = 0.2  # stratified: every breed keeps its share of the hidden test
+VALID_PCT = 0.2  # of the rest, picked as fastai's RandomSplitter(0.2, seed=42) picks
+COURSE_SIZES = (460, 224)  # the course's presizing: Resize(460), then aug_transforms(224)
+
+
+def fetch(source: str, raw_dir: Path) -> None:
+    """Offline: generate images/ from the seed. fastai: untar_data(URLs.PETS)'s images/."""
+    if source == "offline":
+        _generate(raw_dir)
+    else:
+        _fetch_fastai(raw_dir)
+
+
+def _generate(raw_dir: Path) -> None:
+    meta = raw_dir / "generated.json"
+    want = {**OFFLINE, "seed": SPEC.seed, "breeds": len(BREEDS), "generator": generate.VERSION}
+    if meta.exists() and (raw_dir / "images").is_dir() and json.loads(meta.read_text()) == want:
+        return  # generated before with the same parameters
+    tmp = raw_dir / ".generating"
+    shutil.rmtree(tmp, ignore_errors=True)
+    generate.write(tmp, OFFLINE["per_breed"], OFFLINE["pixels"], SPEC.seed)
+    shutil.rmtree(raw_dir / "images", ignore_errors=True)
+    (tmp / "images").rename(raw_dir / "images")  # a half-written folder never looks complete
+    (tmp / "generated.json").rename(meta)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fetch_fastai(raw_dir: Path) -> None:
+    if (raw_dir / "images").is_dir():
+        return  # placed by hand, or fetched before
+    from fastai.data.external import URLs
+
+    try:
+        from fastai.data.external import untar_data
+
+        path = Path(untar_data(URLs.PETS))
+    except Exception as e:  # no network, a proxy, a broken archive: all mean "no files"
+        raise SourceError(
+            f"could not download the Oxford-IIIT Pet dataset with fastai's untar_data ({e}); "
+            f"download {URLs.PETS} yourself, unpack it and put its images/ folder (7,390 "
+            f"<breed>_<n>.jpg files) in {raw_dir}"
+        ) from e
+    tmp = raw_dir / ".images.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(path / "images", tmp)
+    tmp.rename(raw_dir / "images")  # a half-copied folder never looks complete
+
+
+def read_folder(folder: Path) -> pd.DataFrame:
+    """Every <breed>_<n>.jpg of a folder: image (images/<name>), label, data (its bytes).
+
+    Rows are sorted by file name, so the listing order of the disk never matters; other
+    files (the dataset's few .mat files) are ignored.
+    """
+    names = sorted(p.name for p in Path(folder).glob("*.jpg"))
+    if not names:
+        raise SourceError(f"{folder} holds no <breed>_<n>.jpg images")
+    labels = []
+    for name in names:
+        m = NAME_RE.match(name)
+        if not m or m.group(1) not in BREEDS:
+            raise SourceError(
+                f"{Path(folder) / name}: expected <breed>_<n>.jpg with one of the 37 breeds "
+                f"({', '.join(BREEDS[:3])}, ...)"
+            )
+        labels.append(m.group(1))
+    data = [(Path(folder) / name).read_bytes() for name in names]
+    return pd.DataFrame({"image": [f"images/{n}" for n in names], "label": labels, "data": data})
+
+
+def random_splitter(n: int, valid_pct: float = VALID_PCT, seed: int = 42):
+    """fastai's RandomSplitter(valid_pct, seed) on n items: (train, valid) positions.
+
+    The same permutation (torch.randperm after seeding) from a generator of its own, so
+    the global torch seed is left alone.
+    """
+    import torch
+
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+    cut = int(valid_pct * n)
+    return order[cut:], order[:cut]
+
+
+def prepare(source: str, raw_dir: Path):
+    """Seeded splits: a stratified hidden test (public and private halves), valid 20% of
+    the rest as RandomSplitter(0.2, seed=42) picks it from the sorted file names.
+
+    Test images are renamed test/<id>.jpg, their ids 1..n in shuffled order, because the
+    dataset's own names give the breed away.
+    """
+    from harness.data import Splits
+
+    pool = read_folder(raw_dir / "images")
+    rest_idx, test_idx = stratified_split(pool["label"], TEST_FRACTION, SPEC.seed)
+    rest = pool.iloc[rest_idx].reset_index(drop=True)  # still sorted by file name
+    test_idx = np.random.default_rng(SPEC.seed).permutation(test_idx)
+    test = pool.iloc[test_idx].reset_index(drop=True)
+    train_idx, valid_idx = random_splitter(len(rest), VALID_PCT, SPEC.seed)
+    train, valid = rest.iloc[np.sort(train_idx)], rest.iloc[np.sort(valid_idx)]
+    ids = np.arange(1, len(test) + 1)
+    labels = pd.DataFrame({"id": ids, "label": test["label"].to_numpy()})
+    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
+    features = pd.DataFrame({"id": ids, "image": [f"test/{i}.jpg" for i in ids],
+                             "data": test["data"].to_numpy()})  # fmt: skip
+    listing = rest[["image", "label"]].assign(is_valid=False)
+    listing.loc[listing.index[valid_idx], "is_valid"] = True
+    return Splits(
+        train=train,
+        valid=valid,
+        test=features,
+        test_labels=labels,
+        files={
+            "train.csv": listing,  # image,label,is_valid: fastai's ColSplitter reads is_valid
+            "test.csv": features[["id", "image"]],
+            **dict(zip(rest["image"], rest["data"], strict=True)),  # images/<name>.jpg
+            **dict(zip(features["image"], features["data"], strict=True)),  # test/<id>.jpg
+        },
+    )
+
+
+class Pet:
+    """One image as the DataLoaders see it: its JPEG bytes and its breed (or None)."""
+
+    __slots__ = ("data", "label")
+
+    def __init__(self, data: bytes, label: str | None = None):
+        self.data, self.label = data, label
+
+    def __repr__(self) -> str:  # fastai formats its items into messages: keep it short
+        return f"Pet(label={self.label}, {len(self.data)} bytes)"
+
+
+def pets(df: pd.DataFrame) -> list[Pet]:
+    """A frame's rows as Pets (the image bytes and, for train and valid, the breed)."""
+    labels = df["label"].tolist() if "label" in df else [None] * len(df)
+    return [Pet(d, y) for d, y in zip(df["data"].tolist(), labels, strict=True)]
+
+
+def pet_data(p: Pet) -> bytes:
+    return p.data
+
+
+def pet_label(p: Pet) -> str | None:
+    return p.label
+
+
+def image_sizes(df: pd.DataFrame, n: int = 64) -> list[tuple[int, int]]:
+    """(width, height) of the first n images, read from their headers."""
+    from PIL import Image
+
+    out = []
+    for data in df["data"].head(n):
+        with Image.open(io.BytesIO(data)) as img:
+            out.append(img.size)
+    return out
+
+
+def default_sizes(df: pd.DataFrame) -> tuple[int, int]:
+    """(presize, size): the course's (460, 224) for photographs; small images as they are."""
+    longest = int(np.median([max(s) for s in image_sizes(df)]))
+    return COURSE_SIZES if longest >= 300 else (longest, longest)
+
+
+def _dataloaders_class():
+    from fastai.data.core import DataLoaders
+
+    class PetDataLoaders(DataLoaders):
+        """DataLoaders whose test_dl also takes a frame in the competition's format."""
+
+        def test_dl(self, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
+            if isinstance(test_items, pd.DataFrame):
+                test_items = pets(test_items)
+            return super().test_dl(test_items, rm_type_tfms, with_labels, **kwargs)
+
+    return PetDataLoaders
+
+
+def dls(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    bs: int = 64,
+    size: int | None = None,
+    presize: int | None = None,
+    num_workers: int | None = None,
+):
+    """fastai image DataLoaders as the course builds them, the breed as a category.
+
+    As book chapter 5: `item_tfms=Resize(presize)`, then on the batch
+    `aug_transforms(size=size, min_scale=0.75)` and `Normalize` with ImageNet's statistics
+    (pretrained models expect them; models from scratch do not mind). Photographs get the
+    course's presizing, 460 then 224; the offline images (64 pixels) stay at their size.
+    The vocab is always the 37 breeds, sorted, so column j of the probabilities is breed j.
+    `dls.test_dl(frame)` takes the test frame. Images are decoded from the bytes in the
+    frames; with a GPU, one worker process per core decodes them (fastai's default).
+    """
+    from fastai.data.block import CategoryBlock, DataBlock
+    from fastai.data.transforms import IndexSplitter, Normalize
+    from fastai.vision.augment import Resize, aug_transforms
+    from fastai.vision.core import imagenet_stats
+    from fastai.vision.data import ImageBlock
+
+    if size is None:
+        presize, size = default_sizes(train)
+    presize = presize or size
+    if num_workers is None:
+        import torch
+        from fastai.torch_core import defaults
+
+        # with a GPU, decoding must keep up: fastai's default, a process per core (16 at
+        # most); without one, worker processes only compete with the model for the cores
+        num_workers = defaults.cpus if torch.cuda.is_available() else 0
+    items = pets(train) + pets(valid)
+    block = DataBlock(
+        blocks=(ImageBlock, CategoryBlock(vocab=BREEDS)),
+        get_x=pet_data,
+        get_y=pet_label,
+        splitter=IndexSplitter(list(range(len(train), len(items)))),
+        item_tfms=Resize(presize),
+        batch_tfms=[
+            *aug_transforms(size=size, min_scale=0.75),
+            Normalize.from_stats(*imagenet_stats),
+        ],
+    )
+    loaders = block.dataloaders(items, bs=bs, path=".", num_workers=num_workers)
+    return _dataloaders_class()(*loaders.loaders, path=loaders.path, device=loaders.device)
+
+
+def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
+    """The submission format: id,label with the breed's name."""
+    preds = np.asarray(preds, dtype=object).reshape(len(test))
+    return pd.DataFrame({"id": test["id"].to_numpy(), "label": preds.astype(str)})
+
+
+def probabilities(raw, n: int) -> np.ndarray | None:
+    """The model's outputs as class probabilities, (n, 37); None when they are not per class.
+
+    fastai's get_preds applies the loss's activation (softmax for cross-entropy), so raw
+    outputs are probabilities already; a loss without one leaves logits, softmaxed here.
+    """
+    if raw is None:
+        return None
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.shape != (n, len(BREEDS)) or not np.isfinite(raw).all():
+        return None
+    if (raw >= 0).all() and np.allclose(raw.sum(axis=1), 1, atol=1e-3):
+        return raw
+    e = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def most_confused(actual, predicted, top: int = 15) -> pd.DataFrame:
+    """As fastai's ClassificationInterpretation.most_confused: (actual, predicted, count)
+    of the mistakes, most frequent first."""
+    pairs = pd.DataFrame({"actual": actual, "predicted": predicted})
+    pairs = pairs[pairs.actual != pairs.predicted]
+    counts = pairs.value_counts().rename("count").reset_index()
+    counts = counts.sort_values(["count", "actual", "predicted"], ascending=[False, True, True])
+    return counts.head(top).reset_index(drop=True)
+
+
+def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
+    """On the public part of the hidden test: the confusion matrix, the most confused
+    pairs and, when the model's probabilities were saved, the top-loss images."""
+    from harness.artifacts import pyplot, save_figure, save_table
+
+    actual, predicted = labels["label"].to_numpy(), preds["label"].to_numpy()
+    cm = pd.crosstab(actual, predicted).reindex(index=BREEDS, columns=BREEDS, fill_value=0)
+    save_table(out, "confusion_matrix", cm.rename_axis("actual").reset_index(),
+               "Confusion matrix (public test)")  # fmt: skip
+    plt = pyplot()
+    values = cm.to_numpy()
+    fig, ax = plt.subplots(figsize=(12, 12))
+    ax.imshow(values, cmap="Blues")
+    for (i, j), n in np.ndenumerate(values):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
+                    color="white" if n > values.max() / 2 else "black")  # fmt: skip
+    ticks = range(len(BREEDS))
+    ax.set_xticks(ticks, BREEDS, rotation=90, fontsize=8)
+    ax.set_yticks(ticks, BREEDS, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="actual",
+           title=f"Confusion matrix (public test, {len(actual)} images)")  # fmt: skip
+    save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
+    save_table(out, "most_confused", most_confused(actual, predicted),
+               "Most confused pairs (public test)")  # fmt: skip
+
+    probs = probabilities(raw, len(test))
+    if probs is None:
+        print("[pets] no class probabilities for this run: no top-loss images")
+        return
+    codes = {b: i for i, b in enumerate(BREEDS)}
+    a_idx = np.array([codes[a] for a in actual])
+    p_idx = np.array([codes[p] for p in predicted])
+    rows = np.arange(len(test))
+    p_true = probs[rows, a_idx]
+    loss = -np.log(np.clip(p_true, 1e-12, None))
+    top = np.argsort(-loss, kind="stable")[:16]
+    losses = pd.DataFrame({
+        "id": test["id"].to_numpy()[top],
+        "actual": actual[top],
+        "predicted": predicted[top],
+        "loss": loss[top].round(4),
+        "p(actual)": p_true[top].round(4),
+        "p(predicted)": probs[top, p_idx[top]].round(4),
+    })  # fmt: skip
+    save_table(out, "top_losses", losses, "Top losses (public test)")
+    from PIL import Image
+
+    fig, axes = plt.subplots(4, 4, figsize=(11, 12))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, top, strict=False):
+        with Image.open(io.BytesIO(test["data"].iloc[i])) as img:
+            ax.imshow(np.asarray(img.convert("RGB")))
+        ax.set_title(f"#{test['id'].iloc[i]}: {actual[i]}\nas {predicted[i]}\nloss {loss[i]:.2f},"
+                     f" p {probs[i, p_idx[i]]:.2f}", fontsize=8)  # fmt: skip
+    fig.suptitle("Top losses: actual, as predicted, loss, probability of the prediction")
+    fig.tight_layout()
+    save_figure(out, "top_losses", fig, "Top-loss test images (public test)")
+
+
+def diagnose(learn, out: Path) -> None:
+    """The course's look at the valid set: ClassificationInterpretation's most_confused."""
+    from fastai.interpret import ClassificationInterpretation
+
+    from harness.artifacts import save_table
+
+    interp = ClassificationInterpretation.from_learner(learn)
+    pairs = pd.DataFrame(interp.most_confused(min_val=2), columns=["actual", "predicted", "count"])
+    save_table(out, "valid_most_confused", pairs, "Most confused pairs (valid set, at least 2)")
