@@ -85,3 +85,45 @@ def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -
     from harness import kaggle_client
 
     kaggle_client.download(slug, raw_dir, names)
+
+
+def fastai_dataset(url: str, raw_dir: Path, names: tuple[str, ...], what: str) -> None:
+    """Files or folders (`name/`) of a fastai dataset in raw_dir: kept if already there
+    (fetched before, or placed by hand), else downloaded with `untar_data(url)` and copied.
+
+    Each is copied under a temporary name and renamed, so a half-copied one never looks
+    complete.
+
+    Raises:
+        SourceError: the download failed; the message says where to put them by hand.
+    """
+    import shutil
+
+    if all((raw_dir / n).exists() for n in names):
+        return
+    try:
+        from fastai.data.external import untar_data
+
+        path = Path(untar_data(url))
+    except Exception as e:  # no network, a proxy, a broken archive: all mean "no files"
+        raise SourceError(
+            f"could not download {what} with fastai's untar_data ({e}); download {url} "
+            f"yourself, unpack it and put its {_listing(names)} in {raw_dir}"
+        ) from e
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for n in (n.rstrip("/") for n in names):
+        tmp = raw_dir / f".{n}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (path / n).is_dir():
+            shutil.copytree(path / n, tmp)
+        else:
+            shutil.copyfile(path / n, tmp)
+        tmp.rename(raw_dir / n)
+
+
+def _listing(names: tuple[str, ...]) -> str:
+    """'u.data and u.item', 'images/ folder', 'training/ and testing/ folders'."""
+    text = " and ".join(names)
+    if all(n.endswith("/") for n in names):
+        text += " folder" if len(names) == 1 else " folders"
+    return text

@@ -56,3 +56,34 @@ except SourceError as e:
         f"https://www.kaggle.com/competitions/titanic/data and put train.csv in {tmp_path}"
         in lines[0]
     )
+
+
+def test_a_fastai_dataset_is_copied_whole_or_explained(tmp_path, monkeypatch):
+    """fastai's untar_data is the network boundary: here it hands over an unpacked folder."""
+    import fastai.data.external
+
+    from harness.sources import fastai_dataset
+
+    unpacked = tmp_path / "unpacked"
+    (unpacked / "images").mkdir(parents=True)
+    (unpacked / "images" / "a_1.jpg").write_bytes(b"jpg")
+    (unpacked / "u.data").write_text("1\t2\t3\t4\n")
+    monkeypatch.setattr(fastai.data.external, "untar_data", lambda url: unpacked)
+    raw = tmp_path / "raw"
+    fastai_dataset("https://example/x.tgz", raw, ("images/", "u.data"), "X")
+    assert (raw / "images" / "a_1.jpg").read_bytes() == b"jpg"
+    assert (raw / "u.data").read_text() == "1\t2\t3\t4\n"
+    assert sorted(p.name for p in raw.iterdir()) == ["images", "u.data"]  # no temporaries
+
+    def offline(url):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(fastai.data.external, "untar_data", offline)
+    fastai_dataset("https://example/x.tgz", raw, ("images/", "u.data"), "X")  # there: kept
+    with pytest.raises(SourceError) as e:
+        fastai_dataset("https://example/m.tgz", tmp_path / "m", ("training/", "testing/"), "M")
+    assert str(e.value) == (
+        "could not download M with fastai's untar_data (Name or service not known); download "
+        "https://example/m.tgz yourself, unpack it and put its training/ and testing/ folders "
+        f"in {tmp_path / 'm'}"
+    )

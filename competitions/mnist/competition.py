@@ -8,14 +8,13 @@ error rate beside it. Offline, a 5,000-image sample: the course's simple CNN rea
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.registry import Spec
-from harness.sources import SourceError, kaggle_competition_files, wheel_member
+from harness.sources import SourceError, fastai_dataset, kaggle_competition_files, wheel_member
 from harness.splits import public_private, stratified_split
 from harness.validate import Format
 
@@ -63,25 +62,10 @@ def fetch(source: str, raw_dir: Path) -> None:
 
 
 def _fetch_fastai(raw_dir: Path) -> None:
-    if all((raw_dir / f).is_dir() for f in FASTAI_FOLDERS):
-        return  # placed by hand, or fetched before
     from fastai.data.external import URLs
 
-    try:
-        from fastai.data.external import untar_data
-
-        path = Path(untar_data(URLs.MNIST))
-    except Exception as e:  # no network, a proxy, a broken archive: all mean "no files"
-        raise SourceError(
-            f"could not download MNIST with fastai's untar_data ({e}); download "
-            f"{URLs.MNIST} yourself, unpack it and put its training/ and testing/ folders "
-            f"in {raw_dir}"
-        ) from e
-    for folder in FASTAI_FOLDERS:
-        tmp = raw_dir / f".{folder}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(path / folder, tmp)
-        tmp.rename(raw_dir / folder)  # a half-copied folder never looks complete
+    folders = tuple(f"{f}/" for f in FASTAI_FOLDERS)
+    fastai_dataset(URLs.MNIST, raw_dir, folders, "MNIST")
 
 
 def frame(pixels: np.ndarray, labels=None) -> pd.DataFrame:

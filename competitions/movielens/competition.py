@@ -9,14 +9,13 @@ embeddings get their biases, a PCA map and nearest neighbours drawn after traini
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.registry import Spec
-from harness.sources import SourceError, wheel_member
+from harness.sources import fastai_dataset, wheel_member
 from harness.splits import public_private
 from harness.validate import Format
 
@@ -51,19 +50,9 @@ def fetch(source: str, raw_dir: Path) -> None:
             member = f"recbole/dataset_example/ml-100k/{name}"
             (raw_dir / name).write_bytes(wheel_member(*RECBOLE, member, digest))
         return
-    if all((raw_dir / f).exists() for f in FASTAI_FILES):
-        return  # placed by hand
-    try:
-        from fastai.data.external import URLs, untar_data
+    from fastai.data.external import URLs
 
-        path = untar_data(URLs.ML_100k)
-    except Exception as e:  # no network, a proxy, a broken archive: all mean "no files"
-        raise SourceError(
-            f"could not download MovieLens 100k with fastai's untar_data ({e}); download "
-            f"{URLs.ML_100k} yourself and put u.data and u.item in {raw_dir}"
-        ) from e
-    for f in FASTAI_FILES:
-        shutil.copyfile(Path(path) / f, raw_dir / f)
+    fastai_dataset(URLs.ML_100k, raw_dir, FASTAI_FILES, "MovieLens 100k")
 
 
 def read_raw(source: str, raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

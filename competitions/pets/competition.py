@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.registry import Spec, sibling
-from harness.sources import SourceError
+from harness.sources import SourceError, fastai_dataset
 from harness.splits import public_private, stratified_split
 from harness.validate import Format
 
@@ -66,24 +66,10 @@ def _generate(raw_dir: Path) -> None:
 
 
 def _fetch_fastai(raw_dir: Path) -> None:
-    if (raw_dir / "images").is_dir():
-        return  # placed by hand, or fetched before
     from fastai.data.external import URLs
 
-    try:
-        from fastai.data.external import untar_data
-
-        path = Path(untar_data(URLs.PETS))
-    except Exception as e:  # no network, a proxy, a broken archive: all mean "no files"
-        raise SourceError(
-            f"could not download the Oxford-IIIT Pet dataset with fastai's untar_data ({e}); "
-            f"download {URLs.PETS} yourself, unpack it and put its images/ folder (7,390 "
-            f"<breed>_<n>.jpg files) in {raw_dir}"
-        ) from e
-    tmp = raw_dir / ".images.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(path / "images", tmp)
-    tmp.rename(raw_dir / "images")  # a half-copied folder never looks complete
+    what = "the Oxford-IIIT Pet dataset (7,390 <breed>_<n>.jpg files in images/)"
+    fastai_dataset(URLs.PETS, raw_dir, ("images/",), what)
 
 
 def read_folder(folder: Path) -> pd.DataFrame:

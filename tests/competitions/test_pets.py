@@ -123,7 +123,9 @@ def test_no_download_says_where_to_put_the_files(home, pets, monkeypatch):
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(fastai.data.external, "untar_data", untar_data)
-    with pytest.raises(SourceError, match=r"oxford-iiit-pet.*put its images/ folder .* in /"):
+    with pytest.raises(
+        SourceError, match=r"Oxford-IIIT Pet .*oxford-iiit-pet.*put its images/ folder in /"
+    ):
         data.fetch_and_prepare(pets, "fastai", log=lambda *_: None)
 
 
