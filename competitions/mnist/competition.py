@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.classification import most_confused, probabilities
 from harness.registry import Spec
 from harness.sources import SourceError, fastai_dataset, kaggle_competition_files, wheel_member
 from harness.splits import public_private, stratified_split
@@ -260,24 +261,6 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
     return pd.DataFrame({"ImageId": test["ImageId"].to_numpy(), "Label": preds})
 
 
-def probabilities(raw, n: int) -> np.ndarray | None:
-    """The model's outputs as class probabilities, (n, 10); None when they are not per class.
-
-    fastai's get_preds applies the loss's activation (softmax for cross-entropy), so raw
-    outputs are probabilities already; a loss without one leaves logits, softmaxed here.
-    """
-    if raw is None:
-        return None
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.shape != (n, len(DIGITS)) or not np.isfinite(raw).all():
-        return None
-    sums = raw.sum(axis=1)
-    if (raw >= 0).all() and np.allclose(sums, 1, atol=1e-3):
-        return raw
-    e = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
@@ -300,13 +283,10 @@ def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, o
            title=f"Confusion matrix (public test, {len(actual)} images)")  # fmt: skip
     save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
 
-    # as fastai's ClassificationInterpretation.most_confused: off-diagonal cells, largest first
-    pairs = [(a, p, int(values[a, p])) for a in DIGITS for p in DIGITS if a != p and values[a, p]]
-    pairs.sort(key=lambda t: (-t[2], t[0], t[1]))
-    confused = pd.DataFrame(pairs[:15], columns=["actual", "predicted", "count"])
+    confused = most_confused(actual, predicted)
     save_table(out, "most_confused", confused, "Most confused pairs (public test)")
 
-    probs = probabilities(raw, len(test))
+    probs = probabilities(raw, len(test), len(DIGITS))
     if probs is None:
         print("[mnist] no class probabilities for this run: no top-loss images")
         return

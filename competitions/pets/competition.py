@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.classification import most_confused, probabilities
 from harness.registry import Spec, sibling
 from harness.sources import SourceError, fastai_dataset
 from harness.splits import public_private, stratified_split
@@ -257,33 +258,6 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
     return pd.DataFrame({"id": test["id"].to_numpy(), "label": preds.astype(str)})
 
 
-def probabilities(raw, n: int) -> np.ndarray | None:
-    """The model's outputs as class probabilities, (n, 37); None when they are not per class.
-
-    fastai's get_preds applies the loss's activation (softmax for cross-entropy), so raw
-    outputs are probabilities already; a loss without one leaves logits, softmaxed here.
-    """
-    if raw is None:
-        return None
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.shape != (n, len(BREEDS)) or not np.isfinite(raw).all():
-        return None
-    if (raw >= 0).all() and np.allclose(raw.sum(axis=1), 1, atol=1e-3):
-        return raw
-    e = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def most_confused(actual, predicted, top: int = 15) -> pd.DataFrame:
-    """As fastai's ClassificationInterpretation.most_confused: (actual, predicted, count)
-    of the mistakes, most frequent first."""
-    pairs = pd.DataFrame({"actual": actual, "predicted": predicted})
-    pairs = pairs[pairs.actual != pairs.predicted]
-    counts = pairs.value_counts().rename("count").reset_index()
-    counts = counts.sort_values(["count", "actual", "predicted"], ascending=[False, True, True])
-    return counts.head(top).reset_index(drop=True)
-
-
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
@@ -310,7 +284,7 @@ def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, o
     save_table(out, "most_confused", most_confused(actual, predicted),
                "Most confused pairs (public test)")  # fmt: skip
 
-    probs = probabilities(raw, len(test))
+    probs = probabilities(raw, len(test), len(BREEDS))
     if probs is None:
         print("[pets] no class probabilities for this run: no top-loss images")
         return
