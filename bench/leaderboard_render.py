@@ -67,9 +67,9 @@ def best(fn, repeat: int) -> float:
 
 
 def fill(n: int, users: int) -> None:
-    from harness import store
+    from harness.store import db
 
-    with store.connect() as con:
+    with db.connect() as con:
         t0 = time.perf_counter()
         con.execute(FILL, ["f" * 64, users, users * 7, n])
         con.execute(EPOCHS)
@@ -80,24 +80,28 @@ def fill(n: int, users: int) -> None:
 
 
 def queries(repeat: int) -> None:
-    from harness import board, registry, store
+    from harness.competition import registry
+    from harness.store import db, leaderboards
 
     def open_store() -> None:
-        with store.connect(read_only=True):
+        with db.connect(read_only=True):
             pass
 
     comp = registry.get("titanic")
     print(f"query times, best of {repeat}:")
     print(f"  {'open the store read-only':42s} {best(open_store, repeat) * 1000:8.1f} ms")
-    with board.reading():  # as a page runs them: one open, shared
-        b = board.board(comp)
+    with leaderboards.reading():  # as a page runs them: one open, shared
+        b = leaderboards.read_board(comp)
         top = [r["user"] for r in b.rows[:15]]
         for name, fn in [
-            (f"board ({len(b.rows):,} users, reveal check)", lambda: board.board(comp)),
-            ("best over time, top 15 users", lambda: board.best_over_time(b, top)),
-            (f"score against time, {board.POINTS} points", lambda: board.score_vs_time(b)),
-            ("latest 20 submissions", lambda: board.latest("titanic")),
-            ("activity of every competition", board.activity),
+            (f"board ({len(b.rows):,} users, reveal check)", lambda: leaderboards.read_board(comp)),
+            ("best over time, top 15 users", lambda: leaderboards.best_over_time(b, top)),
+            (
+                f"score against time, {leaderboards.POINTS} points",
+                lambda: leaderboards.score_vs_time(b),
+            ),
+            ("latest 20 submissions", lambda: leaderboards.latest("titanic")),
+            ("activity of every competition", leaderboards.activity),
         ]:
             print(f"  {name:42s} {best(fn, repeat) * 1000:8.1f} ms")
 

@@ -23,7 +23,7 @@ import sys
 import pandas as pd
 from fastai.collab import collab_learner
 sys.path.insert(0, {repo!r})
-from harness.registry import get
+from harness.competition.registry import get
 
 inputs = {inputs!r}
 train, valid, test = (pd.read_parquet(f"{{inputs}}/{{s}}.parquet") for s in ("train", "valid", "test"))

@@ -46,7 +46,7 @@ def main() -> None:
     import torch
     from fastai.vision.all import resnet18, resnet34, vision_learner
 
-    from harness import registry
+    from harness.competition import registry
 
     pets = registry.get("pets").module
     with tempfile.TemporaryDirectory() as tmp:

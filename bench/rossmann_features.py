@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.registry import get
+from harness.competition.registry import get
 
 
 def best(fn, repeat: int) -> tuple[float, object]:

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from harness import board, registry
+from harness.competition import registry
+from harness.store import leaderboards
 
 try:
     from leaderboard import charts
@@ -48,7 +49,7 @@ def main() -> None:
     if notice := state.pop("notice", None):  # it quotes the link: text, not markdown
         st.warning("The link names no such competition.")
         st.text(notice)
-    with board.reading():
+    with leaderboards.reading():
         if state.view == "Overview":
             overview(comps)
         elif state.view == "Leaderboard" and state.competition:
@@ -140,10 +141,10 @@ def table(df: pd.DataFrame, key: str, view: str, field: str, values: list, **kwa
 
 def overview(comps: dict) -> None:
     st.header("Competitions")
-    activity = board.activity()
+    activity = leaderboards.activity()
     rows = []
     for name, comp in comps.items():
-        leader = (board.board(comp).rows or [{}])[0]
+        leader = (leaderboards.read_board(comp).rows or [{}])[0]
         seen = activity.get(name, {})
         rows.append(
             {
@@ -172,7 +173,7 @@ def overview(comps: dict) -> None:
 
 
 def leaderboard(comp) -> None:
-    b = board.board(comp)
+    b = leaderboards.read_board(comp)
     metric, better = comp.spec.metric, "higher" if comp.metric.higher_is_better else "lower"
     st.header(comp.name)
     st.caption(comp.title)
@@ -190,16 +191,16 @@ def leaderboard(comp) -> None:
         left, right = st.columns(2)
         with left:
             users = [r["user"] for r in b.rows[:CHART_USERS]]
-            steps = pd.DataFrame(board.best_over_time(b, users))
+            steps = pd.DataFrame(leaderboards.best_over_time(b, users))
             st.altair_chart(charts.best_over_time(steps, metric), width="stretch")
             if len(b.rows) > CHART_USERS:
                 st.caption(f"The board's top {CHART_USERS} of {len(b.rows)} users.")
         with right:
-            points = pd.DataFrame(board.score_vs_time(b))
+            points = pd.DataFrame(leaderboards.score_vs_time(b))
             st.altair_chart(charts.score_vs_time(points, metric), width="stretch")
             st.caption(
                 "Seconds per epoch where the run logged epochs, else the whole training "
-                f"run; the {board.POINTS} best submissions at most. Hover for the model."
+                f"run; the {leaderboards.POINTS} best submissions at most. Hover for the model."
             )
     else:
         st.info(f"No scored submissions yet: harness submit {comp.name} FILE --user NAME")
@@ -210,7 +211,7 @@ def leaderboard(comp) -> None:
 def on_kaggle(comp) -> None:
     """The group's Kaggle submissions with Kaggle's score beside the local one, and
     Kaggle's public board with where the group's best would rank."""
-    k = board.on_kaggle(comp)
+    k = leaderboards.on_kaggle(comp)
     if k is None:
         return
     st.subheader(f"On Kaggle ({k.slug})")
@@ -262,7 +263,7 @@ def on_kaggle(comp) -> None:
             st.caption(f"Kaggle's board not read yet: harness kaggle leaderboard {comp.name}")
 
 
-def board_table(b: board.Board) -> None:
+def board_table(b: leaderboards.Board) -> None:
     metric, also = b.competition.spec.metric, list(b.competition.spec.also)
     cols = ["rank", "user", "score", *also, "entries", "last submission", "best", "baseline"]
     if b.revealed_at:
@@ -297,7 +298,7 @@ def board_table(b: board.Board) -> None:
 
 def latest(name: str) -> None:
     st.subheader("Latest submissions")
-    rows = board.latest(name)
+    rows = leaderboards.latest(name)
     if not rows:
         st.caption("None yet.")
         return

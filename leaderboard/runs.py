@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from harness import board, registry
+from harness.competition import registry
+from harness.store import leaderboards
 
 try:
     from leaderboard import charts
@@ -25,7 +26,7 @@ def submission(sub_id: int | None) -> None:
     if sub_id is None:
         st.info("Type a submission id in the sidebar, or pick a row of a leaderboard.")
         return
-    row = board.submission(sub_id)
+    row = leaderboards.submission(sub_id)
     if row is None:
         st.warning(f"There is no submission {sub_id}.")
         return
@@ -160,7 +161,7 @@ def compare(a_id: int | None, b_id: int | None) -> None:
     if a_id is None or b_id is None:
         st.info("Type two ids in the sidebar: Submission and Compare with.")
         return
-    rows = [board.submission(i) for i in (a_id, b_id)]
+    rows = [leaderboards.submission(i) for i in (a_id, b_id)]
     if missing := [i for i, r in zip((a_id, b_id), rows, strict=True) if r is None]:
         st.warning(f"There is no submission {missing[0]}.")
         return

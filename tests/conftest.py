@@ -33,7 +33,7 @@ def data_root(tmp_path_factory, cache_dir) -> Path:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from harness import data, registry
+        from harness.competition import data, registry
 
         for comp in registry.discover().values():
             data.fetch_and_prepare(comp, "offline", log=lambda *_: None)

@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
-from harness import data, pipeline, registry
-from harness.scoring import score
+from harness.competition import data, registry
+from harness.run import pipeline
+from harness.run.scoring import score
 from harness.validate import validate_csv
 
 NAMES = sorted(registry.discover())

@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.classification import most_confused, probabilities
-from harness.registry import Spec
-from harness.sources import SourceError, fastai_dataset, kaggle_competition_files, wheel_member
-from harness.splits import public_private, stratified_split
+from harness.competition.classification import most_confused, probabilities
+from harness.competition.registry import Spec
+from harness.competition.sources import (
+    SourceError,
+    fastai_dataset,
+    kaggle_competition_files,
+    wheel_member,
+)
+from harness.competition.splits import public_private, stratified_split
 from harness.validate import Format
 
 SPEC = Spec(
@@ -150,7 +155,7 @@ def prepare(source: str, raw_dir: Path):
     hidden test. Test rows are shuffled and numbered 1..n as ImageId, as Kaggle numbers
     test.csv, so neither the order nor the id says anything about the digit.
     """
-    from harness.data import Splits
+    from harness.competition.data import Splits
 
     kaggle_test = None
     if source == "offline":
@@ -264,7 +269,7 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
-    from harness.artifacts import pyplot, save_figure, save_table
+    from harness.competition.artifacts import pyplot, save_figure, save_table
 
     actual, predicted = labels["Label"].to_numpy(), preds["Label"].to_numpy()
     cm = pd.crosstab(actual, predicted).reindex(index=DIGITS, columns=DIGITS, fill_value=0)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.registry import Spec
-from harness.sources import fastai_dataset, wheel_member
-from harness.splits import public_private
+from harness.competition.registry import Spec
+from harness.competition.sources import fastai_dataset, wheel_member
+from harness.competition.splits import public_private
 from harness.validate import Format
 
 SPEC = Spec(
@@ -86,7 +86,7 @@ def prepare(source: str, raw_dir: Path):
     A test or valid rating whose user or movie has no rating in train stays in train,
     so every test user and movie has an embedding to predict with.
     """
-    from harness.data import Splits
+    from harness.competition.data import Splits
 
     ratings, movies = read_raw(source, raw_dir)
     df = ratings.merge(movies, on="movie", how="left")
@@ -166,7 +166,7 @@ def movie_params(learn) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 def diagnose(learn, out: Path) -> None:
     """Lowest and highest movie biases, a PCA map of movie factors, nearest movies."""
-    from harness.artifacts import pyplot, save_figure, save_table
+    from harness.competition.artifacts import pyplot, save_figure, save_table
 
     titles = np.asarray(learn.dls.classes["title"], dtype=object)
     bias, factors = movie_params(learn)

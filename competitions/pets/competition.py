@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.classification import most_confused, probabilities
-from harness.registry import Spec, sibling
-from harness.sources import SourceError, fastai_dataset
-from harness.splits import public_private, stratified_split
+from harness.competition.classification import most_confused, probabilities
+from harness.competition.registry import Spec, sibling
+from harness.competition.sources import SourceError, fastai_dataset
+from harness.competition.splits import public_private, stratified_split
 from harness.validate import Format
 
 generate = sibling(__file__, "generate")  # the offline data generator
@@ -115,7 +115,7 @@ def prepare(source: str, raw_dir: Path):
     Test images are renamed test/<id>.jpg, their ids 1..n in shuffled order, because the
     dataset's own names give the breed away.
     """
-    from harness.data import Splits
+    from harness.competition.data import Splits
 
     pool = read_folder(raw_dir / "images")
     rest_idx, test_idx = stratified_split(pool["label"], TEST_FRACTION, SPEC.seed)
@@ -261,7 +261,7 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
-    from harness.artifacts import pyplot, save_figure, save_table
+    from harness.competition.artifacts import pyplot, save_figure, save_table
 
     actual, predicted = labels["label"].to_numpy(), preds["label"].to_numpy()
     cm = pd.crosstab(actual, predicted).reindex(index=BREEDS, columns=BREEDS, fill_value=0)
@@ -323,7 +323,7 @@ def diagnose(learn, out: Path) -> None:
     """The course's look at the valid set: ClassificationInterpretation's most_confused."""
     from fastai.interpret import ClassificationInterpretation
 
-    from harness.artifacts import save_table
+    from harness.competition.artifacts import save_table
 
     interp = ClassificationInterpretation.from_learner(learn)
     pairs = pd.DataFrame(interp.most_confused(min_val=2), columns=["actual", "predicted", "count"])

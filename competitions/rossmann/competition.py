@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import tabular
-from harness.registry import Spec, sibling
-from harness.sources import SourceError, kaggle_competition_files
-from harness.splits import time_split
+from harness.competition import tabular
+from harness.competition.registry import Spec, sibling
+from harness.competition.sources import SourceError, kaggle_competition_files
+from harness.competition.splits import time_split
 from harness.validate import Format
 
 SPEC = Spec(
@@ -116,7 +116,7 @@ def prepare(source: str, raw_dir: Path):
     The hidden test is ordered as Kaggle's test.csv (latest date first, then store) with
     Id 1..n; its earlier half, by date, is the public board.
     """
-    from harness.data import Splits
+    from harness.competition.data import Splits
 
     raw = read_raw(raw_dir)
     labelled = raw["train"].sort_values(["Date", "Store"], kind="stable", ignore_index=True)
@@ -200,7 +200,7 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
 
 def diagnose(learn, out: Path) -> None:
     """2-D PCA maps of the learned store, day-of-week, month and state embeddings."""
-    from harness.artifacts import pyplot, save_figure, save_table
+    from harness.competition.artifacts import pyplot, save_figure, save_table
 
     found = models.embeddings(learn)
     if not found:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import tabular
-from harness.registry import Spec
-from harness.sources import kaggle_competition_files, wheel_member
-from harness.splits import public_private, random_split
+from harness.competition import tabular
+from harness.competition.registry import Spec
+from harness.competition.sources import kaggle_competition_files, wheel_member
+from harness.competition.splits import public_private, random_split
 from harness.validate import Format
 
 SPEC = Spec(
@@ -85,7 +85,7 @@ def prepare(source: str, raw_dir: Path):
     test labels are secret, the hidden test is carved out of train.csv in Kaggle's
     proportion, and Kaggle's own test.csv is kept for uploads.
     """
-    from harness.data import Splits
+    from harness.competition.data import Splits
 
     kaggle_test = None
     if source == "kaggle":
@@ -138,7 +138,7 @@ def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
 
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """The confusion matrix on the public part of the hidden test."""
-    from harness.artifacts import pyplot, save_figure, save_table
+    from harness.competition.artifacts import pyplot, save_figure, save_table
 
     cm = pd.crosstab(labels["Survived"], preds["Survived"]).reindex(
         index=[0, 1], columns=[0, 1], fill_value=0

@@ -5,7 +5,7 @@ same dropout, y_range and training), but each category's embedding is a frozen i
 matrix, so the first layer sees the one-hot vectors themselves and nothing is embedded.
 """
 
-from harness.registry import get
+from harness.competition.registry import get
 
 models = get("rossmann").module.models  # the competition's shared nets
 

@@ -7,7 +7,7 @@ the paper's GBT without entity embeddings. Fits on the train days with sales.
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from harness.registry import get
+from harness.competition.registry import get
 
 rossmann = get("rossmann").module
 

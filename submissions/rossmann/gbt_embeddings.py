@@ -8,7 +8,7 @@ HistGradientBoostingRegressor fits log(Sales) on those and the continuous column
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from harness.registry import get
+from harness.competition.registry import get
 
 rossmann = get("rossmann").module
 

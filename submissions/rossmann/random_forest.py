@@ -8,7 +8,7 @@ with sales.
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from harness.registry import get
+from harness.competition.registry import get
 
 rossmann = get("rossmann").module
 

@@ -8,7 +8,7 @@ random_forest.py fits log(Sales) on those and the continuous columns.
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from harness.registry import get
+from harness.competition.registry import get
 
 rossmann = get("rossmann").module
 

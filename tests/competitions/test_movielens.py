@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import data, pipeline, registry
+from harness.competition import data, registry
+from harness.run import pipeline
 from tests.conftest import write
 
 

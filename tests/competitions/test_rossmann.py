@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 import requests
 
-from harness import data, pipeline, registry
+from harness.competition import data, registry
+from harness.competition.sources import SourceError
 from harness.paths import submissions_dir
-from harness.sources import SourceError
-from harness.submission import read
+from harness.run import pipeline
+from harness.run.submission import read
 from tests.conftest import write
 
 TRAIN = [

@@ -6,9 +6,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from harness import data, registry
+from harness.competition import data, registry
 from harness.paths import submissions_dir
-from harness.submission import read
+from harness.run.submission import read
 from tests.conftest import KAGGLE_TITANIC
 
 KAGGLE_COLUMNS = [

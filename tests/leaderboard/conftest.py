@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import store
-from harness.artifacts import save_json
+from harness.competition.artifacts import save_json
 from harness.paths import submissions_dir
+from harness.store import db
 from tests.conftest import write
 
 HOSTILE = "<script>alert(1)</script>"
@@ -100,7 +100,7 @@ def board_home(tmp_path_factory, cache_dir) -> Path:
     }
     ids |= {k: done(p)["id"] for k, p in second.items()}
     # Titanic's diagnostics are PNG and CSV; a JSON one (an lr_find curve) joins them here
-    with store.connect(path=home / "harness.duckdb") as con:
+    with db.connect(path=home / "harness.duckdb") as con:
         run_dir = con.execute(
             "SELECT run_dir FROM submissions WHERE id = ?", [ids["bob_fastai"]]
         ).fetchone()[0]

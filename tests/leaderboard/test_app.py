@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from harness import store
 from harness.paths import REPO_ROOT
+from harness.store import db
 from tests.leaderboard.conftest import HOSTILE, done, harness
 
 APP = REPO_ROOT / "leaderboard" / "app.py"
@@ -52,7 +52,7 @@ def texts(at: AppTest) -> list[str]:
 
 def private_scores() -> dict[int, float]:
     """Every submission's private score, by id, straight from the store."""
-    with store.connect(read_only=True) as con:
+    with db.connect(read_only=True) as con:
         return dict(con.execute("SELECT id, private_score FROM submissions").fetchall())
 
 
@@ -266,12 +266,12 @@ def test_an_empty_store_shows_how_to_submit(home, monkeypatch):
 
 
 def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkeypatch):
-    """Rows as `harness kaggle submit|sync|leaderboard` store them (tests/test_kaggle_io.py
+    """Rows as `harness kaggle submit|sync|leaderboard` store them (tests/kaggle/test_remote.py
     drives those against a fake Kaggle)."""
-    t = store.now()
+    t = db.now()
     common = dict(competition="titanic", kaggle_competition="titanic", file_sha256="0" * 64,
                   submitted_at=t, rows=418)  # fmt: skip
-    store.insert_kaggle_submission(
+    db.insert_kaggle_submission(
         {
             **common,
             "kaggle_ref": 501,
@@ -281,7 +281,7 @@ def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkey
             "message": HOSTILE,
         }  # fmt: skip
     )
-    store.insert_kaggle_submission(
+    db.insert_kaggle_submission(
         {
             **common,
             "kaggle_ref": 502,
@@ -294,7 +294,7 @@ def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkey
         {"rank": i + 1, "team_id": i, "team_name": name, "score": score, "submitted_at": t}
         for i, (name, score) in enumerate([("top", 0.9), (HOSTILE, 0.8), ("third", 0.7)])
     ]
-    store.replace_kaggle_leaderboard("titanic", "titanic", t, teams)
+    db.replace_kaggle_leaderboard("titanic", "titanic", t, teams)
     monkeypatch.setenv("HARNESS_HOME", str(home))
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params.update(competition="titanic")

@@ -1,0 +1,239 @@
+"""Discovers competitions/*/competition.py and checks each against the contract.
+
+A competition folder holds `competition.py` with a module docstring, a `SPEC` and four
+functions: `fetch(source, raw_dir)`, `prepare(source, raw_dir) -> Splits`,
+`dls(train, valid, **kwargs) -> DataLoaders` and `to_submission(test, preds) -> DataFrame`.
+Two more are optional: `diagnose(learn, out)`, run in the worker after a fastai Learner
+has trained, and `report(test, labels, preds, raw, out)`, run by the scorer; both write
+artifacts (see `harness.competition.artifacts`). The folder name is the competition's key everywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import re
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+
+from harness.errors import CompetitionError, UnknownCompetition
+from harness.metrics import Metric, get_metric
+from harness.paths import competitions_dir
+from harness.validate import Format
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+# name -> the parameters each contract function must accept first, in order
+CONTRACT = {
+    "fetch": ("source", "raw_dir"),
+    "prepare": ("source", "raw_dir"),
+    "dls": ("train", "valid"),
+    "to_submission": ("test", "preds"),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a competition declares: everything that changes results is versioned here.
+
+    Attributes:
+        version: bump it whenever data, split or metric change; scores of different
+            versions are never ranked together.
+        metric: a name from `harness.metrics.METRICS`; its direction comes with it.
+        submission: the Kaggle submission format, e.g.
+            `Format("PassengerId", "Survived", "int", allowed=(0, 1))`.
+        public_fraction: share of the hidden test scored on the public board.
+        seed: the seed of every split, so the data is the same on every machine.
+        sources: where raw data may come from; the first is the default.
+        kaggle: the Kaggle competition slug, where there is one.
+        also: metrics shown beside the main one, e.g. ("mse",) beside rmse, as the
+            course does; they never rank.
+        label_col: the target's name in train.csv when Kaggle spells it differently
+            from the submission (digit-recognizer: `label` in train, `Label` submitted).
+    """
+
+    version: int
+    metric: str
+    submission: Format
+    also: tuple[str, ...] = ()
+    public_fraction: float = 0.5
+    seed: int = 42
+    sources: tuple[str, ...] = ("offline",)
+    kaggle: str | None = None
+    label_col: str | None = None
+
+    @property
+    def id_col(self) -> str:
+        return self.submission.id_col
+
+    @property
+    def target(self) -> str:
+        return self.submission.target
+
+    @property
+    def train_target(self) -> str:
+        """The target column of train and valid (and of train.csv)."""
+        return self.label_col or self.target
+
+    @property
+    def default_source(self) -> str:
+        return self.sources[0]
+
+    def problems(self) -> list[str]:
+        """What is wrong with this spec, in words; empty when it is sound."""
+        out = []
+        if not isinstance(self.version, int) or self.version < 1:
+            out.append(f"SPEC.version must be a positive integer, got {self.version!r}")
+        for field, name in [("metric", self.metric), *(("also", a) for a in self.also)]:
+            try:
+                get_metric(name)
+            except KeyError as e:
+                out.append(f"SPEC.{field}: {e.args[0]}")
+        if not isinstance(self.submission, Format):
+            out.append("SPEC.submission must be a harness.validate.Format")
+        if not 0 < self.public_fraction < 1:
+            out.append(f"SPEC.public_fraction must be in (0, 1), got {self.public_fraction!r}")
+        if not self.sources:
+            out.append("SPEC.sources must name at least one source")
+        return out
+
+
+@dataclass(frozen=True)
+class Competition:
+    """A discovered competition: its key, spec, docstring and contract functions."""
+
+    name: str
+    path: Path
+    module: ModuleType
+
+    @property
+    def spec(self) -> Spec:
+        return self.module.SPEC
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.module) or ""
+
+    @property
+    def title(self) -> str:
+        return self.doc.splitlines()[0] if self.doc else self.name
+
+    @cached_property
+    def metric(self) -> Metric:
+        return get_metric(self.spec.metric)
+
+    def hook(self, name: str):
+        """An optional function of the competition (`diagnose`, `report`), or None."""
+        fn = getattr(self.module, name, None)
+        return fn if callable(fn) else None
+
+    def __getattr__(self, attr: str):
+        # contract functions (fetch, prepare, dls, to_submission, ...) come from the module
+        if attr in CONTRACT:
+            return getattr(self.module, attr)
+        raise AttributeError(attr)
+
+
+def sibling(competition_file: str, name: str) -> ModuleType:
+    """A module beside a competition.py (a data generator, shared models), loaded once.
+
+    Competition folders are not packages, so `competition.py` reaches its helpers with
+    `simulate = sibling(__file__, "simulate")` instead of an import.
+    """
+    path = Path(competition_file).with_name(f"{name}.py")
+    qualname = f"competitions.{path.parent.name}.{name}"
+    if qualname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualname, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[qualname]
+            raise
+    return sys.modules[qualname]
+
+
+def _load(path: Path) -> ModuleType:
+    name = path.parent.name
+    spec = importlib.util.spec_from_file_location(f"competitions.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[spec.name]
+        raise CompetitionError(f"{path}: import failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def check(path: Path, module: ModuleType) -> list[str]:
+    """The ways a competition module breaks the contract."""
+    out = []
+    if not path.parent.name or not NAME_RE.match(path.parent.name):
+        out.append(f"folder name {path.parent.name!r} must match {NAME_RE.pattern}")
+    if not inspect.getdoc(module):
+        out.append("missing module docstring (the leaderboard shows it)")
+    spec = getattr(module, "SPEC", None)
+    if not isinstance(spec, Spec):
+        out.append("missing SPEC = harness.competition.Spec(...)")
+    else:
+        out += spec.problems()
+    for fname, params in CONTRACT.items():
+        fn = getattr(module, fname, None)
+        if not callable(fn):
+            out.append(f"missing function {fname}({', '.join(params)}, ...)")
+            continue
+        got = tuple(inspect.signature(fn).parameters)[: len(params)]
+        if got != params:
+            out.append(f"{fname} must take ({', '.join(params)}, ...), got ({', '.join(got)})")
+    return out
+
+
+_cache: dict[Path, dict[str, Competition]] = {}
+
+
+def discover(root: Path | None = None) -> dict[str, Competition]:
+    """Imports every competitions/*/competition.py and checks it.
+
+    Raises:
+        CompetitionError: naming each broken file and what is wrong with it.
+    """
+    root = Path(root or competitions_dir())
+    if root in _cache:
+        return _cache[root]
+    found, errors = {}, []
+    for path in sorted(root.glob("*/competition.py")):
+        if path.parent.name.startswith(("_", ".")):
+            continue
+        try:
+            module = _load(path)
+        except CompetitionError as e:
+            errors.append(str(e))
+            continue
+        problems = check(path, module)
+        if problems:
+            errors.append(f"{path}: " + "; ".join(problems))
+        else:
+            found[path.parent.name] = Competition(path.parent.name, path, module)
+    if errors:
+        raise CompetitionError("broken competition: " + "\n".join(errors))
+    _cache[root] = found
+    return found
+
+
+def get(name: str) -> Competition:
+    """The competition called `name`.
+
+    Raises:
+        CompetitionError: `Unknown competition 'titanc'. Did you mean: titanic?`
+    """
+    comps = discover()
+    if name in comps:
+        return comps[name]
+    close = difflib.get_close_matches(name, comps, n=3, cutoff=0.6)
+    hint = f"Did you mean: {', '.join(close)}?" if close else f"Known: {', '.join(comps)}."
+    raise UnknownCompetition(f"Unknown competition {name!r}. {hint}")

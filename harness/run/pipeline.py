@@ -1,0 +1,392 @@
+"""One submission from file to stored score: check, run, validate, score, record."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import shutil
+import tempfile
+import traceback
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from harness.competition import artifacts, data, registry
+from harness.competition.registry import Competition
+from harness.errors import UsageError
+from harness.paths import runs_dir
+from harness.run.repro import git_hash
+from harness.run.runner import Executor, Job, LocalExecutor
+from harness.run.scoring import also_scores, score
+from harness.run.submission import Rejected, SubmissionFile, read
+from harness.store import db
+from harness.validate import SubmissionError, validate_csv
+
+DEFAULT_TIMEOUT = 3600.0
+DEFAULT_SEED = 42
+MAX_USER_LEN = 64
+
+
+def default_memory_mb() -> float:
+    """Three quarters of the machine's memory, at most 16 GiB."""
+    return min(16 * 1024, psutil.virtual_memory().total / 2**20 * 0.75)
+
+
+@dataclass
+class Limits:
+    seed: int = DEFAULT_SEED
+    device: str = "auto"
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: float | None = None
+
+
+def check_user(user: str) -> str:
+    user = (user or "").strip()
+    if not user or len(user) > MAX_USER_LEN or any(not c.isprintable() for c in user):
+        raise UsageError(f"--user must be 1 to {MAX_USER_LEN} printable characters, got {user!r}")
+    return user
+
+
+def _base_row(
+    comp: Competition,
+    prepared: data.Prepared,
+    sub: SubmissionFile,
+    user: str,
+    message: str | None,
+    is_baseline: bool,
+) -> dict:
+    return {
+        "competition": comp.name,
+        "competition_version": comp.spec.version,
+        "data_source": prepared.source,
+        "data_fingerprint": prepared.fingerprint,
+        "user_name": user,
+        "message": message,
+        "is_baseline": is_baseline,
+        "kind": sub.kind,
+        "entry": sub.entry,
+        "filename": sub.path.name,
+        "content": sub.content,
+        "file_sha256": sub.sha256,
+        "docstring": sub.docstring,
+        "config": sub.config,
+        "metric": comp.spec.metric,
+        "higher_is_better": comp.metric.higher_is_better,
+        "harness_git": git_hash(),
+    }
+
+
+def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str,
+            run_dir: Path | None = None) -> dict:  # fmt: skip
+    """Validates a predictions file, scores it and, in run_dir, runs the competition's report.
+
+    Raises:
+        SubmissionError: the predictions break the submission format.
+    """
+    test = prepared.load("test")
+    preds = validate_csv(preds_path, comp.spec.submission, test[comp.spec.id_col], name=name)
+    labels = prepared.test_labels()
+    public, private = score(comp, labels, preds)
+    canonical = preds.to_csv(index=False).encode()
+    fields = {
+        "status": "scored",
+        "public_score": public,
+        "private_score": private,
+        "extra_scores": also_scores(comp, labels, preds) or None,
+        "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
+    }
+    if run_dir is not None:
+        fields["report_log"] = _report(comp, test, labels, preds, run_dir)
+    return fields
+
+
+def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None:
+    """The competition's label-aware diagnostics; a failure is noted, never fatal.
+
+    Returns:
+        What the report printed and, if it failed, its traceback: for the run's log.
+        Nothing reaches stdout, which `--json` keeps for its one object.
+    """
+    report = comp.hook("report")
+    if report is None:
+        return None
+    raw_path = run_dir / "out" / "raw_preds.npy"
+    raw = np.load(raw_path) if raw_path.exists() else None
+    # like the public board, reports see only the public part: the private stays dark
+    public = (labels["Usage"] == "Public").to_numpy()
+    keep = test[comp.spec.id_col].isin(labels.loc[public, comp.spec.id_col]).to_numpy()
+    labels, test = labels[public].reset_index(drop=True), test[keep].reset_index(drop=True)
+    preds = preds[keep].reset_index(drop=True)
+    raw = raw[keep] if raw is not None else None
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            report(test, labels, preds, raw, run_dir / "artifacts")
+    except Exception:
+        return f"{printed.getvalue()}[harness] the report failed:\n{traceback.format_exc()}"
+    return printed.getvalue() or None
+
+
+def _run_worker(
+    comp: Competition,
+    inputs: dict[str, Path],
+    sub: SubmissionFile,
+    limits: Limits,
+    executor: Executor | None,
+    on_output: Callable[[str], None] | None,
+):
+    """Runs a code submission on copies of the input parquet files; (result, run folder, MiB)."""
+    # the worker runs outside the harness home: no path it is given, relative or not,
+    # leads to the hidden labels; its folder moves into runs/ once it has ended
+    run_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
+    (run_dir / "inputs").mkdir()
+    for split in data.INPUTS:
+        shutil.copyfile(inputs[split], run_dir / "inputs" / f"{split}.parquet")
+    code_path = run_dir / sub.path.name
+    code_path.write_text(sub.content)
+    memory_mb = limits.memory_mb or default_memory_mb()
+    job = Job(
+        run_dir=run_dir,
+        submission=code_path,
+        competition=comp.name,
+        entry=sub.entry,
+        seed=limits.seed,
+        device=limits.device,
+        timeout=limits.timeout,
+        memory_mb=memory_mb,
+    )
+    try:
+        res = (executor or LocalExecutor()).run(job, on_output)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # interrupted: nothing is recorded
+        raise
+    final = runs_dir() / uuid.uuid4().hex
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(run_dir, final)
+    return res, final, memory_mb
+
+
+def run_code(
+    comp: Competition,
+    prepared: data.Prepared,
+    sub: SubmissionFile,
+    limits: Limits,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> dict:
+    """Runs a code submission in a worker and scores it; returns the row's run fields."""
+    inputs = {split: prepared.inputs / f"{split}.parquet" for split in data.INPUTS}
+    res, final, memory_mb = _run_worker(comp, inputs, sub, limits, executor, on_output)
+    fields = {
+        "seed": limits.seed,
+        "device": res.result.get("device", limits.device),
+        "versions": res.result.get("versions"),
+        "timeout_seconds": limits.timeout,
+        "memory_limit_mb": memory_mb,
+        "wall_seconds": res.wall_seconds,
+        "peak_memory_mb": res.peak_memory_mb,
+        "seconds": res.result.get("seconds"),
+        "log": res.log,
+        "run_dir": str(final),
+        "epochs": res.epochs,
+    }
+    for key in ("config", "model", "gpu_peak_mb"):
+        if res.result.get(key) is not None:
+            fields[key] = res.result[key]
+    if not res.ok:
+        return {**fields, "status": "failed", "error": res.error}
+    try:
+        preds = final / "out" / "predictions.csv"
+        name = f"{sub.path.stem} predictions"
+        return {**fields, **_scored(comp, prepared, preds, name, final)}
+    except SubmissionError as e:
+        return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
+
+
+def submit(
+    name: str,
+    path: Path,
+    user: str,
+    message: str | None = None,
+    limits: Limits | None = None,
+    is_baseline: bool = False,
+    on_output: Callable[[str], None] | None = None,
+    log=print,
+) -> dict:
+    """Checks, runs and scores a submission, and records it.
+
+    Returns:
+        The stored row (with its id), as `db.submission` returns it.
+
+    Raises:
+        UsageError: a wrong call (unknown competition, missing file, bad user name);
+            nothing is recorded.
+    """
+    limits = limits or Limits()
+    comp = registry.get(name)
+    user = check_user(user)
+    sub = read(path)
+    prepared = data.ensure(comp, log=log)
+    row = _base_row(comp, prepared, sub, user, message, is_baseline)
+    try:
+        if sub.problem:
+            raise Rejected(sub.problem)
+        if sub.kind == "csv":
+            run_dir = runs_dir() / uuid.uuid4().hex
+            run_dir.mkdir(parents=True)
+            try:
+                row.update(_scored(comp, prepared, sub.path, sub.path.name, run_dir))
+            except SubmissionError as e:
+                shutil.rmtree(run_dir)  # a rejected file leaves nothing but its row
+                raise Rejected(str(e)) from e
+            shutil.copyfile(sub.path, run_dir / sub.path.name)
+            row["run_dir"] = str(run_dir)
+        else:
+            row.update(run_code(comp, prepared, sub, limits, on_output=on_output))
+    except Rejected as e:
+        row.update(status="rejected", error=str(e))
+    epochs = row.pop("epochs", [])
+    if report_log := row.pop("report_log", None):
+        row["log"] = f"{row.get('log') or ''}\n[harness] report:\n{report_log}"
+    found = artifacts.read_index(Path(row["run_dir"]) / "artifacts") if row.get("run_dir") else []
+    return db.submission(db.insert_submission(row, epochs, found))
+
+
+@contextmanager
+def _stored(row: dict):
+    """A stored code submission as it ran: (its file read back, its limits, a scratch folder)."""
+    tmp = runs_dir() / f"src-{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        src = tmp / row["filename"]
+        src.write_text(row["content"])
+        limits = Limits(
+            seed=row["seed"],
+            device=row["device"],
+            timeout=row["timeout_seconds"],
+            memory_mb=row["memory_limit_mb"],
+        )
+        yield read(src), limits, tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def scored_code(sub_id: int, why: str) -> dict:
+    """The stored row of a scored code submission.
+
+    Raises:
+        UsageError: no such submission, or another kind; `why` ends the message (with
+            `{competition}` replaced by the submission's competition).
+    """
+    row = db.submission(sub_id)
+    if row is None:
+        raise UsageError(f"no submission with id {sub_id}")
+    if row["kind"] != "code" or row["status"] != "scored":
+        raise UsageError(
+            f"submission {sub_id} is a {row['status']} {row['kind']} submission; "
+            + why.format(competition=row["competition"])
+        )
+    return row
+
+
+def reproduce(
+    sub_id: int, executor: Executor | None = None, on_output: Callable[[str], None] | None = None
+) -> dict:
+    """Re-runs a code submission with its recorded seed, device and data.
+
+    Returns:
+        identical (bool), the original and new scores and the stored reproduction id.
+
+    Raises:
+        UsageError: no such submission, not a code submission, or its data is gone.
+    """
+    row = scored_code(sub_id, "only scored code submissions can be reproduced")
+    comp = registry.get(row["competition"])
+    prepared = data.by_fingerprint(comp, row["data_fingerprint"])
+    if prepared is None:
+        raise UsageError(
+            f"the data submission {sub_id} was scored on "
+            f"({row['data_fingerprint'][:12]}, source {row['data_source']}) is no "
+            f"longer on disk; run `harness data fetch {comp.name} --source "
+            f"{row['data_source']}`"
+        )
+    with _stored(row) as (sub, limits, _):
+        new = run_code(comp, prepared, sub, limits, executor, on_output)
+    identical = (
+        new["status"] == "scored"
+        and new["predictions_sha256"] == row["predictions_sha256"]
+        and new["public_score"] == row["public_score"]
+        and new["private_score"] == row["private_score"]
+    )
+    rep_id = db.insert_reproduction(
+        {
+            "submission_id": sub_id,
+            "identical": identical,
+            "status": new["status"],
+            "error": new.get("error"),
+            "public_score": new.get("public_score"),
+            "private_score": new.get("private_score"),
+            "predictions_sha256": new.get("predictions_sha256"),
+            "device": new["device"],
+            "wall_seconds": new["wall_seconds"],
+        }
+    )
+    return {
+        "id": sub_id,
+        "reproduction_id": rep_id,
+        "identical": identical,
+        "status": new["status"],
+        "error": new.get("error"),
+        "metric": row["metric"],
+        "public_score": row["public_score"],
+        "reproduced_public_score": new.get("public_score"),
+        "seed": row["seed"],
+        "device": new["device"],
+        "wall_seconds": new["wall_seconds"],
+    }
+
+
+def run_on_test(
+    comp: Competition,
+    prepared: data.Prepared,
+    row: dict,
+    test,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> dict:
+    """Runs a stored code submission again, as recorded, with other test features.
+
+    Same code, seed, device, limits, train and valid as the scored run; only the test
+    differs (Kaggle's own test.csv, for an upload). Nothing is scored or stored.
+
+    Args:
+        prepared: the data the submission was scored on.
+        row: the stored submission, as `db.submission` returns it.
+        test: the test features (a DataFrame in the competition's test format).
+
+    Returns:
+        status ("ok" or "failed"), error, run_dir, predictions (the worker's CSV),
+        device and wall_seconds.
+    """
+    with _stored(row) as (sub, limits, tmp):
+        test.to_parquet(tmp / "test.parquet", index=False)
+        inputs = {
+            "train": prepared.inputs / "train.parquet",
+            "valid": prepared.inputs / "valid.parquet",
+            "test": tmp / "test.parquet",
+        }
+        res, final, _ = _run_worker(comp, inputs, sub, limits, executor, on_output)
+    return {
+        "status": "ok" if res.ok else "failed",
+        "error": res.error,
+        "run_dir": final,
+        "predictions": final / "out" / "predictions.csv",
+        "device": res.result.get("device", row["device"]),
+        "wall_seconds": res.wall_seconds,
+    }

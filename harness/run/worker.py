@@ -1,0 +1,271 @@
+"""The worker process: runs one code submission on train, valid and test features.
+
+Started by the runner as `python -m harness.run.worker JOB.json`. It sees only the files the
+job names (never the hidden labels), writes predictions in the Kaggle format to
+`out/predictions.csv`, and leaves `result.json`, `epochs.jsonl` and, on failure,
+`error.json` beside it. Its stdout and stderr are the run's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ENTRIES = ("train", "fit_predict")
+INPUTS = ("train", "valid", "test")
+
+
+class SubmissionFailed(Exception):
+    """The submission broke its side of the contract; the message is for its author."""
+
+
+def load_module(path: Path):
+    """Imports a submission file as the module `submission` (star imports welcome)."""
+    spec = importlib.util.spec_from_file_location("submission", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Progress:
+    """Records every epoch of every fit: one JSON line each, written as it ends."""
+
+    def __init__(self, path: Path):
+        self.path, self.fits = path, 0
+
+    def callback(self):
+        """A fastai Callback class that reports here; added to every Learner by default."""
+        from fastai.callback.core import Callback
+        from fastai.callback.schedule import LRFinder
+
+        progress = self
+
+        class EpochLog(Callback):
+            order = 60  # after the Recorder (50) has computed the epoch's values
+            fitting = False  # get_preds fires fit and epoch events too, never train ones
+
+            def before_fit(self):
+                self.fitting, self.counted = False, False
+
+            def before_train(self):
+                if any(isinstance(cb, LRFinder) for cb in self.learn.cbs):
+                    return
+                self.fitting = True
+                if not self.counted:
+                    progress.fits, self.counted = progress.fits + 1, True
+
+            def after_fit(self):
+                self.fitting = False
+
+            def before_epoch(self):
+                self.t0 = time.perf_counter()
+
+            def after_epoch(self):
+                if not self.fitting:
+                    return
+                rec = self.learn.recorder
+                names = [n for n in rec.metric_names[1:] if n != "time"]
+                values = [None if v is None else float(v) for v in self.learn.final_record]
+                # a cancelled validation leaves fewer values than names
+                row = dict(zip(names, values, strict=False))
+                seconds = time.perf_counter() - self.t0
+                progress.write(progress.fits, self.epoch, self.n_epoch, row, seconds)
+
+        return EpochLog
+
+    def write(self, fit: int, epoch: int, n_epoch: int, row: dict, seconds: float) -> None:
+        entry = {"fit": fit, "epoch": epoch, "seconds": round(seconds, 4), **row}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if v is not None)
+        print(
+            f"[harness] fit {fit} epoch {epoch + 1}/{n_epoch} {shown} ({seconds:.1f}s)", flush=True
+        )
+
+
+def decode(learn, decoded) -> list:
+    """Decoded predictions as labels: class names through the vocab, values as they are.
+
+    With a vocab, integer codes index it; per-class scores (a loss without `decodes`,
+    such as a plain `F.cross_entropy`) are decoded by their argmax first.
+    """
+    arr = decoded.detach().cpu().numpy()
+    vocab = getattr(learn.dls, "vocab", None)
+    if vocab is not None and arr.ndim == 2 and arr.dtype.kind == "f" and arr.shape[1] == len(vocab):
+        arr = arr.argmax(axis=1)
+    if vocab is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
+        return list(np.asarray(list(vocab))[arr])
+    return list(arr.reshape(len(arr), -1)[:, 0]) if arr.ndim > 1 else list(arr)
+
+
+def with_features(features, df: pd.DataFrame) -> pd.DataFrame:
+    """A submission's features(df); the course's version changes df and returns None."""
+    out = features(df)
+    out = df if out is None else out
+    if not isinstance(out, pd.DataFrame) or len(out) != len(df):
+        raise SubmissionFailed("features(df) must return the frame (or None) with every row kept")
+    return out
+
+
+def run_train(module, comp, train, valid, test, device: str, out: Path, artifacts: Path, result):
+    """The fastai way: the harness builds dls, the submission returns a trained Learner."""
+    from fastai.learner import Learner
+
+    from harness.competition.tabular import test_with_gaps_filled
+    from harness.run.instrument import describe
+
+    if hasattr(module, "features"):
+        # as in the course: train and valid together (one labelled frame), test apart
+        both = with_features(module.features, pd.concat([train, valid], ignore_index=True))
+        train, valid = both.iloc[: len(train)], both.iloc[len(train) :]
+        test = with_features(module.features, test.copy())
+    dls = comp.dls(train, valid)
+    dls.to(device)
+    learn = module.train(dls)
+    if not isinstance(learn, Learner):
+        raise SubmissionFailed(
+            f"train(dls) must return a fastai Learner, got {type(learn).__name__}"
+        )
+    result["model"] = describe(learn)
+    m = result["model"]
+    print(f"[harness] model {m['architecture']}: {m['parameters']:,} parameters", flush=True)
+    if diagnose := comp.hook("diagnose"):
+        print("[harness] diagnostics: what the model learned", flush=True)
+        try:
+            diagnose(learn, artifacts)
+        except Exception:  # a broken plot must not cost the member a scored run
+            print("[harness] diagnostics failed; the run goes on:", flush=True)
+            traceback.print_exc()
+    print("[harness] predicting the test set", flush=True)
+    test = test_with_gaps_filled(learn, train, test, log=lambda m: print(m, flush=True))
+    dl = learn.dls.test_dl(test)
+    raw, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
+    # the model's raw outputs (e.g. class probabilities) for the scorer's report
+    np.save(out / "raw_preds.npy", raw.detach().float().cpu().numpy())
+    return comp.to_submission(test, decode(learn, decoded))
+
+
+def run_fit_predict(module, comp, train, valid, test):
+    """The general way: predictions aligned with test, or a frame in the submission format."""
+    spec = comp.spec
+    preds = module.fit_predict(train.copy(), valid.copy(), test.copy())
+    if isinstance(preds, pd.DataFrame) and spec.id_col in preds and spec.target in preds:
+        return preds[[spec.id_col, spec.target]]
+    try:
+        n = len(preds)
+    except TypeError:
+        raise SubmissionFailed(
+            f"fit_predict must return predictions for the {len(test)} test rows, "
+            f"got {type(preds).__name__}"
+        ) from None
+    if n != len(test):
+        raise SubmissionFailed(f"fit_predict returned {n} predictions for {len(test)} test rows")
+    return comp.to_submission(test, preds)
+
+
+def instrument_fastai(device: str, out: Path, artifacts: Path, config) -> None:
+    """Every Learner of the run: on the chosen device, epochs logged, lr_finds recorded."""
+    import fastprogress.fastprogress
+    from fastai.learner import defaults
+    from fastai.torch_core import defaults as torch_defaults
+
+    from harness.run.instrument import LRFinds
+
+    torch_defaults.use_cuda = device.startswith("cuda")
+    # fastprogress takes a log file for a terminal and fills it with bars;
+    # without them, fastai still prints its table of epochs
+    fastprogress.fastprogress.NO_BAR = True
+    # ...and each bar, shown or not, prints its fill character to test the encoding
+    bar = fastprogress.fastprogress.ConsoleProgressBar
+    bar.__init__ = _silently(bar.__init__)
+    defaults.callbacks.append(Progress(out / "epochs.jsonl").callback())
+    asked = isinstance(config, dict) and bool(config.get("lr_find"))
+    LRFinds(artifacts, before_first_fit=asked).install()
+
+
+def _silently(fn):
+    """`fn` with its standard output dropped."""
+
+    def quiet(*args, **kwargs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return fn(*args, **kwargs)
+
+    return quiet
+
+
+def where(exc: BaseException, submission: Path) -> str:
+    """The innermost line of the submission file in a traceback, as 'file, line N, in f'."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(submission)]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{submission.name}, line {f.lineno}, in {f.name}"
+
+
+def main(job_path: str) -> int:
+    job = json.loads(Path(job_path).read_text())
+    out, submission = Path(job["out"]), Path(job["submission"])
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    # filled as the run goes, and written however it ends: a failed run keeps what it knew
+    result: dict = {"device": job["device"], "seconds": {}}
+    try:
+        from harness.competition.registry import get
+        from harness.run import repro
+
+        repro.seed_everything(job["seed"])
+        device = result["device"] = repro.resolve_device(job["device"])
+        result["versions"] = repro.versions()
+        comp = get(job["competition"])
+        inputs = Path(job["inputs"])
+        train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
+        if job["entry"] == "train":
+            import fastai.learner  # noqa: F401 - the harness builds fastai DataLoaders
+        result["seconds"]["setup"] = time.perf_counter() - t0
+        module = load_module(submission)
+        result["config"] = config = getattr(module, "CONFIG", None)
+        artifacts = Path(job["artifacts"])
+        if "fastai.learner" in sys.modules:  # also a fit_predict that trains with fastai
+            instrument_fastai(device, out, artifacts, config)
+        t1 = time.perf_counter()
+        if job["entry"] == "train":
+            sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
+        else:
+            sub = run_fit_predict(module, comp, train, valid, test)
+        result["seconds"]["train_predict"] = time.perf_counter() - t1
+        sub.to_csv(out / "predictions.csv", index=False)
+        return 0
+    except BaseException as e:  # noqa: BLE001 - every way out must leave error.json
+        traceback.print_exc()
+        if isinstance(e, SystemExit):
+            message = f"the submission called sys.exit({e.code!r}) before it produced predictions"
+        elif isinstance(e, KeyboardInterrupt):
+            message = "interrupted"
+        else:
+            message = f"{type(e).__name__}: {e}".strip()
+            if loc := where(e, submission):
+                message += f" ({loc})"
+        # one line: fastai wraps errors over two ("Exception occured in ...:\n\t<cause>")
+        one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+        (out / "error.json").write_text(json.dumps({"message": one_line}))
+        return 1
+    finally:
+        result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if "torch" in sys.modules and result["device"].startswith("cuda"):
+            result["gpu_peak_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
+        (out / "result.json").write_text(json.dumps(result, default=repr, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,492 @@
+"""The DuckDB store: schema, migrations and the few queries everything uses.
+
+DuckDB lets one process write a file, or many read it, never both at once. So every
+connection here is short (milliseconds), and opening one retries while another process
+holds the lock: concurrent `harness submit` runs take turns, and the leaderboard never
+fails because a write is happening. A submission is written in one transaction, once
+its outcome is known, so a crash never leaves a half-written row.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from harness.errors import StoreError
+from harness.paths import db_path
+
+LOCK_WAIT_SECONDS = 120.0
+
+MIGRATIONS: list[str] = [
+    # 1: submissions, their epochs, and re-runs that check reproducibility
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE SEQUENCE submission_ids START 1;
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('submission_ids'),
+        competition VARCHAR NOT NULL,
+        competition_version INTEGER NOT NULL,
+        data_source VARCHAR,
+        data_fingerprint VARCHAR,
+        user_name VARCHAR NOT NULL,
+        message VARCHAR,
+        is_baseline BOOLEAN NOT NULL DEFAULT false,
+        kind VARCHAR NOT NULL CHECK (kind IN ('code', 'csv')),
+        entry VARCHAR,
+        filename VARCHAR NOT NULL,
+        content VARCHAR,
+        file_sha256 VARCHAR NOT NULL,
+        docstring VARCHAR,
+        config JSON,
+        status VARCHAR NOT NULL CHECK (status IN ('scored', 'failed', 'rejected')),
+        error VARCHAR,
+        metric VARCHAR NOT NULL,
+        higher_is_better BOOLEAN NOT NULL,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        predictions_sha256 VARCHAR,
+        seed INTEGER,
+        device VARCHAR,
+        versions JSON,
+        harness_git VARCHAR,
+        timeout_seconds DOUBLE,
+        memory_limit_mb DOUBLE,
+        wall_seconds DOUBLE,
+        peak_memory_mb DOUBLE,
+        seconds JSON,
+        log VARCHAR,
+        run_dir VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE epochs (
+        submission_id INTEGER NOT NULL,
+        fit INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        seconds DOUBLE,
+        train_loss DOUBLE,
+        valid_loss DOUBLE,
+        metrics JSON
+    );
+    CREATE SEQUENCE reproduction_ids START 1;
+    CREATE TABLE reproductions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('reproduction_ids'),
+        submission_id INTEGER NOT NULL,
+        identical BOOLEAN NOT NULL,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        predictions_sha256 VARCHAR,
+        device VARCHAR,
+        wall_seconds DOUBLE,
+        created_at TIMESTAMP NOT NULL
+    );
+    """,
+    # 2: diagnostic artifacts (plots, tables) of each submission
+    """
+    CREATE TABLE artifacts (
+        submission_id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        title VARCHAR,
+        path VARCHAR NOT NULL
+    );
+    """,
+    # 3: the metrics a competition shows beside its own (e.g. mse beside rmse)
+    """
+    ALTER TABLE submissions ADD COLUMN extra_scores JSON;
+    """,
+    # 4: competition versions whose private scores the organiser has revealed
+    """
+    CREATE TABLE reveals (
+        competition VARCHAR NOT NULL,
+        competition_version INTEGER NOT NULL,
+        revealed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (competition, competition_version)
+    );
+    """,
+    # 5: files sent to Kaggle with Kaggle's verdict on each, and Kaggle's public leaderboard
+    """
+    CREATE SEQUENCE kaggle_submission_ids START 1;
+    CREATE TABLE kaggle_submissions (
+        id INTEGER PRIMARY KEY DEFAULT nextval('kaggle_submission_ids'),
+        submission_id INTEGER,
+        competition VARCHAR NOT NULL,
+        kaggle_competition VARCHAR NOT NULL,
+        kaggle_ref BIGINT NOT NULL,
+        filename VARCHAR NOT NULL,
+        file_sha256 VARCHAR NOT NULL,
+        file_path VARCHAR,
+        rows INTEGER,
+        message VARCHAR,
+        status VARCHAR NOT NULL CHECK (status IN ('pending', 'complete', 'error')),
+        error VARCHAR,
+        public_score DOUBLE,
+        private_score DOUBLE,
+        data_fingerprint VARCHAR,
+        run_dir VARCHAR,
+        submitted_at TIMESTAMP NOT NULL,
+        kaggle_date TIMESTAMP,
+        synced_at TIMESTAMP
+    );
+    CREATE TABLE kaggle_leaderboard (
+        competition VARCHAR NOT NULL,
+        kaggle_competition VARCHAR NOT NULL,
+        fetched_at TIMESTAMP NOT NULL,
+        rank INTEGER NOT NULL,
+        team_id BIGINT,
+        team_name VARCHAR,
+        score DOUBLE,
+        submitted_at TIMESTAMP
+    );
+    """,
+    # 6: the trained model (architecture, parameter counts) and the GPU's peak memory
+    """
+    ALTER TABLE submissions ADD COLUMN model JSON;
+    ALTER TABLE submissions ADD COLUMN gpu_peak_mb DOUBLE;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model")
+
+
+def _is_lock_conflict(e: Exception) -> bool:
+    text = str(e)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as e:
+            if not _is_lock_conflict(e) or time.monotonic() > deadline:
+                raise StoreError(f"cannot open {path}: {e}") from e
+        time.sleep(pause * (0.5 + random.random()))  # jitter: writers must not march in step
+        pause = min(pause * 2, 0.25)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Brings the schema up to SCHEMA_VERSION, each step in its own transaction."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()[0]
+    current = 0
+    if has_meta:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema {current}, newer than this harness ({SCHEMA_VERSION}); "
+            "update the harness"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN")
+        con.execute(MIGRATIONS[version - 1])
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+        con.execute("COMMIT")
+
+
+@contextmanager
+def connect(read_only: bool = False, path: Path | None = None):
+    """A short-lived connection; writers migrate the schema first.
+
+    Yields None for a reader when the database does not exist yet.
+    """
+    path = Path(path or db_path())
+    if read_only and not path.exists():
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def now() -> datetime:
+    """UTC, without tzinfo: every timestamp in the store is UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _rows(cur) -> list[dict]:
+    cols = [d[0] for d in cur.description]
+    out = []
+    for values in cur.fetchall():
+        row = dict(zip(cols, values, strict=True))
+        for c in JSON_COLUMNS:
+            if isinstance(row.get(c), str):
+                row[c] = json.loads(row[c])
+        out.append(row)
+    return out
+
+
+def _insert(con, table: str, row: dict) -> int:
+    """INSERT one row (its keys are column names, never user text); returns its id."""
+    cols = list(row)
+    return con.execute(
+        f"INSERT INTO {table} ({', '.join(cols)}) "
+        f"VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+        [row[c] for c in cols],
+    ).fetchone()[0]
+
+
+def insert_submission(row: dict, epochs: list[dict], artifacts: list[dict] = ()) -> int:
+    """Writes a submission, its epochs and its artifacts in one transaction; returns its id."""
+    row = {**row, "created_at": row.get("created_at") or now()}
+    for c in JSON_COLUMNS:
+        if c in row and row[c] is not None:
+            row[c] = json.dumps(row[c], default=repr)
+    with connect() as con:
+        con.execute("BEGIN")
+        sub_id = _insert(con, "submissions", row)
+        if epochs:
+            con.executemany(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        sub_id,
+                        e["fit"],
+                        e["epoch"],
+                        e.get("seconds"),
+                        e.get("train_loss"),
+                        e.get("valid_loss"),
+                        json.dumps(_metrics_of(e)),
+                    ]
+                    for e in epochs
+                ],
+            )
+        if artifacts:
+            con.executemany(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                [[sub_id, a["name"], a["kind"], a.get("title"), a["path"]] for a in artifacts],
+            )
+        con.execute("COMMIT")
+    return sub_id
+
+
+def _metrics_of(epoch: dict) -> dict:
+    return {
+        k: v
+        for k, v in epoch.items()
+        if k not in ("fit", "epoch", "seconds", "train_loss", "valid_loss")
+    }
+
+
+def insert_reproduction(row: dict) -> int:
+    with connect() as con:
+        return _insert(con, "reproductions", {**row, "created_at": now()})
+
+
+def submission(sub_id: int) -> dict | None:
+    """Everything recorded for one submission, with its epochs and reproductions."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        rows = _rows(con.execute("SELECT * FROM submissions WHERE id = ?", [sub_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["epochs"] = _rows(
+            con.execute(
+                "SELECT fit, epoch, seconds, train_loss, valid_loss, metrics FROM epochs "
+                "WHERE submission_id = ? ORDER BY fit, epoch",
+                [sub_id],
+            )
+        )
+        row["artifacts"] = _rows(
+            con.execute(
+                "SELECT name, kind, title, path FROM artifacts WHERE submission_id = ? "
+                "ORDER BY rowid",
+                [sub_id],
+            )
+        )
+        row["reproductions"] = _rows(
+            con.execute(
+                "SELECT id, identical, status, error, public_score, device, wall_seconds, created_at "
+                "FROM reproductions WHERE submission_id = ? ORDER BY id",
+                [sub_id],
+            )
+        )
+    return row
+
+
+def latest_board(competition: str, version: int) -> str | None:
+    """The data fingerprint of the newest scored submission of this competition version."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        row = con.execute(
+            "SELECT data_fingerprint FROM submissions WHERE competition = ? AND "
+            "competition_version = ? AND status = 'scored' ORDER BY id DESC LIMIT 1",
+            [competition, version],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def leaderboard(competition: str, version: int, fingerprint: str, higher_is_better: bool):
+    """Best public score per user; ties go to the earlier submission, as on Kaggle.
+
+    Returns:
+        A list of dicts with rank, user, score, submission_id, entries, submitted_at,
+        is_baseline, best first.
+    """
+    sign = -1.0 if higher_is_better else 1.0  # sort ascending on sign * score
+    sql = """
+        WITH scored AS (
+            SELECT id, user_name, public_score, created_at, is_baseline, extra_scores,
+                   row_number() OVER (PARTITION BY user_name
+                                      ORDER BY ? * public_score, created_at, id) AS pick,
+                   count(*) OVER (PARTITION BY user_name) AS entries,
+                   max(created_at) OVER (PARTITION BY user_name) AS last_at
+            FROM submissions
+            WHERE competition = ? AND competition_version = ? AND data_fingerprint = ?
+              AND status = 'scored'
+        )
+        SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
+               extra_scores,
+               user_name AS user, public_score AS score, id AS submission_id, entries,
+               created_at AS submitted_at, last_at AS last_submission_at, is_baseline
+        FROM scored WHERE pick = 1 ORDER BY rank
+    """
+    with connect(read_only=True) as con:
+        if con is None:
+            return []
+        rows = _rows(con.execute(sql, [sign, competition, version, fingerprint, sign]))
+    for r in rows:
+        # the board is public: only the public part of the extra scores
+        r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
+    return rows
+
+
+def done_before(competition: str, fingerprint: str, file_sha256: str, user: str) -> int | None:
+    """The id of a scored submission of this exact file by this user on this data, if any."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        row = con.execute(
+            "SELECT id FROM submissions WHERE competition = ? AND data_fingerprint = ? AND "
+            "file_sha256 = ? AND user_name = ? AND status = 'scored' ORDER BY id LIMIT 1",
+            [competition, fingerprint, file_sha256, user],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def set_revealed(competition: str, version: int, shown: bool) -> None:
+    """Shows (or hides again) a competition version's private scores; a second reveal
+    keeps the first one's time."""
+    key = [competition, version]
+    with connect() as con:
+        if shown:
+            con.execute("INSERT OR IGNORE INTO reveals VALUES (?, ?, ?)", [*key, now()])
+        else:
+            con.execute(
+                "DELETE FROM reveals WHERE competition = ? AND competition_version = ?", key
+            )
+
+
+# --- Kaggle ---------------------------------------------------------------------------------
+
+KAGGLE_UPDATABLE = ("status", "error", "public_score", "private_score", "kaggle_date", "synced_at")
+
+
+def insert_kaggle_submission(row: dict) -> int:
+    """Records a file Kaggle accepted (status pending until Kaggle has scored it)."""
+    with connect() as con:
+        return _insert(con, "kaggle_submissions", row)
+
+
+def update_kaggle_submissions(verdicts: list[dict]) -> None:
+    """Kaggle's status and scores, by (kaggle_competition, kaggle_ref), in one transaction."""
+    if not verdicts:
+        return
+    sets = ", ".join(f"{c} = ?" for c in KAGGLE_UPDATABLE)
+    with connect() as con:
+        con.execute("BEGIN")
+        for v in verdicts:
+            con.execute(
+                f"UPDATE kaggle_submissions SET {sets} "
+                "WHERE kaggle_competition = ? AND kaggle_ref = ?",
+                [v[c] for c in KAGGLE_UPDATABLE] + [v["kaggle_competition"], v["kaggle_ref"]],
+            )
+        con.execute("COMMIT")
+
+
+def kaggle_submissions(competition: str) -> list[dict]:
+    """What was sent to Kaggle, oldest first, with the local submission's user and score.
+
+    Each row has the kaggle_submissions columns plus user_name, local_filename, metric and
+    local_public_score (None for a CSV sent as is).
+    """
+    sql = """
+        SELECT k.*, s.user_name, s.filename AS local_filename, s.metric,
+               s.public_score AS local_public_score
+        FROM kaggle_submissions k LEFT JOIN submissions s ON s.id = k.submission_id
+        WHERE k.competition = ? ORDER BY k.id
+    """
+    with connect(read_only=True) as con:
+        return [] if con is None else _rows(con.execute(sql, [competition]))
+
+
+def kaggle_best(competition: str, higher_is_better: bool) -> dict | None:
+    """The group's best scored Kaggle submission; ties go to the earlier one."""
+    sign = -1.0 if higher_is_better else 1.0
+    rows = [
+        r
+        for r in kaggle_submissions(competition)
+        if r["status"] == "complete" and r["public_score"] is not None
+    ]
+    return min(rows, key=lambda r: (sign * r["public_score"], r["id"])) if rows else None
+
+
+def replace_kaggle_leaderboard(competition: str, slug: str, fetched_at, teams: list[dict]) -> None:
+    """Stores a fresh read of Kaggle's public leaderboard in place of the last one."""
+    with connect() as con:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM kaggle_leaderboard WHERE competition = ?", [competition])
+        if teams:
+            con.executemany(
+                "INSERT INTO kaggle_leaderboard VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [competition, slug, fetched_at, t["rank"], t["team_id"], t["team_name"],
+                     t["score"], t["submitted_at"]]
+                    for t in teams
+                ],
+            )  # fmt: skip
+        con.execute("COMMIT")
+
+
+def kaggle_leaderboard(competition: str) -> list[dict]:
+    """The stored read of Kaggle's public leaderboard, best first (rank, team_name, score...)."""
+    with connect(read_only=True) as con:
+        if con is None:
+            return []
+        return _rows(
+            con.execute(
+                "SELECT * FROM kaggle_leaderboard WHERE competition = ? ORDER BY rank",
+                [competition],
+            )
+        )
+
+
+def kaggle_rank(competition: str, score: float, higher_is_better: bool) -> int | None:
+    """Where `score` ranks on the stored Kaggle board: 1 + the teams that score better."""
+    better = "score > ?" if higher_is_better else "score < ?"
+    with connect(read_only=True) as con:
+        if con is None:
+            return None
+        n = con.execute(
+            f"SELECT count(*) FROM kaggle_leaderboard WHERE competition = ? AND {better}",
+            [competition, score],
+        ).fetchone()[0]
+    return n + 1

@@ -1,0 +1,182 @@
+"""A submission from file to stored score, for each kind, and its reproducibility."""
+
+import numpy as np
+import pandas as pd
+
+from harness.competition import data, registry
+from harness.run import pipeline
+from tests.conftest import cli, write
+
+TINY_FASTAI = '''"""One epoch of fastai's tabular_learner."""
+from fastai.tabular.all import *
+
+CONFIG = {"epochs": 2, "lr": 0.03}
+
+
+def features(df):
+    df["Family"] = df.SibSp + df.Parch
+    df["Title"] = df.Name.str.split(", ", expand=True)[1].str.split(".", expand=True)[0]
+    return df
+
+
+def train(dls):
+    assert "Family" in dls.cont_names and "Title" in dls.cat_names
+    learn = tabular_learner(dls, metrics=accuracy, layers=[10, 10])
+    learn.fit(CONFIG["epochs"], lr=CONFIG["lr"])
+    return learn
+'''
+
+
+def hand_accuracy(pred_of_test) -> tuple[float, float]:
+    """Public and private accuracy computed here, straight from the hidden labels."""
+    prepared = data.current(registry.get("titanic"))
+    labels = prepared.test_labels()
+    test = prepared.load("test")
+    preds = pd.Series(np.asarray(pred_of_test(test)), index=test["PassengerId"])
+    hit = labels["Survived"].to_numpy() == preds.loc[labels["PassengerId"]].to_numpy()
+    public = (labels["Usage"] == "Public").to_numpy()
+    return hit[public].mean(), hit[~public].mean()
+
+
+def test_fit_predict_is_scored_against_the_hidden_labels(ready, tmp_path):
+    path = write(
+        tmp_path / "women.py",
+        '"""Women survive."""\nCONFIG = {"rule": "sex"}\n'
+        "def fit_predict(train, valid, test):\n"
+        "    return (test['Sex'] == 'female').astype(int)\n",
+    )
+    row = pipeline.submit("titanic", path, "ann", "first try")
+    public, private = hand_accuracy(lambda t: (t["Sex"] == "female").astype(int))
+    assert row["status"] == "scored" and row["error"] is None
+    assert row["public_score"] == public and row["private_score"] == private
+    assert 0.7 < public < 0.85  # the gender rule: Kaggle's is 0.766
+    assert (row["docstring"], row["config"], row["message"]) == (
+        "Women survive.",
+        {"rule": "sex"},
+        "first try",
+    )
+    assert row["entry"] == "fit_predict" and row["device"] == "cpu" and row["seed"] == 42
+    assert row["versions"]["torch"] and row["versions"]["fastai"]
+    assert row["data_fingerprint"] == data.current(registry.get("titanic")).fingerprint
+    assert row["wall_seconds"] > 0 and row["peak_memory_mb"] > 10
+
+
+def test_fit_predict_may_return_the_submission_frame(ready, tmp_path):
+    path = write(
+        tmp_path / "frame.py",
+        "import pandas as pd\n"
+        "def fit_predict(train, valid, test):\n"
+        "    return pd.DataFrame({'PassengerId': test.PassengerId, 'Survived': 0})\n",
+    )
+    row = pipeline.submit("titanic", path, "ann")
+    assert row["public_score"] == hand_accuracy(lambda t: np.zeros(len(t), int))[0]
+
+
+def test_fastai_train_with_features_records_epochs_and_is_reproducible(ready, tmp_path):
+    path = write(tmp_path / "tiny_fastai.py", TINY_FASTAI)
+    first = pipeline.submit("titanic", path, "ann")
+    assert first["status"] == "scored", first["log"][-3000:]
+    assert 0.6 < first["public_score"] <= 1
+    assert [(e["fit"], e["epoch"]) for e in first["epochs"]] == [(1, 0), (1, 1)]
+    assert all(e["train_loss"] > 0 and 0 <= e["metrics"]["accuracy"] <= 1 for e in first["epochs"])
+    assert first["config"] == {"epochs": 2, "lr": 0.03}
+    assert "[harness] fit 1 epoch 2/2" in first["log"]
+    second = pipeline.submit("titanic", path, "bob")
+    assert second["predictions_sha256"] == first["predictions_sha256"]
+    assert (second["public_score"], second["private_score"]) == (
+        first["public_score"],
+        first["private_score"],
+    )
+    again = pipeline.reproduce(first["id"])
+    assert again["identical"] is True and again["reproduced_public_score"] == first["public_score"]
+
+
+LR_FIND = '''"""Asks the harness for lr_find."""
+from fastai.tabular.all import *
+
+CONFIG = {"lr_find": True}
+
+
+def train(dls):
+    learn = tabular_learner(dls, metrics=accuracy, layers=[8])
+    learn.fit(1, lr=0.01)
+    return learn
+'''
+OWN_LR_FIND = """
+    lr_min, lr_steep = learn.lr_find(suggest_funcs=(minimum, steep), num_it=30)
+    learn.fit(1, lr=lr_steep)
+"""
+
+
+def test_the_model_and_the_lr_find_asked_for_are_recorded(ready, tmp_path):
+    row = pipeline.submit("titanic", write(tmp_path / "finder.py", LR_FIND), "ann")
+    assert row["status"] == "scored", row["log"][-3000:]
+    model = row["model"]
+    assert model["architecture"] == "TabularModel" and model["pretrained"] is None
+    assert 0 < model["trainable"] == model["parameters"] < 10_000
+    found = {a["name"]: a for a in row["artifacts"]}
+    assert {"lr_find.png", "lr_find.csv"} <= set(found) and "lr_find_2.csv" not in found
+    curve = pd.read_csv(found["lr_find.csv"]["path"])
+    assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
+    assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
+    assert "[harness] lr_find before training (CONFIG lr_find)" in row["log"]
+    assert "\r" not in row["log"] and "\u2588" not in row["log"]  # no progress-bar residue
+    assert [e["fit"] for e in row["epochs"]] == [1]  # lr_find runs are not epochs
+    shown = cli("show", str(row["id"]), home=ready).stdout
+    assert f"TabularModel: {model['parameters']:,} parameters" in shown
+    assert "seconds_per_epoch" in shown and "Learning-rate finder" in shown
+
+
+def test_a_submissions_own_lr_find_is_recorded_instead(ready, tmp_path):
+    text = LR_FIND.replace("    learn.fit(1, lr=0.01)\n", OWN_LR_FIND)
+    row = pipeline.submit("titanic", write(tmp_path / "own.py", text), "ann")
+    assert row["status"] == "scored", row["log"][-3000:]
+    names = {a["name"] for a in row["artifacts"]}
+    assert {"lr_find.png", "lr_find.csv"} <= names and "lr_find_2.csv" not in names
+    curve = pd.read_csv(next(a["path"] for a in row["artifacts"] if a["name"] == "lr_find.csv"))
+    assert len(curve) <= 30 and "suggested valley" not in curve
+    assert "CONFIG lr_find" not in row["log"]
+
+
+def test_a_valid_csv_is_scored_and_a_broken_one_rejected(ready, tmp_path):
+    files = data.current(registry.get("titanic")).files
+    sample = pd.read_csv(files / "sample_submission.csv")
+    ok = pipeline.submit(
+        "titanic", write(tmp_path / "zeros.csv", sample.to_csv(index=False)), "ann"
+    )
+    assert ok["status"] == "scored" and ok["kind"] == "csv"
+    assert ok["public_score"] == hand_accuracy(lambda t: np.zeros(len(t), int))[0]
+    lines = sample.to_csv(index=False).splitlines()
+    lines[5] = lines[5].split(",")[0] + ",0.5"  # row 5 is line 6 of the file
+    runs_before = set((ready / "runs").iterdir())
+    bad = pipeline.submit("titanic", write(tmp_path / "half.csv", "\n".join(lines) + "\n"), "bob")
+    assert bad["status"] == "rejected" and bad["public_score"] is None
+    assert bad["error"].startswith("half.csv, row 5 (line 6), column Survived: '0.5'")
+    assert set((ready / "runs").iterdir()) == runs_before  # nothing else written
+
+
+def test_the_report_draws_the_public_confusion_matrix(ready, tmp_path):
+    path = write(tmp_path / "women.py", "def fit_predict(train, valid, test):\n"
+                 "    return (test['Sex'] == 'female').astype(int)\n")  # fmt: skip
+    row = pipeline.submit("titanic", path, "ann")
+    found = {a["name"]: a for a in row["artifacts"]}
+    assert set(found) == {"confusion_matrix.csv", "confusion_matrix.png"}
+    cm = pd.read_csv(found["confusion_matrix.csv"]["path"])
+    counts = cm[["predicted died", "predicted survived"]].to_numpy()
+    public_rows = (data.current(registry.get("titanic")).test_labels().Usage == "Public").sum()
+    assert counts.sum() == public_rows  # the private part stays out of reports
+    assert (counts[0, 0] + counts[1, 1]) / counts.sum() == row["public_score"]
+    with open(found["confusion_matrix.png"]["path"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_broken_report_is_noted_and_the_score_kept(ready, tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("plotting went wrong")
+
+    monkeypatch.setattr(registry.get("titanic").module, "report", broken)
+    path = write(tmp_path / "zero.py", "def fit_predict(train, valid, test):\n"
+                 "    return [0] * len(test)\n")  # fmt: skip
+    row = pipeline.submit("titanic", path, "ann")
+    assert row["status"] == "scored" and row["public_score"] is not None
+    assert "the report failed" in row["log"] and "plotting went wrong" in row["log"]

@@ -1,0 +1,94 @@
+"""harness.store.leaderboards, the app's read-only queries, on a hand-made store (lower is better)."""
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+from harness.store import db, leaderboards
+
+RMSE = SimpleNamespace(
+    name="movielens",
+    spec=SimpleNamespace(version=1, metric="rmse", also=("mse",)),
+    metric=SimpleNamespace(higher_is_better=False),
+)
+T0 = datetime(2025, 1, 1)
+
+
+def add(user, public, private, minutes, epochs=(), model=None, config=None) -> int:
+    row = dict(
+        competition="movielens",
+        competition_version=1,
+        data_source="offline",
+        data_fingerprint="f" * 64,
+        user_name=user,
+        kind="code",
+        entry="train",
+        filename=f"{user}.py",
+        file_sha256="0" * 64,
+        config=config or {"arch": "dot"},
+        status="scored",
+        metric="rmse",
+        higher_is_better=False,
+        public_score=public,
+        private_score=private,
+        extra_scores={"mse": {"public": public**2, "private": private**2}},
+        seconds={"setup": 1.0, "train_predict": 9.0},
+        created_at=T0 + timedelta(minutes=minutes),
+        model=model,
+    )
+    return db.insert_submission(row, list(epochs))
+
+
+def reveal() -> None:
+    with db.connect() as con:
+        con.execute("INSERT INTO reveals VALUES ('movielens', 1, ?)", [db.now()])
+
+
+def test_lower_is_better_steps_ranks_and_private_board(home):
+    first = add("ann", 0.95, 0.96, 0)
+    add("ann", 0.97, 0.90, 1)  # worse in public: no step
+    trained = {"architecture": "DotProductBias", "parameters": 12345, "trainable": 12345}
+    best = add("ann", 0.90, 0.99, 2, model=trained, config={"epochs": 5})
+    bob = add("bob", 0.92, 0.91, 3, [{"fit": 1, "epoch": e, "seconds": 2.0 + e} for e in (0, 1)])
+    b = leaderboards.read_board(RMSE)
+    assert [(r["user"], r["submission_id"]) for r in b.rows] == [("ann", best), ("bob", bob)]
+    assert b.revealed_at is None and "private" not in b.rows[0]
+    steps = leaderboards.best_over_time(b, ["ann", "bob"])
+    assert [(s["user"], s["submission_id"], s["best"]) for s in steps] == [
+        ("ann", first, 0.95),
+        ("ann", best, 0.90),
+        ("bob", bob, 0.92),
+    ]
+    points = leaderboards.score_vs_time(b, limit=2)
+    assert [p["submission_id"] for p in points] == [best, bob]  # the best two
+    assert (points[1]["seconds_per_epoch"], points[1]["arch"]) == (2.5, "dot")
+    assert points[0]["seconds_per_epoch"] is None and points[0]["train_seconds"] == 9.0
+    # CONFIG's arch where the member named one, else the architecture the worker recorded
+    assert (points[0]["arch"], points[0]["parameters"]) == ("DotProductBias", 12345)
+    assert points[1]["parameters"] is None
+
+    assert leaderboards.submission(best)["private_score"] is None
+    assert "private" not in leaderboards.submission(best)["extra_scores"]["mse"]
+    reveal()
+    b = leaderboards.read_board(RMSE)
+    rows = {r["user"]: r for r in b.rows}
+    assert (rows["ann"]["private"], rows["bob"]["private"]) == (0.99, 0.91)
+    assert (rows["bob"]["private_rank"], rows["ann"]["private_rank"]) == (1, 2)  # a shake-up
+    assert leaderboards.submission(best)["private_score"] == 0.99
+    assert leaderboards.latest("movielens", limit=2)[0]["id"] == bob
+    assert leaderboards.activity()["movielens"]["entries"] == 4
+
+
+def test_a_store_older_than_reveals_reads_as_hidden(home):
+    add("ann", 0.95, 0.96, 0)
+    with db.connect() as con:  # as a harness before the reveals migration left it
+        con.execute("DROP TABLE reveals")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert leaderboards.revealed_at("movielens", 1) is None
+    assert leaderboards.read_board(RMSE).rows[0]["user"] == "ann"
+
+
+def test_no_store_reads_as_empty(home):
+    b = leaderboards.read_board(RMSE)
+    assert (b.fingerprint, b.rows, b.revealed_at) == (None, [], None)
+    assert leaderboards.activity() == {} and leaderboards.latest("movielens") == []
+    assert leaderboards.submission(1) is None and not db.db_path().exists()
