@@ -67,6 +67,16 @@ class Metric:
         """
         return a > b if self.higher_is_better else a < b
 
+    @property
+    def sign(self) -> float:
+        """-1 or 1: sorting ascending on `sign * score` puts the best score first."""
+        return -1.0 if self.higher_is_better else 1.0
+
+    @property
+    def better(self) -> str:
+        """ "higher" or "lower", as in "accuracy (higher is better)"."""
+        return "higher" if self.higher_is_better else "lower"
+
 
 def _floats(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both arrays as float64, refusing non-numeric values and NaN."""

@@ -151,7 +151,7 @@ def overview(comps: dict) -> None:
                 "competition": name,
                 "title": comp.title,
                 "metric": comp.spec.metric,
-                "better": "higher" if comp.metric.higher_is_better else "lower",
+                "better": comp.metric.better,
                 "entries": seen.get("entries", 0),
                 "participants": seen.get("participants", 0),
                 "leader": leader.get("user"),
@@ -174,7 +174,7 @@ def overview(comps: dict) -> None:
 
 def leaderboard(comp) -> None:
     b = leaderboards.read_board(comp)
-    metric, better = comp.spec.metric, "higher" if comp.metric.higher_is_better else "lower"
+    metric, better = comp.spec.metric, comp.metric.better
     st.header(comp.name)
     st.caption(comp.title)
     facts = [f"public {metric}, {better} is better", f"version {comp.spec.version}"]

@@ -127,7 +127,7 @@ def print_board(name: str) -> None:
 
     comp = registry.get(name)
     fingerprint, rows = leaderboards.ranking(comp)
-    better = "higher" if comp.metric.higher_is_better else "lower"
+    better = comp.metric.better
     print(
         f"{comp.name}: public {comp.spec.metric} ({better} is better)"
         + (f", data {fingerprint[:12]}" if fingerprint else "")

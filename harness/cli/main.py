@@ -37,7 +37,7 @@ def cmd_list(args) -> int:
             {
                 "name": name,
                 "metric": comp.spec.metric,
-                "better": "higher" if comp.metric.higher_is_better else "lower",
+                "better": comp.metric.better,
                 "version": comp.spec.version,
                 "sources": ",".join(comp.spec.sources),
                 "data": prepared.source if prepared else None,
@@ -250,7 +250,7 @@ def cmd_kaggle_sync(args) -> int:
         dump(rows)
         return EXIT_OK
     comp = registry.get(args.name)
-    better = "higher" if comp.metric.higher_is_better else "lower"
+    better = comp.metric.better
     if not rows:
         print(f"nothing sent to Kaggle for {comp.name} yet: harness kaggle submit ID")
         return EXIT_OK

@@ -296,8 +296,8 @@ def leaderboard(name: str) -> dict:
     from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
 
     comp, slug = _competition(name)
-    higher = comp.metric.higher_is_better
-    best = db.kaggle_best(comp.name, higher)
+    metric = comp.metric
+    best = db.kaggle_best(comp.name, metric)
     client = api()
     teams, complete = [], False
     with calling(slug, f"read {slug}'s leaderboard"):
@@ -314,23 +314,19 @@ def leaderboard(name: str) -> dict:
                 )
             complete = not more
             last = teams[-1]["score"] if teams else None
-            if best is None or (last is not None and _better(best["public_score"], last, higher)):
+            if best is None or (last is not None and metric.is_better(best["public_score"], last)):
                 break  # the board is sorted best first: every later team ranks lower
     fetched_at = db.now()
     db.replace_kaggle_leaderboard(comp.name, slug, fetched_at, teams)
-    rank = db.kaggle_rank(comp.name, best["public_score"], higher) if best else None
+    rank = db.kaggle_rank(comp.name, best["public_score"], metric) if best else None
     return {
         "competition": comp.name,
         "kaggle_competition": slug,
         "metric": comp.spec.metric,
-        "higher_is_better": higher,
+        "higher_is_better": metric.higher_is_better,
         "fetched_at": fetched_at,
         "teams": teams,
         "complete": complete,
         "best": best,
         "rank": rank,
     }
-
-
-def _better(a: float, b: float, higher: bool) -> bool:
-    return a > b if higher else a < b

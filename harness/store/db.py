@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from harness.errors import StoreError
+from harness.metrics import Metric
 from harness.paths import db_path
 
 LOCK_WAIT_SECONDS = 120.0
@@ -231,6 +232,27 @@ def _rows(cur) -> list[dict]:
     return out
 
 
+def has_table(con, name: str) -> bool:
+    """Whether the table exists: a database no writer has migrated since it came has none."""
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    return con.execute(sql, [name]).fetchone()[0] > 0
+
+
+def read(sql: str, params: list = (), table: str | None = None) -> list[dict]:
+    """The rows of a read-only query as dicts, JSON columns parsed.
+
+    Args:
+        table: the table the query needs; none are read while it does not exist yet.
+
+    Returns:
+        The rows; none while the database (or `table`) does not exist.
+    """
+    with connect(read_only=True) as con:
+        if con is None or (table and not has_table(con, table)):
+            return []
+        return _rows(con.execute(sql, list(params)))
+
+
 def _insert(con, table: str, row: dict) -> int:
     """INSERT one row (its keys are column names, never user text); returns its id."""
     cols = list(row)
@@ -323,25 +345,21 @@ def submission(sub_id: int) -> dict | None:
 
 def latest_board(competition: str, version: int) -> str | None:
     """The data fingerprint of the newest scored submission of this competition version."""
-    with connect(read_only=True) as con:
-        if con is None:
-            return None
-        row = con.execute(
-            "SELECT data_fingerprint FROM submissions WHERE competition = ? AND "
-            "competition_version = ? AND status = 'scored' ORDER BY id DESC LIMIT 1",
-            [competition, version],
-        ).fetchone()
-    return row[0] if row else None
+    rows = read(
+        "SELECT data_fingerprint FROM submissions WHERE competition = ? AND "
+        "competition_version = ? AND status = 'scored' ORDER BY id DESC LIMIT 1",
+        [competition, version],
+    )
+    return rows[0]["data_fingerprint"] if rows else None
 
 
-def leaderboard(competition: str, version: int, fingerprint: str, higher_is_better: bool):
+def leaderboard(competition: str, version: int, fingerprint: str, metric: Metric):
     """Best public score per user; ties go to the earlier submission, as on Kaggle.
 
     Returns:
         A list of dicts with rank, user, score, submission_id, entries, submitted_at,
         is_baseline, best first.
     """
-    sign = -1.0 if higher_is_better else 1.0  # sort ascending on sign * score
     sql = """
         WITH scored AS (
             SELECT id, user_name, public_score, created_at, is_baseline, extra_scores,
@@ -359,10 +377,7 @@ def leaderboard(competition: str, version: int, fingerprint: str, higher_is_bett
                created_at AS submitted_at, last_at AS last_submission_at, is_baseline
         FROM scored WHERE pick = 1 ORDER BY rank
     """
-    with connect(read_only=True) as con:
-        if con is None:
-            return []
-        rows = _rows(con.execute(sql, [sign, competition, version, fingerprint, sign]))
+    rows = read(sql, [metric.sign, competition, version, fingerprint, metric.sign])
     for r in rows:
         # the board is public: only the public part of the extra scores
         r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
@@ -371,15 +386,12 @@ def leaderboard(competition: str, version: int, fingerprint: str, higher_is_bett
 
 def done_before(competition: str, fingerprint: str, file_sha256: str, user: str) -> int | None:
     """The id of a scored submission of this exact file by this user on this data, if any."""
-    with connect(read_only=True) as con:
-        if con is None:
-            return None
-        row = con.execute(
-            "SELECT id FROM submissions WHERE competition = ? AND data_fingerprint = ? AND "
-            "file_sha256 = ? AND user_name = ? AND status = 'scored' ORDER BY id LIMIT 1",
-            [competition, fingerprint, file_sha256, user],
-        ).fetchone()
-    return row[0] if row else None
+    rows = read(
+        "SELECT id FROM submissions WHERE competition = ? AND data_fingerprint = ? AND "
+        "file_sha256 = ? AND user_name = ? AND status = 'scored' ORDER BY id LIMIT 1",
+        [competition, fingerprint, file_sha256, user],
+    )
+    return rows[0]["id"] if rows else None
 
 
 def set_revealed(competition: str, version: int, shown: bool) -> None:
@@ -434,19 +446,17 @@ def kaggle_submissions(competition: str) -> list[dict]:
         FROM kaggle_submissions k LEFT JOIN submissions s ON s.id = k.submission_id
         WHERE k.competition = ? ORDER BY k.id
     """
-    with connect(read_only=True) as con:
-        return [] if con is None else _rows(con.execute(sql, [competition]))
+    return read(sql, [competition], table="kaggle_submissions")
 
 
-def kaggle_best(competition: str, higher_is_better: bool) -> dict | None:
+def kaggle_best(competition: str, metric: Metric) -> dict | None:
     """The group's best scored Kaggle submission; ties go to the earlier one."""
-    sign = -1.0 if higher_is_better else 1.0
     rows = [
         r
         for r in kaggle_submissions(competition)
         if r["status"] == "complete" and r["public_score"] is not None
     ]
-    return min(rows, key=lambda r: (sign * r["public_score"], r["id"])) if rows else None
+    return min(rows, key=lambda r: (metric.sign * r["public_score"], r["id"])) if rows else None
 
 
 def replace_kaggle_leaderboard(competition: str, slug: str, fetched_at, teams: list[dict]) -> None:
@@ -468,25 +478,15 @@ def replace_kaggle_leaderboard(competition: str, slug: str, fetched_at, teams: l
 
 def kaggle_leaderboard(competition: str) -> list[dict]:
     """The stored read of Kaggle's public leaderboard, best first (rank, team_name, score...)."""
-    with connect(read_only=True) as con:
-        if con is None:
-            return []
-        return _rows(
-            con.execute(
-                "SELECT * FROM kaggle_leaderboard WHERE competition = ? ORDER BY rank",
-                [competition],
-            )
-        )
+    sql = "SELECT * FROM kaggle_leaderboard WHERE competition = ? ORDER BY rank"
+    return read(sql, [competition], table="kaggle_leaderboard")
 
 
-def kaggle_rank(competition: str, score: float, higher_is_better: bool) -> int | None:
+def kaggle_rank(competition: str, score: float, metric: Metric) -> int:
     """Where `score` ranks on the stored Kaggle board: 1 + the teams that score better."""
-    better = "score > ?" if higher_is_better else "score < ?"
-    with connect(read_only=True) as con:
-        if con is None:
-            return None
-        n = con.execute(
-            f"SELECT count(*) FROM kaggle_leaderboard WHERE competition = ? AND {better}",
-            [competition, score],
-        ).fetchone()[0]
-    return n + 1
+    rows = read(
+        "SELECT count(*) AS n FROM kaggle_leaderboard WHERE competition = ? AND ? * score < ?",
+        [competition, metric.sign, metric.sign * score],
+        table="kaggle_leaderboard",
+    )
+    return (rows[0]["n"] if rows else 0) + 1

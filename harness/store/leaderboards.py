@@ -48,7 +48,7 @@ class Board:
     @property
     def sign(self) -> float:
         """Sorting ascending on sign * score puts the best first."""
-        return -1.0 if self.competition.metric.higher_is_better else 1.0
+        return self.competition.metric.sign
 
 
 @contextmanager
@@ -64,34 +64,14 @@ def reading():
         yield con
 
 
-def query(sql: str, params: list) -> list[dict]:
-    """Rows as dicts (JSON columns parsed); none while the database does not exist."""
-    with db.connect(read_only=True) as con:
-        if con is None:
-            return []
-        return db._rows(con.execute(sql, params))
-
-
 def revealed_at(competition: str, version: int) -> datetime | None:
     """When the organiser revealed this competition version's private scores, if ever."""
-    with db.connect(read_only=True) as con:
-        if con is None or not _has_reveals(con):
-            return None
-        row = con.execute(
-            "SELECT revealed_at FROM reveals WHERE competition = ? AND competition_version = ?",
-            [competition, version],
-        ).fetchone()
-    return row[0] if row else None
-
-
-def _has_reveals(con) -> bool:
-    return _has_table(con, "reveals")
-
-
-def _has_table(con, name: str) -> bool:
-    # a database that no writer has migrated since the table came has none yet
-    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
-    return con.execute(sql, [name]).fetchone()[0] > 0
+    rows = db.read(
+        "SELECT revealed_at FROM reveals WHERE competition = ? AND competition_version = ?",
+        [competition, version],
+        table="reveals",
+    )
+    return rows[0]["revealed_at"] if rows else None
 
 
 @dataclass
@@ -119,14 +99,10 @@ def on_kaggle(comp: Competition, top: int = 20) -> OnKaggle | None:
     """The competition's Kaggle side; None for a competition that is not on Kaggle."""
     if not comp.spec.kaggle:
         return None
-    with db.connect(read_only=True) as con:
-        empty = con is None or not _has_table(con, "kaggle_submissions")
-    if empty:
-        return OnKaggle(comp.spec.kaggle, [], [], 0, None, None)
-    higher = comp.metric.higher_is_better
+    metric = comp.metric
     teams = db.kaggle_leaderboard(comp.name)
-    best = db.kaggle_best(comp.name, higher)
-    rank = db.kaggle_rank(comp.name, best["public_score"], higher) if best and teams else None
+    best = db.kaggle_best(comp.name, metric)
+    rank = db.kaggle_rank(comp.name, best["public_score"], metric) if best and teams else None
     sent = db.kaggle_submissions(comp.name)[::-1]
     return OnKaggle(comp.spec.kaggle, sent, teams[:top], len(teams), best, rank)
 
@@ -139,7 +115,7 @@ def ranking(comp: Competition) -> tuple[str | None, list[dict]]:
     )
     if fingerprint is None:
         return None, []
-    rows = db.leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric.higher_is_better)
+    rows = db.leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric)
     return fingerprint, rows
 
 
@@ -151,7 +127,7 @@ def read_board(comp: Competition) -> Board:
     if revealed and rows:
         private = {
             r["id"]: r["private_score"]
-            for r in query(
+            for r in db.read(
                 "SELECT id, private_score FROM submissions WHERE id IN (SELECT unnest(?))",
                 [[r["submission_id"] for r in rows]],
             )
@@ -170,7 +146,7 @@ def read_board(comp: Competition) -> Board:
 
 def activity() -> dict[str, dict]:
     """Per competition: every submission (any status or version), users, the latest time."""
-    rows = query(
+    rows = db.read(
         "SELECT competition, count(*) AS entries, count(DISTINCT user_name) AS participants, "
         "max(created_at) AS last_submission_at FROM submissions GROUP BY competition",
         [],
@@ -182,7 +158,7 @@ def best_over_time(b: Board, users: list[str]) -> list[dict]:
     """Each moment a user's best score on the board improved: user, submitted_at, best."""
     if not users:
         return []
-    return query(
+    return db.read(
         f"""
         WITH runs AS (
             SELECT id, user_name, created_at,
@@ -211,7 +187,7 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
         seconds_per_epoch (mean over the epochs table, None without epochs) and
         train_seconds (the worker's training and predicting time), best first.
     """
-    return query(
+    return db.read(
         f"""
         WITH picked AS (  -- only the columns shown: logs and code are large
             SELECT id, user_name, filename, config, model, message, public_score, seconds,
@@ -237,7 +213,7 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
 
 def latest(competition: str, limit: int = 20) -> list[dict]:
     """The newest submissions of a competition, every status and version."""
-    return query(
+    return db.read(
         "SELECT id, user_name AS user, filename, status, public_score AS score, message, "
         "error, created_at FROM submissions WHERE competition = ? ORDER BY id DESC LIMIT ?",
         [competition, limit],

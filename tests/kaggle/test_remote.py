@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.metrics import get_metric
 from harness.store import db
 from tests.conftest import KAGGLE_TITANIC, cli, write
 from tests.kaggle.kaggle_fake import (
@@ -250,7 +251,7 @@ def test_a_code_submission_runs_on_kaggles_test_and_is_sent_synced_and_ranked(ka
     assert fake.methods().count("GetLeaderboard") == 2
     stored = db.kaggle_leaderboard("titanic")
     assert len(stored) == 200 and stored[0]["team_name"] == "team 1" and stored[0]["rank"] == 1
-    assert db.kaggle_rank("titanic", 0.77511, True) == 155
+    assert db.kaggle_rank("titanic", 0.77511, get_metric("accuracy")) == 155
 
 
 def test_a_csv_is_checked_against_kaggles_test_and_sent_as_is(kaggle_home, fake, tmp_path):

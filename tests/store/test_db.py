@@ -6,7 +6,10 @@ import time
 import duckdb
 import pytest
 
+from harness.metrics import get_metric
 from harness.store import db
+
+ACCURACY = get_metric("accuracy")
 
 
 def row(**over):
@@ -45,7 +48,7 @@ def test_a_database_newer_than_the_harness_is_refused(home):
 
 def test_a_reader_before_any_write_sees_nothing(home):
     assert db.submission(1) is None
-    assert db.leaderboard("titanic", 1, "f" * 64, True) == []
+    assert db.leaderboard("titanic", 1, "f" * 64, ACCURACY) == []
     assert not db.db_path().exists()
 
 
@@ -92,14 +95,14 @@ def test_leaderboard_best_per_user_ties_to_the_earlier(home):
     for user, score in [("ann", 0.7), ("bob", 0.8), ("ann", 0.8), ("cid", 0.6), ("bob", 0.75)]:
         db.insert_submission(row(user_name=user, public_score=score), [])
     db.insert_submission(row(user_name="dan", status="failed", public_score=None), [])
-    board = db.leaderboard("titanic", 1, "f" * 64, higher_is_better=True)
+    board = db.leaderboard("titanic", 1, "f" * 64, ACCURACY)
     assert [
         (r["rank"], r["user"], r["score"], r["entries"], r["submission_id"]) for r in board
     ] == [(1, "bob", 0.8, 2, 2), (2, "ann", 0.8, 2, 3), (3, "cid", 0.6, 1, 4)]
-    low = db.leaderboard("titanic", 1, "f" * 64, higher_is_better=False)
+    low = db.leaderboard("titanic", 1, "f" * 64, get_metric("rmse"))
     assert [r["user"] for r in low] == ["cid", "ann", "bob"]
     assert [r["score"] for r in low] == [0.6, 0.7, 0.75]
-    assert db.leaderboard("titanic", 2, "f" * 64, True) == []  # another version
+    assert db.leaderboard("titanic", 2, "f" * 64, ACCURACY) == []  # another version
 
 
 def test_a_reader_waits_out_a_writer_instead_of_failing(home):

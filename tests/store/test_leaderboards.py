@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+from harness.metrics import get_metric
 from harness.store import db, leaderboards
 
 RMSE = SimpleNamespace(
     name="movielens",
     spec=SimpleNamespace(version=1, metric="rmse", also=("mse",)),
-    metric=SimpleNamespace(higher_is_better=False),
+    metric=get_metric("rmse"),
 )
 T0 = datetime(2025, 1, 1)
 
