@@ -22,8 +22,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 FILL = """
 INSERT INTO submissions (competition, competition_version, data_source, data_fingerprint,
@@ -138,8 +145,9 @@ def browser(repeat: int) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "harness.cli", "serve", "--port", str(port)]
-    server = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(300):
@@ -153,8 +161,11 @@ def browser(repeat: int) -> None:
             page = chrome.new_page(viewport={"width": 1400, "height": 900})
 
             def rows() -> None:  # the board's rows (the grid's table for screen readers)
-                page.wait_for_selector('[data-testid="stDataFrame"] table[role=grid] tbody tr',
-                                       state="attached", timeout=60_000)  # fmt: skip
+                page.wait_for_selector(
+                    '[data-testid="stDataFrame"] table[role=grid] tbody tr',
+                    state="attached",
+                    timeout=60_000,
+                )
 
             def drawn() -> None:  # the rows, and both charts' points
                 rows()

@@ -51,8 +51,9 @@ def main() -> None:
     home = Path(os.environ.get("HARNESS_HOME") or tempfile.mkdtemp(prefix="bench-home-"))
     env = {**os.environ, "HARNESS_HOME": str(home)}
     harness = [sys.executable, "-m", "harness.cli"]
-    subprocess.run([*harness, "data", "fetch", "movielens"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*harness, "data", "fetch", "movielens"], env=env, check=True, capture_output=True
+    )
     inputs = home / "data" / "movielens" / "current" / "inputs"
     work = Path(tempfile.mkdtemp(prefix="bench-plain-"))
     (work / "plain.py").write_text(PLAIN.format(repo=str(REPO), inputs=str(inputs)))
@@ -62,12 +63,15 @@ def main() -> None:
         wall, _ = timed([sys.executable, "plain.py"], work, env)
         plain.append(wall)
         sub = str(REPO / "submissions" / "movielens" / "collab_learner.py")
-        wall, out = timed([*harness, "submit", "movielens", sub, "--user", "bench", "--json"],
-                          work, env)  # fmt: skip
+        wall, out = timed(
+            [*harness, "submit", "movielens", sub, "--user", "bench", "--json"], work, env
+        )
         wrapped.append(wall)
         row = json.loads(out)
-        print(f"run {i + 1}: plain {plain[-1]:.1f} s, harness {wall:.1f} s "
-              f"(worker {row['wall_seconds']:.1f} s, test RMSE {row['public_score']:.4f})")  # fmt: skip
+        print(
+            f"run {i + 1}: plain {plain[-1]:.1f} s, harness {wall:.1f} s "
+            f"(worker {row['wall_seconds']:.1f} s, test RMSE {row['public_score']:.4f})"
+        )
     p, h = min(plain), min(wrapped)
     print(f"best of {args.repeat}: plain script {p:.1f} s, harness submit {h:.1f} s")
     print(f"harness overhead: {h - p:+.1f} s, ratio harness/plain = {h / p:.3f}")

@@ -58,15 +58,18 @@ def main() -> None:
     dl = dls.train
     presize, size = pets.default_sizes(frames)
     n = args.bs * args.batches
-    print(f"{len(frames)} generated images of {args.pixels} pixels in {gen_s:.1f} s; "
-          f"Resize({presize}), aug_transforms(size={size}); bs {args.bs}; "
-          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"{len(frames)} generated images of {args.pixels} pixels in {gen_s:.1f} s; "
+        f"Resize({presize}), aug_transforms(size={size}); bs {args.bs}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
     items = [dl.do_item(i) for i in range(args.bs)]
     batch = dl.do_batch(items)  # collated, before the batch transforms
     item_rate = best_rate(lambda: [dl.do_item(i % len(frames)) for i in range(n)], n, args.repeat)
-    batch_rate = best_rate(lambda: [dl.after_batch(batch) for _ in range(args.batches)], n,
-                           args.repeat)  # fmt: skip
+    batch_rate = best_rate(
+        lambda: [dl.after_batch(batch) for _ in range(args.batches)], n, args.repeat
+    )
 
     def iterate():
         for k, _ in enumerate(dl):
@@ -91,9 +94,11 @@ def main() -> None:
     print(f"batch stage (aug_transforms, Normalize) {batch_rate:8.0f} images/s")
     print(f"whole pipeline (iterating dls.train)    {pipe_rate:8.0f} images/s")
     print(f"model step ({args.arch}, forward+backward) {model_rate:8.0f} images/s")
-    print(f"the pipeline delivers {pipe_rate / model_rate:.1f}x what the model consumes on this "
-          "CPU; a GPU consuming more than the pipeline's rate times the data-loading "
-          "processes would wait for data")  # fmt: skip
+    print(
+        f"the pipeline delivers {pipe_rate / model_rate:.1f}x what the model consumes on this "
+        "CPU; a GPU consuming more than the pipeline's rate times the data-loading "
+        "processes would wait for data"
+    )
 
 
 if __name__ == "__main__":

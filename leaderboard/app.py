@@ -234,8 +234,17 @@ def on_kaggle(comp) -> None:
     number = functools.partial(st.column_config.NumberColumn, format="%.5f")
     with left:
         st.caption("Sent to Kaggle, newest first")
-        cols = ["kaggle_ref", "submission_id", "user_name", "filename", "status",
-                "public_score", "local_public_score", "submitted_at", "error"]  # fmt: skip
+        cols = [
+            "kaggle_ref",
+            "submission_id",
+            "user_name",
+            "filename",
+            "status",
+            "public_score",
+            "local_public_score",
+            "submitted_at",
+            "error",
+        ]
         sent = pd.DataFrame(k.sent, columns=cols).rename(
             columns={
                 "submission_id": "local id",
@@ -243,7 +252,7 @@ def on_kaggle(comp) -> None:
                 "public_score": "Kaggle",
                 "local_public_score": "local",
                 "submitted_at": "sent",
-            }  # fmt: skip
+            }
         )
         config = {
             "local id": st.column_config.NumberColumn(format="#%d"),

@@ -59,11 +59,20 @@ def _one(comp, verbose: bool, echo) -> int:
             continue
         err(f"{step}: training and scoring ...")
         t1 = time.monotonic()
-        row = pipeline.submit(comp.name, path, path.stem, "course baseline", is_baseline=True,
-                              on_output=echo(verbose), log=err)  # fmt: skip
+        row = pipeline.submit(
+            comp.name,
+            path,
+            path.stem,
+            "course baseline",
+            is_baseline=True,
+            on_output=echo(verbose),
+            log=err,
+        )
         if row["status"] == "scored":
-            err(f"{step}: public {row['metric']} {row['public_score']:.5f} in "
-                f"{time.monotonic() - t1:.1f} s (submission {row['id']})")  # fmt: skip
+            err(
+                f"{step}: public {row['metric']} {row['public_score']:.5f} in "
+                f"{time.monotonic() - t1:.1f} s (submission {row['id']})"
+            )
         else:
             failed += 1
             err(f"{step}: {row['status']}: {row['error']}")

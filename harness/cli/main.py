@@ -106,7 +106,9 @@ def cmd_show(args) -> int:
         raise UsageError(f"no submission with id {args.id}")
     for k in HIDDEN_FIELDS:
         row.pop(k, None)
-    row["extra_scores"] = public_also(row) or None
+    # the `also` metrics, public part only, under the key `harness submit --json` uses
+    row["also"] = public_also(row)
+    del row["extra_scores"]
     row["user"] = row.pop("user_name")
     if args.json:
         dump(row)
@@ -192,10 +194,16 @@ def cmd_serve(args) -> int:
     app = REPO_ROOT / "leaderboard" / "app.py"
     with db.connect():  # the app only reads: bring the schema up to date first
         pass
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.address", args.host, "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--client.toolbarMode", "minimal"]  # fmt: skip
+    options = {
+        "server.port": args.port,
+        "server.address": args.host,
+        "server.headless": "true",
+        "browser.gatherUsageStats": "false",
+        "server.fileWatcherType": "none",
+        "client.toolbarMode": "minimal",
+    }
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
+    cmd += [x for k, v in options.items() for x in (f"--{k}", str(v))]
     err(f"harness: leaderboard of {home()} on http://{args.host}:{args.port} (Ctrl-C stops it)")
     proc = subprocess.Popen(cmd, env={**os.environ, "HARNESS_HOME": str(home())})
     signal.signal(signal.SIGTERM, lambda signum, _: proc.send_signal(signum))  # stop both
@@ -259,8 +267,13 @@ def cmd_kaggle_sync(args) -> int:
         f"({better} is better), {len(rows)} sent from the harness"
     )
     for r in rows:
-        r.update(local=r["submission_id"], user=r["user_name"], kaggle=r["public_score"],
-                 local_score=r["local_public_score"], sent=r["submitted_at"])  # fmt: skip
+        r.update(
+            local=r["submission_id"],
+            user=r["user_name"],
+            kaggle=r["public_score"],
+            local_score=r["local_public_score"],
+            sent=r["submitted_at"],
+        )
     cols = ["kaggle_ref", "local", "user", "filename", "status", "kaggle", "local_score", "sent"]
     print(table(rows, cols))
     for r in rows:

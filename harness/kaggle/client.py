@@ -224,8 +224,9 @@ def download(slug: str, raw_dir: Path, names: tuple[str, ...]) -> None:
                 if not (files / n).exists() and (files / f"{n}.zip").exists():
                     _unzip(files / f"{n}.zip", files)
         except zipfile.BadZipFile as e:
-            raise KaggleError(f"Kaggle's download of {slug} is not a readable zip ({e}); "
-                              f"try again, or {by_hand}") from e  # fmt: skip
+            raise KaggleError(
+                f"Kaggle's download of {slug} is not a readable zip ({e}); try again, or {by_hand}"
+            ) from e
         missing = [n for n in names if not (files / n).exists()]
         if missing:
             got = (

@@ -468,11 +468,19 @@ def replace_kaggle_leaderboard(competition: str, slug: str, fetched_at, teams: l
             con.executemany(
                 "INSERT INTO kaggle_leaderboard VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    [competition, slug, fetched_at, t["rank"], t["team_id"], t["team_name"],
-                     t["score"], t["submitted_at"]]
+                    [
+                        competition,
+                        slug,
+                        fetched_at,
+                        t["rank"],
+                        t["team_id"],
+                        t["team_name"],
+                        t["score"],
+                        t["submitted_at"],
+                    ]
                     for t in teams
                 ],
-            )  # fmt: skip
+            )
         con.execute("COMMIT")
 
 

@@ -121,11 +121,26 @@ class FakeKaggle:
         if method == "IntrospectToken":
             if request.get("token") != TOKEN:
                 return 200, {"active": False}
-            return 200, {"active": True, "clientId": "kaggle-cli", "username": USER,
-                         "userId": 4242, "scope": "resources.admin:*", "exp": 4102444800}  # fmt: skip
+            return 200, {
+                "active": True,
+                "clientId": "kaggle-cli",
+                "username": USER,
+                "userId": 4242,
+                "scope": "resources.admin:*",
+                "exp": 4102444800,
+            }
         slug = request.get("competitionName", "")
-        if method in ("DownloadDataFiles", "StartSubmissionUpload", "CreateSubmission",
-                      "ListSubmissions", "GetLeaderboard") and slug not in self.zips:  # fmt: skip
+        if (
+            method
+            in (
+                "DownloadDataFiles",
+                "StartSubmissionUpload",
+                "CreateSubmission",
+                "ListSubmissions",
+                "GetLeaderboard",
+            )
+            and slug not in self.zips
+        ):
             return 404, {"code": 404, "message": "NotFound"}
         if method == "DownloadDataFiles":
             return 302, {"location": f"{BASE}/storage/{slug}.zip"}
@@ -153,8 +168,10 @@ class FakeKaggle:
                 "_blob": token,
             }
             self.submissions.append(sub)
-            return 200, {"message": f"Successfully submitted to {TITLES.get(slug, slug)}",
-                         "ref": ref}  # fmt: skip
+            return 200, {
+                "message": f"Successfully submitted to {TITLES.get(slug, slug)}",
+                "ref": ref,
+            }
         if method == "ListSubmissions":
             subs = [{k: v for k, v in s.items() if k != "_blob"} for s in self.submissions]
             return 200, _page(subs[::-1], request)  # newest first, as Kaggle lists them
@@ -218,8 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.fake.zips.get(name.removesuffix(".zip"))
         if data is None:
             return self._send(404)
-        self._send(200, data, {"Content-Type": "application/zip",
-                               "Last-Modified": formatdate(usegmt=True)})  # fmt: skip
+        self._send(
+            200, data, {"Content-Type": "application/zip", "Last-Modified": formatdate(usegmt=True)}
+        )
 
     def do_PUT(self) -> None:
         token = urlsplit(self.path).path.removeprefix("/upload/")

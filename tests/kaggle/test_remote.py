@@ -38,10 +38,14 @@ def fit_predict(train, valid, test):
 '''
 # a public board of 250 teams, best first; 154 of them score better than 0.77511
 BOARD = [
-    {"teamId": 9000 + i, "teamName": f"team {i}", "submissionDate": "2026-10-01T12:00:00.000Z",
-     "score": f"{0.93 - i * 0.001:.5f}"}
+    {
+        "teamId": 9000 + i,
+        "teamName": f"team {i}",
+        "submissionDate": "2026-10-01T12:00:00.000Z",
+        "score": f"{0.93 - i * 0.001:.5f}",
+    }
     for i in range(1, 251)
-]  # fmt: skip
+]
 
 
 def point_client_at_fake(mp: pytest.MonkeyPatch) -> None:
@@ -112,13 +116,26 @@ def scored_code_submission(home: Path, **over) -> dict:
     """A code submission as `harness submit` stores it, scored on the given home's data."""
     prepared = json.loads((home / "data" / "titanic" / "current" / "manifest.json").read_text())
     row = dict(
-        competition="titanic", competition_version=1, data_source=prepared["source"],
-        data_fingerprint=prepared["fingerprint"], user_name="ann", kind="code",
-        entry="fit_predict", filename="women.py", content=WOMEN, file_sha256="0" * 64,
-        status="scored", metric="accuracy", higher_is_better=True, public_score=0.80282,
-        private_score=0.79, seed=42, device="cpu", timeout_seconds=600.0,
+        competition="titanic",
+        competition_version=1,
+        data_source=prepared["source"],
+        data_fingerprint=prepared["fingerprint"],
+        user_name="ann",
+        kind="code",
+        entry="fit_predict",
+        filename="women.py",
+        content=WOMEN,
+        file_sha256="0" * 64,
+        status="scored",
+        metric="accuracy",
+        higher_is_better=True,
+        public_score=0.80282,
+        private_score=0.79,
+        seed=42,
+        device="cpu",
+        timeout_seconds=600.0,
         memory_limit_mb=4096.0,
-    )  # fmt: skip
+    )
     return db.submission(db.insert_submission({**row, **over}, []))
 
 

@@ -74,8 +74,14 @@ def test_leaderboard_ranks_ties_to_the_earlier_entry_and_marks_baselines(page, i
     at = page(competition="titanic")
     board = at.dataframe[0].value
     assert list(board.columns) == [
-        "rank", "user", "score", "entries", "last submission", "best", "baseline"
-    ]  # fmt: skip
+        "rank",
+        "user",
+        "score",
+        "entries",
+        "last submission",
+        "best",
+        "baseline",
+    ]
     rows = board.set_index("user")
     # ann's gender rule ties the course's, which came first; her zeros entry is not her best
     assert rows.loc["course", "score"] == rows.loc["ann", "score"]
@@ -269,8 +275,13 @@ def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkey
     """Rows as `harness kaggle submit|sync|leaderboard` store them (tests/kaggle/test_remote.py
     drives those against a fake Kaggle)."""
     t = db.now()
-    common = dict(competition="titanic", kaggle_competition="titanic", file_sha256="0" * 64,
-                  submitted_at=t, rows=418)  # fmt: skip
+    common = dict(
+        competition="titanic",
+        kaggle_competition="titanic",
+        file_sha256="0" * 64,
+        submitted_at=t,
+        rows=418,
+    )
     db.insert_kaggle_submission(
         {
             **common,
@@ -279,7 +290,7 @@ def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkey
             "status": "complete",
             "public_score": 0.77511,
             "message": HOSTILE,
-        }  # fmt: skip
+        }
     )
     db.insert_kaggle_submission(
         {
@@ -288,7 +299,7 @@ def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkey
             "filename": HOSTILE,
             "status": "error",
             "error": "bad header",
-        }  # fmt: skip
+        }
     )
     teams = [
         {"rank": i + 1, "team_id": i, "team_name": name, "score": score, "submitted_at": t}

@@ -14,9 +14,18 @@ POINTS = pd.DataFrame(
         (2, "bob", "rule.py", None, None, "hi", 0.20, None, 0.01),
         (3, "cat", "p.csv", None, None, None, 0.30, None, None),  # a CSV: never trained
     ],
-    columns=["submission_id", "user", "filename", "arch", "parameters", "message", "score",
-             "seconds_per_epoch", "train_seconds"],
-)  # fmt: skip
+    columns=[
+        "submission_id",
+        "user",
+        "filename",
+        "arch",
+        "parameters",
+        "message",
+        "score",
+        "seconds_per_epoch",
+        "train_seconds",
+    ],
+)
 
 
 def test_seconds_per_epoch_where_logged_else_the_whole_run():
