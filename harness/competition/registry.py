@@ -1,11 +1,19 @@
 """Discovers competitions/*/competition.py and checks each against the contract.
 
-A competition folder holds `competition.py` with a module docstring, a `SPEC` and four
-functions: `fetch(source, raw_dir)`, `prepare(source, raw_dir) -> Splits`,
-`dls(train, valid, **kwargs) -> DataLoaders` and `to_submission(test, preds) -> DataFrame`.
-Two more are optional: `diagnose(learn, out)`, run in the worker after a fastai Learner
-has trained, and `report(test, labels, preds, raw, out)`, run by the scorer; both write
-artifacts (see `harness.competition.artifacts`). The folder name is the competition's key everywhere.
+A competition folder holds `competition.py` with a module docstring, a `SPEC` and three
+functions: `fetch(source, raw_dir)`, `prepare(source, raw_dir) -> Splits` and
+`dls(train, valid, **kwargs) -> DataLoaders`. The rest is optional (OPTIONAL):
+`to_submission(test, preds)` when the submission needs more than the id and the
+predictions cast to the format's type (`harness.competition.frames.submission_frame`);
+`from_dls_target(preds)` when `dls` trains on another target than the submission's
+(Rossmann: log(Sales)), turning the model's predictions back into submission units;
+`diagnose(learn, out)`, run in the worker after a fastai Learner has trained; and
+`report(test, labels, preds, raw, out)`, run by the scorer. The last two write artifacts
+(see `harness.competition.artifacts`). The folder name is the competition's key everywhere.
+
+Each discovered competition is the package `competitions.<name>` (its folder needs no
+`__init__.py`), so the modules beside its competition.py import plainly:
+`from competitions.rossmann import models`.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
+from harness.competition.frames import submission_frame
 from harness.errors import CompetitionError, UnknownCompetition
 from harness.metrics import Metric, get_metric
 from harness.paths import competitions_dir
@@ -31,7 +40,13 @@ CONTRACT = {
     "fetch": ("source", "raw_dir"),
     "prepare": ("source", "raw_dir"),
     "dls": ("train", "valid"),
+}
+# the optional functions, checked the same way when a competition defines them
+OPTIONAL = {
     "to_submission": ("test", "preds"),
+    "from_dls_target": ("preds",),
+    "diagnose": ("learn", "out"),
+    "report": ("test", "labels", "preds", "raw", "out"),
 }
 
 
@@ -130,8 +145,20 @@ class Competition:
         fn = getattr(self.module, name, None)
         return fn if callable(fn) else None
 
+    def to_submission(self, test, preds):
+        """Predictions in submission units, aligned with test, as the submission frame:
+        the competition's own to_submission, else id and predictions in the format's type."""
+        if own := self.hook("to_submission"):
+            return own(test, preds)
+        return submission_frame(self.spec.submission, test, preds)
+
+    def from_dls_target(self, preds):
+        """What the model trained by `dls` predicts, in submission units (Rossmann: exp)."""
+        decode = self.hook("from_dls_target")
+        return decode(preds) if decode else preds
+
     def __getattr__(self, attr: str):
-        # contract functions (fetch, prepare, dls, to_submission, ...) come from the module
+        # contract functions (fetch, prepare, dls) come from the module
         if attr in CONTRACT:
             return getattr(self.module, attr)
         raise AttributeError(attr)
@@ -140,8 +167,8 @@ class Competition:
 def sibling(competition_file: str, name: str) -> ModuleType:
     """A module beside a competition.py (a data generator, shared models), loaded once.
 
-    Competition folders are not packages, so `competition.py` reaches its helpers with
-    `simulate = sibling(__file__, "simulate")` instead of an import.
+    `competition.py` reaches its helpers with `simulate = sibling(__file__, "simulate")`;
+    it is the same module as `from competitions.<name> import simulate` gives.
     """
     path = Path(competition_file).with_name(f"{name}.py")
     qualname = f"competitions.{path.parent.name}.{name}"
@@ -159,7 +186,14 @@ def sibling(competition_file: str, name: str) -> ModuleType:
 
 def _load(path: Path) -> ModuleType:
     name = path.parent.name
-    spec = importlib.util.spec_from_file_location(f"competitions.{name}", path)
+    if "competitions" not in sys.modules:  # the root of `from competitions.x import y`
+        root = ModuleType("competitions", "The discovered competitions, one package each.")
+        root.__path__ = [str(path.parent.parent)]
+        sys.modules["competitions"] = root
+    # a package: the folder's other modules import as competitions.<name>.<module>
+    spec = importlib.util.spec_from_file_location(
+        f"competitions.{name}", path, submodule_search_locations=[str(path.parent)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
@@ -182,8 +216,10 @@ def check(path: Path, module: ModuleType) -> list[str]:
         out.append("missing SPEC = harness.competition.Spec(...)")
     else:
         out += spec.problems()
-    for fname, params in CONTRACT.items():
+    for fname, params in [*CONTRACT.items(), *OPTIONAL.items()]:
         fn = getattr(module, fname, None)
+        if fname in OPTIONAL and fn is None:
+            continue
         if not callable(fn):
             out.append(f"missing function {fname}({', '.join(params)}, ...)")
             continue

@@ -153,7 +153,8 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     raw, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
     # the model's raw outputs (e.g. class probabilities) for the scorer's report
     np.save(out / "raw_preds.npy", raw.detach().float().cpu().numpy())
-    return comp.to_submission(test, decode(learn, decoded))
+    # the dls target (Rossmann's log(Sales)) back in submission units
+    return comp.to_submission(test, comp.from_dls_target(decode(learn, decoded)))
 
 
 def run_fit_predict(module, comp, train, valid, test):
