@@ -26,7 +26,7 @@ from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
 from harness.run.submission import Rejected, SubmissionFile, read
 from harness.store import db
-from harness.validate import SubmissionError, validate_csv
+from harness.validate import CSV_LIMIT, SubmissionError, check_size, validate_csv
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_SEED = 42
@@ -116,21 +116,44 @@ def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None
     report = comp.hook("report")
     if report is None:
         return None
-    raw_path = run_dir / "out" / "raw_preds.npy"
-    raw = np.load(raw_path) if raw_path.exists() else None
-    # like the public board, reports see only the public part: the private stays dark
-    public = (labels["Usage"] == "Public").to_numpy()
-    keep = test[comp.spec.id_col].isin(labels.loc[public, comp.spec.id_col]).to_numpy()
-    labels, test = labels[public].reset_index(drop=True), test[keep].reset_index(drop=True)
-    preds = preds[keep].reset_index(drop=True)
-    raw = raw[keep] if raw is not None else None
     printed = io.StringIO()
     try:
+        raw = _raw_preds(run_dir / "out" / "raw_preds.npy", len(test))
+        # like the public board, reports see only the public part: the private stays dark
+        public = (labels["Usage"] == "Public").to_numpy()
+        keep = test[comp.spec.id_col].isin(labels.loc[public, comp.spec.id_col]).to_numpy()
+        labels, test = labels[public].reset_index(drop=True), test[keep].reset_index(drop=True)
+        preds = preds[keep].reset_index(drop=True)
+        raw = raw[keep] if raw is not None else None
         with contextlib.redirect_stdout(printed):
             report(test, labels, preds, raw, run_dir / "artifacts")
     except Exception:
         return f"{printed.getvalue()}[harness] the report failed:\n{traceback.format_exc()}"
     return printed.getvalue() or None
+
+
+def staging() -> Path:
+    """The private folder runs are made in before they move into runs/ (0700)."""
+    folder = runs_dir() / ".staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def _raw_preds(path: Path, rows: int):
+    """The worker's raw outputs (a numeric array, one row per test row), or None.
+
+    Raises:
+        ValueError: a link, a pickle, not numeric, or the wrong number of rows.
+    """
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_file():
+        raise ValueError("raw_preds.npy is not a regular file")
+    raw = np.load(path, allow_pickle=False)
+    if raw.dtype.kind not in "biuf" or raw.ndim == 0 or len(raw) != rows:
+        raise ValueError(f"raw_preds.npy holds {raw.dtype} {raw.shape}, not {rows} rows of numbers")
+    return raw
 
 
 def _run_worker(
@@ -141,35 +164,42 @@ def _run_worker(
     executor: Executor | None,
     on_output: Callable[[str], None] | None,
 ):
-    """Runs a code submission on copies of the input parquet files; (result, run folder, MiB)."""
-    # the worker runs outside the harness home: no path it is given, relative or not,
-    # leads to the hidden labels; its folder moves into runs/ once it has ended
-    run_dir = Path(tempfile.mkdtemp(prefix="harness-run-"))
-    (run_dir / "inputs").mkdir()
-    for split in data.INPUTS:
-        shutil.copyfile(inputs[split], run_dir / "inputs" / f"{split}.parquet")
-    code_path = run_dir / sub.path.name
-    code_path.write_text(sub.content)
-    memory_mb = limits.memory_mb or default_memory_mb()
-    job = Job(
-        run_dir=run_dir,
-        submission=code_path,
-        competition=comp.name,
-        entry=sub.entry,
-        seed=limits.seed,
-        device=limits.device,
-        timeout=limits.timeout,
-        memory_mb=memory_mb,
-    )
+    """Runs a code submission on copies of the input parquet files; (result, run folder, MiB).
+
+    The run is made in a private staging folder and moves into runs/ once it has ended;
+    an interrupted run leaves nothing. The sandboxed worker sees it only as /job.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=staging()))
     try:
+        (run_dir / "inputs").mkdir()
+        for split in data.INPUTS:
+            shutil.copyfile(inputs[split], run_dir / "inputs" / f"{split}.parquet")
+        code_path = run_dir / sub.path.name
+        code_path.write_text(sub.content)
+        memory_mb = limits.memory_mb or default_memory_mb()
+        job = Job(
+            run_dir=run_dir,
+            submission=code_path,
+            competition=comp.name,
+            entry=sub.entry,
+            seed=limits.seed,
+            device=limits.device,
+            timeout=limits.timeout,
+            memory_mb=memory_mb,
+        )
         res = (executor or LocalExecutor()).run(job, on_output)
+        final = runs_dir() / uuid.uuid4().hex
+        run_dir.chmod(0o755)
+        shutil.move(run_dir, final)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # interrupted: nothing is recorded
         raise
-    final = runs_dir() / uuid.uuid4().hex
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(run_dir, final)
     return res, final, memory_mb
+
+
+def one_line(e: BaseException) -> str:
+    """An unexpected error as one line for a row: its type and message."""
+    return " ".join(f"{type(e).__name__}: {e}".split())[:500]
 
 
 def run_code(
@@ -195,6 +225,7 @@ def run_code(
         "log": res.log,
         "run_dir": str(final),
         "epochs": res.epochs,
+        "sandboxed": res.sandboxed,
     }
     for key in ("config", "model", "gpu_peak_mb"):
         if res.result.get(key) is not None:
@@ -207,6 +238,8 @@ def run_code(
         return {**fields, **_scored(comp, prepared, preds, name, final)}
     except SubmissionError as e:
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
+    except Exception as e:  # the worker's output broke the scorer: a failed run, recorded
+        return {**fields, "status": "failed", "error": f"the run's output: {one_line(e)}"}
 
 
 def submit(
@@ -231,22 +264,14 @@ def submit(
     limits = limits or Limits()
     comp = registry.get(name)
     user = check_user(user)
-    sub = read(path)
+    sub = _read(Path(path))
     prepared = data.ensure(comp, log=log)
     row = _base_row(comp, prepared, sub, user, message, is_baseline)
     try:
         if sub.problem:
             raise Rejected(sub.problem)
         if sub.kind == "csv":
-            run_dir = runs_dir() / uuid.uuid4().hex
-            run_dir.mkdir(parents=True)
-            try:
-                row.update(_scored(comp, prepared, sub.path, sub.path.name, run_dir))
-            except SubmissionError as e:
-                shutil.rmtree(run_dir)  # a rejected file leaves nothing but its row
-                raise Rejected(str(e)) from e
-            shutil.copyfile(sub.path, run_dir / sub.path.name)
-            row["run_dir"] = str(run_dir)
+            row.update(_score_csv(comp, prepared, sub))
         else:
             row.update(run_code(comp, prepared, sub, limits, on_output=on_output))
     except Rejected as e:
@@ -254,8 +279,58 @@ def submit(
     epochs = row.pop("epochs", [])
     if report_log := row.pop("report_log", None):
         row["log"] = f"{row.get('log') or ''}\n[harness] report:\n{report_log}"
-    found = artifacts.read_index(Path(row["run_dir"]) / "artifacts") if row.get("run_dir") else []
-    return db.submission(db.insert_submission(row, epochs, found))
+    found = []
+    if row.get("run_dir"):
+        try:
+            found = artifacts.read_index(Path(row["run_dir"]) / "artifacts")
+        except artifacts.ArtifactError as e:
+            _fail(row, f"its artifacts were refused: {e}")
+    try:
+        return db.submission(db.insert_submission(row, epochs, found))
+    except BaseException:
+        if row.get("run_dir"):  # no row, no folder
+            shutil.rmtree(row["run_dir"], ignore_errors=True)
+        raise
+
+
+def _fail(row: dict, error: str) -> None:
+    """Marks a row failed (a score obtained with refused output does not count)."""
+    row.update(status="failed", error=error, public_score=None, private_score=None)
+    row.update(extra_scores=None, predictions_sha256=None)
+
+
+def _read(path: Path) -> SubmissionFile:
+    """`submission.read`, except that a CSV over the limit is never read whole."""
+    if path.suffix == ".csv" and path.is_file() and path.stat().st_size > CSV_LIMIT:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(2**20):
+                digest.update(chunk)
+        try:
+            check_size(path, path.name)
+            problem = None
+        except SubmissionError as e:
+            problem = str(e)
+        return SubmissionFile(path, "csv", digest.hexdigest(), problem=problem)
+    return read(path)
+
+
+def _score_csv(comp: Competition, prepared: data.Prepared, sub: SubmissionFile) -> dict:
+    """Scores a CSV submission in its own run folder (kept with its row)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="csv-", dir=staging()))
+    try:
+        fields = _scored(comp, prepared, sub.path, sub.path.name, run_dir)
+        shutil.copyfile(sub.path, run_dir / sub.path.name)
+        final = runs_dir() / uuid.uuid4().hex
+        run_dir.chmod(0o755)
+        shutil.move(run_dir, final)
+    except SubmissionError as e:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a rejected file leaves nothing but its row
+        raise Rejected(str(e)) from e
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return {**fields, "run_dir": str(final)}
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -22,10 +23,24 @@ from typing import Protocol
 
 import psutil
 
+from harness.paths import competitions_dir
+from harness.run import sandbox
 from harness.run.repro import worker_env
 
 POLL_SECONDS = 0.1
 LOG_LIMIT = 1_000_000  # characters of log kept in the database; the file keeps all
+LOG_FILE_CAP = 64 * 2**20  # bytes of log a run may write
+DISK_CAP = 2 * 2**30  # bytes a run may leave in its out, artifacts and work folders
+DISK_FILES_CAP = 20_000  # files and folders it may leave there
+DISK_CHECK_SECONDS = 2.0
+# what each file the worker writes back may weigh, in bytes
+RESULT_CAP = 1 * 2**20
+EPOCHS_CAP = 16 * 2**20
+ERROR_CAP = 64 * 2**10
+PREDICTIONS_CAP = 512 * 2**20
+RAW_PREDS_CAP = 1 * 2**30
+MAX_EPOCHS = 100_000
+ERROR_SHOWN = 2000  # characters of the worker's own error message kept
 # variables a worker must not inherit: they lead to the harness home and its labels
 PRIVATE_ENV = ("HARNESS_HOME", "HARNESS_CACHE", "XDG_DATA_HOME")
 
@@ -72,6 +87,7 @@ class RunResult:
     log: str = ""
     wall_seconds: float = 0.0
     peak_memory_mb: float = 0.0
+    sandboxed: bool | None = None  # None: the executor does not say
 
 
 class Executor(Protocol):
@@ -97,7 +113,12 @@ def kill_group(pid: int) -> None:
 
 
 def read_log(path: Path) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(LOG_FILE_CAP)
+    except OSError:
+        data = b""
+    text = data.decode("utf-8", errors="replace")
     if len(text) <= LOG_LIMIT:
         return text
     head = LOG_LIMIT // 10
@@ -136,85 +157,339 @@ class Tail(threading.Thread):
 
 
 class LocalExecutor:
-    """Runs the worker as a child process of this one."""
+    """Runs the worker as a child process of this one, in the sandbox when there is one.
+
+    Args:
+        sandboxed: None (default) follows HARNESS_SANDBOX; False runs without a sandbox;
+            True requires one.
+    """
+
+    def __init__(self, sandboxed: bool | None = None):
+        self.sandboxed = sandboxed
+
+    def _sandbox(self) -> sandbox.Sandbox | None:
+        if self.sandboxed is False:
+            return None
+        sb, why = sandbox.choose()
+        if sb is None and self.sandboxed:
+            raise sandbox.SandboxUnavailable(f"no sandbox for code runs: {why}")
+        if sb is None:
+            print(
+                f"harness: warning: this run is not sandboxed ({why}); the submission can "
+                "read and change what this user can",
+                file=sys.stderr,
+            )
+        return sb
 
     def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
-        job.out.mkdir(parents=True, exist_ok=True)
-        work = job.run_dir / "work"
-        work.mkdir(exist_ok=True)
+        sb = self._sandbox()
+        writable = [job.out, job.artifacts, job.run_dir / "work"]
+        for folder in writable:
+            folder.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "competition": job.competition,
+            "entry": job.entry,
+            "seed": job.seed,
+            "device": job.device,
+        }
         job_file = job.run_dir / "job.json"
-        job_file.write_text(
-            json.dumps(
-                {
-                    "submission": str(job.submission),
-                    "competition": job.competition,
-                    "entry": job.entry,
-                    "inputs": str(job.inputs),
-                    "out": str(job.out),
-                    "artifacts": str(job.artifacts),
-                    "seed": job.seed,
-                    "device": job.device,
-                },
-                indent=1,
+        paths = {
+            "submission": job.submission,
+            "inputs": job.inputs,
+            "out": job.out,
+            "artifacts": job.artifacts,
+        }
+        job_file.write_text(json.dumps({**{k: str(v) for k, v in paths.items()}, **spec}, indent=1))
+        if sb is None:
+            env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+            env.update(worker_env(job.seed), PYTHONUNBUFFERED="1")
+            argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
+            cwd = job.run_dir / "work"
+        else:
+            inside = {
+                "submission": sandbox.JOB / job.submission.name,
+                "inputs": sandbox.JOB / "inputs",
+                "out": sandbox.JOB / "out",
+                "artifacts": sandbox.JOB / "artifacts",
+            }
+            (job.run_dir / "job.sandbox.json").write_text(
+                json.dumps({**{k: str(v) for k, v in inside.items()}, **spec}, indent=1)
             )
-        )
-        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-        env.update(worker_env(job.seed), PYTHONUNBUFFERED="1")
+            uid = sandbox.new_uid(sb)
+            for f in job.inputs.iterdir():
+                f.chmod(0o644)
+            job.inputs.chmod(0o755)
+            if sb.mode == "root":
+                sandbox.hand_over(writable, uid)
+            argv = sandbox.argv(
+                sb, uid, job.run_dir, job.submission, competitions_dir(), job.memory_mb, job.seed
+            )
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+            cwd = job.run_dir
         tail = Tail(job.log_path, on_output) if on_output else None
         reason, peak = None, 0
         t0 = time.monotonic()
-        with open(job.log_path, "w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.run.worker", str(job_file)],
-                cwd=work,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, killed as one
-            )
+        try:
+            with open(job.log_path, "w") as log:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group, killed as one
+                )
+                if tail:
+                    tail.start()
+                reason, peak = watch(proc, job, writable)
+                wall = time.monotonic() - t0
+        finally:
             if tail:
-                tail.start()
-            watched = psutil.Process(proc.pid)
-            try:
-                while proc.poll() is None:
-                    rss = tree_rss(watched)
-                    peak = max(peak, rss)
-                    if rss > job.memory_mb * 2**20:
-                        reason = (
-                            f"used {rss / 2**20:.0f} MiB, over the memory limit of "
-                            f"{job.memory_mb:.0f} MiB; the run was stopped"
-                        )
-                    elif time.monotonic() - t0 > job.timeout:
-                        reason = f"timed out after {job.timeout:g} s; the run was stopped"
-                    if reason:
-                        kill_group(proc.pid)
-                        proc.wait()
-                        break
-                    time.sleep(POLL_SECONDS)
-            finally:
-                kill_group(proc.pid)  # whatever the submission left running goes too
-                if proc.poll() is None:
-                    proc.wait()
-            wall = time.monotonic() - t0
-        if tail:
-            tail.stopped.set()
-            tail.join()
-        return collect(job, proc.returncode, reason, wall, peak)
+                tail.stopped.set()
+                tail.join()
+            if sb is not None and sb.mode == "root":
+                sandbox.take_back(writable)
+        shutil.rmtree(job.run_dir / "work", ignore_errors=True)  # scratch: nothing is kept
+        code = proc.returncode
+        if sb is not None and 128 < code < 128 + 65:  # bwrap's pid 1 reports a signal so
+            code = 128 - code
+        res = collect(job, code, reason, wall, peak)
+        res.sandboxed = sb is not None
+        return res
+
+
+def watch(proc: subprocess.Popen, job: Job, writable: list[Path]) -> tuple[str | None, int]:
+    """Waits for the worker under the limits; (why it was stopped or None, peak bytes)."""
+    reason, peak, t0, last_disk = None, 0, time.monotonic(), 0.0
+    try:
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            rss = tree_rss(watched)
+            peak = max(peak, rss)
+            now = time.monotonic()
+            if rss > job.memory_mb * 2**20:
+                reason = (
+                    f"used {rss / 2**20:.0f} MiB, over the memory limit of "
+                    f"{job.memory_mb:.0f} MiB; the run was stopped"
+                )
+            elif now - t0 > job.timeout:
+                reason = f"timed out after {job.timeout:g} s; the run was stopped"
+            elif _size(job.log_path) > LOG_FILE_CAP:
+                reason = f"wrote more than {LOG_FILE_CAP // 2**20} MiB of log; the run was stopped"
+            elif now - last_disk > DISK_CHECK_SECONDS:
+                last_disk = now
+                reason = disk_problem(writable)
+            if reason:
+                break
+            time.sleep(POLL_SECONDS)
+    except psutil.NoSuchProcess:
+        pass
+    finally:
+        kill_tree(proc)  # whatever the submission left running goes too
+    return reason, peak
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def disk_problem(folders: list[Path]) -> str | None:
+    """Why the run's writable folders are over their caps, or None."""
+    total, count = 0, 0
+    for top in folders:
+        for folder, dirs, files in os.walk(top, followlinks=False):
+            for name in files + dirs:
+                count += 1
+                try:
+                    total += os.lstat(os.path.join(folder, name)).st_size
+                except OSError:
+                    pass
+            if count > DISK_FILES_CAP:
+                return f"wrote more than {DISK_FILES_CAP:,} files; the run was stopped"
+    if total > DISK_CAP:
+        return f"wrote more than {DISK_CAP // 2**20} MiB to its folders; the run was stopped"
+    return None
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Kills the worker, its process group and every descendant, then reaps it.
+
+    In the sandbox the descendants include the namespace's pid 1, whose end takes every
+    process inside with it, `setsid` daemons included.
+    """
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    kill_group(proc.pid)
+    for p in family:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    try:
+        proc.kill()
+    except OSError:
+        pass
+    proc.wait()
+
+
+class Malformed(Exception):
+    """A file the worker wrote back that breaks its contract; str() is one line."""
+
+
+def read_back(path: Path, cap: int) -> bytes | None:
+    """A file the worker wrote: None when absent; a regular file under `cap` bytes.
+
+    Raises:
+        Malformed: a link, a folder, a device or pipe, or over the cap.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    name = f"{path.parent.name}/{path.name}"
+    if stat.S_ISLNK(st.st_mode):
+        raise Malformed(f"{name} is a symbolic link; links are refused")
+    if not stat.S_ISREG(st.st_mode):
+        raise Malformed(f"{name} is not a regular file")
+    if st.st_size > cap:
+        raise Malformed(f"{name} is {st.st_size:,} bytes, over its limit of {cap:,}")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(cap + 1)[:cap]
+
+
+def _json(path: Path, cap: int):
+    raw = read_back(path, cap)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Malformed(f"{path.parent.name}/{path.name} is not JSON ({e})") from None
+
+
+def _number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def check_result(result) -> dict:
+    """result.json, type-checked: the fields the harness stores, each of its type."""
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise Malformed(f"out/result.json is a {type(result).__name__}, not an object")
+    want = {
+        "device": str,
+        "versions": dict,
+        "seconds": dict,
+        "model": dict,
+        "gpu_peak_mb": (int, float),
+        "worker_peak_rss_mb": (int, float),
+    }
+    for key, kind in want.items():
+        v = result.get(key)
+        if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
+            raise Malformed(f"out/result.json: {key} is a {type(v).__name__}")
+    if not all(_number(v) for v in (result.get("seconds") or {}).values()):
+        raise Malformed("out/result.json: seconds holds a value that is not a number")
+    if len(result.get("device") or "") > 64:
+        raise Malformed("out/result.json: device is too long")
+    m = result.get("model")
+    if m is not None:
+        ok = isinstance(m.get("architecture"), str) and len(m["architecture"]) <= 500
+        ok = ok and all(isinstance(m.get(k), int) for k in ("parameters", "trainable"))
+        if not ok:
+            raise Malformed("out/result.json: model lacks its architecture or parameter counts")
+    return result
+
+
+EPOCH_NUMBERS = ("seconds", "train_loss", "valid_loss")
+
+
+def check_epochs(raw: bytes | None) -> list[dict]:
+    """epochs.jsonl, type-checked: one object per line, fit and epoch integers, numbers."""
+    if raw is None:
+        return []
+    epochs = []
+    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            raise Malformed(f"out/epochs.jsonl, line {n}: not JSON") from None
+        if not isinstance(e, dict) or not all(
+            isinstance(e.get(k), int) and not isinstance(e.get(k), bool) for k in ("fit", "epoch")
+        ):
+            raise Malformed(f"out/epochs.jsonl, line {n}: fit and epoch must be integers")
+        bad = [
+            k
+            for k, v in e.items()
+            if k not in ("fit", "epoch") and v is not None and not _number(v)
+        ]
+        if bad or any(len(k) > 100 for k in e):
+            raise Malformed(
+                f"out/epochs.jsonl, line {n}: {bad[0] if bad else 'a key'} is not a number"
+            )
+        epochs.append(e)
+        if len(epochs) > MAX_EPOCHS:
+            raise Malformed(f"out/epochs.jsonl holds more than {MAX_EPOCHS:,} epochs")
+    return epochs
+
+
+def check_links(folders: list[Path]) -> str | None:
+    """The first link or special file in the run's folders (removed), or None."""
+    problem = None
+    for top in folders:
+        if top.is_symlink():
+            top.unlink()
+            return f"{top.name} is a symbolic link; links are refused"
+        for folder, dirs, files in os.walk(top, followlinks=False):
+            for name in dirs + files:
+                path = os.path.join(folder, name)
+                mode = os.lstat(path).st_mode
+                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    continue
+                rel = os.path.relpath(path, top.parent)
+                what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                problem = problem or f"{rel} is {what}; links and special files are refused"
+                os.unlink(path)
+    return problem
 
 
 def collect(job: Job, returncode: int, reason: str | None, wall: float, peak: int) -> RunResult:
-    """Turns the worker's files and exit status into a RunResult."""
+    """Turns the worker's files and exit status into a RunResult.
+
+    Everything the worker wrote is hostile input: links and special files are refused
+    (and removed), each file has a size cap, JSON is type-checked. A broken file makes
+    the run failed with one line saying which file and why.
+    """
     out = job.out
-    result = json.loads((out / "result.json").read_text()) if (out / "result.json").exists() else {}
-    epochs = []
-    if (out / "epochs.jsonl").exists():
-        epochs = [json.loads(x) for x in (out / "epochs.jsonl").read_text().splitlines() if x]
-    peak_mb = max(peak / 2**20, result.get("worker_peak_rss_mb", 0.0))
+    result, epochs, error = {}, [], reason
+    try:
+        links = check_links([out, job.artifacts])
+        if links:
+            raise Malformed(links)
+        result = check_result(_json(out / "result.json", RESULT_CAP))
+        epochs = check_epochs(read_back(out / "epochs.jsonl", EPOCHS_CAP))
+        err = _json(out / "error.json", ERROR_CAP)
+        if err is not None and not (isinstance(err, dict) and isinstance(err.get("message"), str)):
+            raise Malformed("out/error.json has no message")
+        if error is None and err is not None:
+            error = " ".join(err["message"].split())[:ERROR_SHOWN] or "the submission failed"
+        read_back(out / "predictions.csv", PREDICTIONS_CAP)
+        read_back(out / "raw_preds.npy", RAW_PREDS_CAP)
+    except (Malformed, OSError) as e:
+        result = {}
+        error = error or f"the run's output was refused: {' '.join(str(e).split())}"
+    peak_mb = max(peak / 2**20, result.get("worker_peak_rss_mb") or 0.0)
     predictions = out / "predictions.csv"
-    error = reason
-    if error is None and (out / "error.json").exists():
-        error = json.loads((out / "error.json").read_text())["message"]
     if error is None and returncode < 0:
         name = signal.Signals(-returncode).name
         error = f"the worker was killed by {name}"

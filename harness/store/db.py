@@ -152,6 +152,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE submissions ADD COLUMN model JSON;
     ALTER TABLE submissions ADD COLUMN gpu_peak_mb DOUBLE;
     """,
+    # 7: whether a code run was sandboxed (NULL for a CSV submission, which runs nothing)
+    """
+    ALTER TABLE submissions ADD COLUMN sandboxed BOOLEAN;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model")

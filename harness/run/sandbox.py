@@ -1,0 +1,282 @@
+"""The sandbox every code run goes through: bubblewrap, an unprivileged uid, no network.
+
+A worker sees a private root: the Python environment, the harness package and the
+competitions folder read-only, its own inputs read-only at /job/inputs, and writes only
+/job/out, /job/artifacts, /job/work and a size-capped /tmp and /dev/shm. It has its own
+PID, network, IPC, UTS and mount namespaces (so /proc shows only its own processes and
+127.0.0.1 is its own), a cleared environment, and dies with the harness.
+
+Two modes, chosen by who runs the harness:
+- root: bwrap runs as root and `setpriv` drops to a fresh unprivileged uid per run
+  (never the harness's own), with no capabilities and no_new_privs; the run's writable
+  folders are handed to that uid for the run and taken back after.
+- userns (not root): bwrap makes a user namespace (`--unshare-user`); inside it the run
+  is uid 65534 without capabilities, outside it is the organiser's uid, confined by the
+  same mounts. This needs unprivileged user namespaces, which some distributions turn off
+  (`kernel.unprivileged_userns_clone=0`, Ubuntu's AppArmor restriction).
+
+`HARNESS_SANDBOX` chooses: `auto` (default: sandbox when one works, else run without
+and say so), `off` (never; for benchmarks and hosts where the organiser accepts the risk)
+or `require` (refuse to run code without one).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.run.repro import worker_env
+
+JOB = Path("/job")  # where the run's folder appears inside the sandbox
+SETTING = "HARNESS_SANDBOX"
+UID_BASE, UID_SPAN = 200_000, 800_000  # root mode: one uid per run from this range
+USERNS_UID = 65534
+NPROC = 1024  # tasks (processes and threads) of the sandbox's uid
+TMP_MAX_MB = 2048  # /tmp and /dev/shm each: a quarter of the memory limit, at most this
+# variables passed through when the harness has them; everything else is dropped
+PASS_ENV = (
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+)
+# what the dynamic loader, the C library and matplotlib may read from /etc
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "nsswitch.conf",
+    "fonts",
+    "mime.types",
+)
+
+
+class SandboxUnavailable(HarnessError):
+    """HARNESS_SANDBOX=require, and no sandbox works on this host."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    mode: str  # "root" or "userns"
+    bwrap: str
+    setpriv: str | None
+    prlimit: str | None
+
+
+_probe: tuple[Sandbox | None, str] | None = None
+
+
+def setting() -> str:
+    value = (os.environ.get(SETTING) or "auto").strip().lower()
+    return value if value in ("auto", "off", "require") else "auto"
+
+
+def find() -> tuple[Sandbox | None, str]:
+    """The sandbox this host offers and its mode, or None and why not (probed once)."""
+    global _probe
+    if _probe is None:
+        _probe = _find()
+    return _probe
+
+
+def _find() -> tuple[Sandbox | None, str]:
+    if sys.platform != "linux":
+        return None, f"bubblewrap sandboxes need Linux, this is {sys.platform}"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None, "bubblewrap is not installed (apt-get install bubblewrap)"
+    root = os.geteuid() == 0
+    setpriv = shutil.which("setpriv")
+    if root and setpriv is None:
+        return None, "setpriv (util-linux) is missing"
+    sb = Sandbox("root" if root else "userns", bwrap, setpriv, shutil.which("prlimit"))
+    argv = [*_base(sb, [], 16), *_drop(sb, UID_BASE + UID_SPAN - 1), "/bin/true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"bubblewrap failed its self-test ({e})"
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        hint = "" if root else "; unprivileged user namespaces may be turned off"
+        return None, f"bubblewrap failed its self-test ({why}{hint})"
+    return sb, sb.mode
+
+
+def choose() -> tuple[Sandbox | None, str]:
+    """The sandbox to run under now, or None and the one line that says why not.
+
+    Raises:
+        SandboxUnavailable: HARNESS_SANDBOX=require and none works.
+    """
+    if setting() == "off":
+        return None, f"{SETTING}=off"
+    sb, why = find()
+    if sb is None and setting() == "require":
+        raise SandboxUnavailable(f"no sandbox for code runs: {why} ({SETTING}=require)")
+    return sb, why
+
+
+def new_uid(sb: Sandbox) -> int:
+    return UID_BASE + secrets.randbelow(UID_SPAN - 1) if sb.mode == "root" else os.getuid()
+
+
+def _ancestors(path: Path) -> list[Path]:
+    return [p for p in reversed(path.parents) if p != Path("/")]
+
+
+def _base(sb: Sandbox, binds: list[tuple[str, Path, Path]], tmp_mb: int) -> list[str]:
+    """bwrap's arguments: namespaces, the system read-only, the given binds, /tmp."""
+    args = [sb.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if sb.mode == "userns":
+        args += ["--unshare-user", "--uid", str(USERNS_UID), "--gid", str(USERNS_UID)]
+        args += ["--disable-userns"]
+    else:
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        args += ["--cap-add", "CAP_SETPCAP"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        top = Path("/") / name
+        if top.is_symlink():
+            args += ["--symlink", os.readlink(top), str(top)]
+        elif top.is_dir():
+            args += ["--ro-bind", str(top), str(top)]
+    for name in ETC:
+        if (Path("/etc") / name).exists():
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    size = str(tmp_mb * 2**20)
+    args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    for dev in sorted(glob.glob("/dev/nvidia*")):  # a GPU: its device nodes, and /sys
+        args += ["--dev-bind", dev, dev]
+    if glob.glob("/dev/nvidia*") and Path("/sys").is_dir():
+        args += ["--ro-bind", "/sys", "/sys"]
+    # the folders above each bind, made 0755 so the run's uid can pass through them
+    made: set[Path] = {Path("/tmp"), Path("/dev"), Path("/proc"), Path("/etc")}
+    bound: list[Path] = [Path("/usr")]
+    for kind, src, dest in sorted(binds, key=lambda b: len(b[2].parts)):
+        for parent in _ancestors(dest):
+            inside = any(b == parent or b in parent.parents for b in bound)
+            if parent not in made and not inside:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += [kind, str(src), str(dest)]
+        bound.append(dest)
+    return args
+
+
+def _drop(sb: Sandbox, uid: int) -> list[str]:
+    """What runs inside, before the command: the task limit, then the uid drop."""
+    args = ["--"]
+    if sb.prlimit:
+        args += [sb.prlimit, f"--nproc={NPROC}:{NPROC}", "--core=0", "--"]
+    if sb.mode == "root":
+        args += [sb.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        args += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return args
+
+
+def python_paths() -> list[Path]:
+    """What the worker's interpreter needs: its prefix, the venv, the harness package."""
+    import harness
+
+    paths = [
+        Path(os.path.realpath(sys.base_prefix)),
+        Path(sys.prefix),
+        Path(harness.__file__).resolve().parent,
+    ]
+    out: list[Path] = []
+    for p in paths:
+        if not any(q == p or q in p.parents for q in out) and not str(p).startswith("/usr/"):
+            out = [q for q in out if p not in q.parents] + [p]
+    return out
+
+
+def argv(
+    sb: Sandbox,
+    uid: int,
+    run_dir: Path,
+    submission: Path,
+    competitions: Path,
+    memory_mb: float,
+    seed: int,
+) -> list[str]:
+    """The full command line of one sandboxed worker (its job file is /job/job.json)."""
+    binds = [("--ro-bind", p, p) for p in python_paths()]
+    binds.append(("--ro-bind", competitions.resolve(), competitions.resolve()))
+    binds += [
+        ("--ro-bind", run_dir / "inputs", JOB / "inputs"),
+        ("--ro-bind", run_dir / "job.sandbox.json", JOB / "job.json"),
+        ("--ro-bind", submission, JOB / submission.name),
+        ("--bind", run_dir / "out", JOB / "out"),
+        ("--bind", run_dir / "artifacts", JOB / "artifacts"),
+        ("--bind", run_dir / "work", JOB / "work"),
+    ]
+    tmp_mb = int(max(64, min(TMP_MAX_MB, memory_mb / 4)))
+    args = _base(sb, binds, tmp_mb)
+    args += ["--chdir", str(JOB / "work"), "--clearenv"]
+    for k, v in env(seed).items():
+        args += ["--setenv", k, v]
+    py = str(Path(sys.prefix) / "bin" / "python")
+    return [*args, *_drop(sb, uid), py, "-m", "harness.run.worker", str(JOB / "job.json")]
+
+
+def env(seed: int) -> dict[str, str]:
+    """The worker's whole environment: a known list, the seeds, nothing of the harness's."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    out = {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "USER": "harness-run",
+        "LOGNAME": "harness-run",
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "XDG_CACHE_HOME": "/tmp/.cache",
+        "TORCH_HOME": "/tmp/torch",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+    }
+    out.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
+    if comps := os.environ.get("HARNESS_COMPETITIONS"):
+        out["HARNESS_COMPETITIONS"] = str(Path(comps).resolve())
+    out.update(worker_env(seed))
+    return out
+
+
+def hand_over(paths: list[Path], uid: int) -> None:
+    """Gives the run's writable folders to its uid (root mode)."""
+    for p in paths:
+        os.chown(p, uid, uid)
+        os.chmod(p, 0o755)
+
+
+def take_back(paths: list[Path]) -> None:
+    """Everything in the run's writable folders back to the harness's uid, links untouched."""
+    me, group = os.getuid(), os.getgid()
+    for top in paths:
+        if not top.exists() or top.is_symlink():
+            continue
+        os.lchown(top, me, group)
+        for folder, dirs, files in os.walk(top, followlinks=False):
+            for name in dirs + files:
+                try:
+                    os.lchown(os.path.join(folder, name), me, group)
+                except OSError:
+                    pass
