@@ -40,6 +40,7 @@ _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_SHOWN = 40  # characters of a raw value quoted in a message
+CSV_LIMIT = 100 * 2**20  # bytes: a CSV submission over this is refused before it is read
 _MISSING_SHOWN = 3  # missing ids named before "and N more"
 _INDEX_NAMES = ("", "Unnamed: 0", "index")  # what a DataFrame index saved with to_csv is called
 
@@ -333,10 +334,41 @@ class _Checker:
         return value
 
 
-def _read_text(path: Path, name: str) -> str:
-    """The file's text, BOM stripped; raises SubmissionError when it is not UTF-8 text."""
+def size_text(n: int) -> str:
+    """A byte count as people say it: 3.2 GB, 100 MB, 512 bytes."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+def check_size(path: Path, name: str, limit: int | None = None) -> None:
+    """Raises SubmissionError when the file is over the CSV limit; reads nothing."""
+    limit = CSV_LIMIT if limit is None else limit
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+    except OSError:
+        return  # _read_text names the problem
+    if size > limit:
+        raise SubmissionError(
+            f"{name} is {size_text(size)}, over the {size_text(limit)} limit for a CSV submission"
+        )
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The file's text, BOM stripped; raises SubmissionError when it is not UTF-8 text.
+
+    The size is checked first, and at most the limit is read: the text and its parsed
+    records then hold a bounded multiple of the file in memory.
+    """
+    check_size(path, name)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(CSV_LIMIT + 1)
+        if len(data) > CSV_LIMIT:  # grew since it was measured
+            raise SubmissionError(
+                f"{name} is over the {size_text(CSV_LIMIT)} limit for a CSV submission"
+            )
     except FileNotFoundError:
         raise SubmissionError(f"{name}: no such file") from None
     except IsADirectoryError:
