@@ -1,12 +1,18 @@
 """The contract every competition keeps, checked for each discovered one."""
 
+import math
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from harness.competition import data, registry
+from harness.paths import submissions_dir
 from harness.run import pipeline
 from harness.run.scoring import score
+from harness.run.submission import read
 from harness.validate import validate_csv
+from tests.conftest import write
 
 NAMES = sorted(registry.discover())
 
@@ -71,7 +77,53 @@ def test_the_metric_ranks_the_truth_first(comp):
     assert comp.metric.is_better(public, worse)
 
 
-def test_a_sample_submission_runs_end_to_end(comp, tmp_path):
+MAJORITY = '''"""The most common training target for every test row."""
+
+def fit_predict(train, valid, test):
+    return [train[{target!r}].mode()[0]] * len(test)
+'''
+
+
+def test_a_code_submission_runs_end_to_end_and_is_scored_as_by_hand(comp, tmp_path):
+    """Worker, the default or own to_submission, format check, scorer: the stored score is
+    finite, in the metric's range, and the metric of the stored predictions by hand."""
+    code = MAJORITY.format(target=comp.spec.train_target)
+    row = pipeline.submit(comp.name, write(tmp_path / "majority.py", code), "tester")
+    assert row["status"] == "scored", row["log"][-2000:]
+    scores = row["public_score"], row["private_score"]
+    assert all(math.isfinite(x) for x in scores)
+    if comp.metric.higher_is_better:  # accuracy-like: a share of the rows
+        assert all(0 <= x <= 1 for x in scores)
+    else:  # errors and losses
+        assert all(x >= 0 for x in scores)
     p = data.current(comp)
-    row = pipeline.submit(comp.name, p.files / "sample_submission.csv", "tester")
-    assert row["status"] == "scored" and row["public_score"] is not None
+    labels, test = p.test_labels(), p.load("test")
+    preds = validate_csv(
+        Path(row["run_dir"]) / "out" / "predictions.csv",
+        comp.spec.submission,
+        test[comp.spec.id_col],
+    )
+    merged = labels.merge(preds, on=comp.spec.id_col, suffixes=("", "_pred"))
+    assert len(merged) == len(labels)
+    public = (merged.Usage == "Public").to_numpy()
+    y, yhat = merged[comp.spec.target].to_numpy(), merged[f"{comp.spec.target}_pred"].to_numpy()
+    assert scores == (comp.metric(y[public], yhat[public]), comp.metric(y[~public], yhat[~public]))
+
+
+BASELINES = sorted(
+    (path.parent.name, path) for name in NAMES for path in (submissions_dir() / name).glob("*.py")
+)
+
+
+@pytest.mark.parametrize("name, path", BASELINES, ids=[f"{n}/{p.name}" for n, p in BASELINES])
+def test_every_baseline_reads_cleanly(name, path):
+    """Each course baseline names its entry and, for the leaderboard, a docstring; a
+    fastai one states its epochs in CONFIG, stored with its score."""
+    sub = read(path)
+    assert sub.problem is None and sub.docstring and sub.entry in ("train", "fit_predict")
+    if sub.entry == "train":
+        assert sub.config and "epochs" in sub.config
+
+
+def test_every_competition_has_baselines():
+    assert {name for name, _ in BASELINES} == set(NAMES)

@@ -13,16 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.competition.classification import most_confused, probabilities
-from harness.competition.registry import Spec
+from harness.competition import Format, Spec, Splits, hidden_test, stratified_split
+from harness.competition.classification import report as classification_report
 from harness.competition.sources import (
     SourceError,
     fastai_dataset,
     kaggle_competition_files,
     wheel_member,
 )
-from harness.competition.splits import public_private, stratified_split
-from harness.validate import Format
+from harness.competition.vision import frame_dataloaders
 
 SPEC = Spec(
     version=1,
@@ -155,8 +154,6 @@ def prepare(source: str, raw_dir: Path):
     hidden test. Test rows are shuffled and numbered 1..n as ImageId, as Kaggle numbers
     test.csv, so neither the order nor the id says anything about the digit.
     """
-    from harness.competition.data import Splits
-
     kaggle_test = None
     if source == "offline":
         pool = _shuffled(read_offline(raw_dir), SPEC.seed)
@@ -175,11 +172,7 @@ def prepare(source: str, raw_dir: Path):
         test = _shuffled(read_png_folder(raw_dir / "testing"), SPEC.seed)
     labelled, test = labelled.reset_index(drop=True), test.reset_index(drop=True)
     train_idx, valid_idx = stratified_split(labelled[LABEL], VALID_FRACTION, SPEC.seed)
-    ids = np.arange(1, len(test) + 1)
-    labels = pd.DataFrame({"ImageId": ids, "Label": test[LABEL].to_numpy()})
-    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
-    features = test.drop(columns=LABEL)
-    features.insert(0, "ImageId", ids)
+    features, labels = hidden_test(test, SPEC)  # ImageId 1..n, as Kaggle's test.csv rows
     return Splits(
         train=labelled.iloc[train_idx],
         valid=labelled.iloc[valid_idx],
@@ -219,20 +212,6 @@ def digit_label(d: Digit) -> int | None:
     return d.label
 
 
-def _dataloaders_class():
-    from fastai.data.core import DataLoaders
-
-    class DigitDataLoaders(DataLoaders):
-        """DataLoaders whose test_dl also takes a frame in the competition's format."""
-
-        def test_dl(self, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
-            if isinstance(test_items, pd.DataFrame):
-                test_items = digits(test_items)
-            return super().test_dl(test_items, rm_type_tfms, with_labels, **kwargs)
-
-    return DigitDataLoaders
-
-
 def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64):
     """fastai DataLoaders of 1-channel 28x28 images (PILImageBW), the digit as a category.
 
@@ -257,66 +236,15 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64):
         batch_tfms=Normalize.from_stats(*MNIST_STATS),
     )
     loaders = block.dataloaders(items, bs=bs, path=".", num_workers=0)
-    return _dataloaders_class()(*loaders.loaders, path=loaders.path, device=loaders.device)
+    return frame_dataloaders(loaders, digits, "mnist")
 
 
-def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
-    """digit-recognizer's format: ImageId,Label with integer labels."""
-    preds = np.asarray(preds).reshape(len(test)).astype(np.int64)
-    return pd.DataFrame({"ImageId": test["ImageId"].to_numpy(), "Label": preds})
+def digit_image(row: pd.Series) -> np.ndarray:
+    """A test row's 28x28 image, for the report's top losses."""
+    return row[PIXELS].to_numpy(dtype=np.uint8).reshape(SIDE, SIDE)
 
 
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
-    from harness.competition.artifacts import pyplot, save_figure, save_table
-
-    actual, predicted = labels["Label"].to_numpy(), preds["Label"].to_numpy()
-    cm = pd.crosstab(actual, predicted).reindex(index=DIGITS, columns=DIGITS, fill_value=0)
-    table = pd.DataFrame({"actual": DIGITS, **{f"predicted {d}": cm[d].values for d in DIGITS}})
-    save_table(out, "confusion_matrix", table, "Confusion matrix (public test)")
-    plt = pyplot()
-    values = cm.to_numpy()
-    fig, ax = plt.subplots(figsize=(6.4, 5.8))
-    ax.imshow(values, cmap="Blues")
-    for (i, j), n in np.ndenumerate(values):
-        if n:
-            dark = n > values.max() / 2
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=9,
-                    color="white" if dark else "black")  # fmt: skip
-    ax.set(xticks=DIGITS, yticks=DIGITS, xlabel="predicted", ylabel="actual",
-           title=f"Confusion matrix (public test, {len(actual)} images)")  # fmt: skip
-    save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
-
-    confused = most_confused(actual, predicted)
-    save_table(out, "most_confused", confused, "Most confused pairs (public test)")
-
-    probs = probabilities(raw, len(test), len(DIGITS))
-    if probs is None:
-        print("[mnist] no class probabilities for this run: no top-loss images")
-        return
-    rows = np.arange(len(test))
-    p_true = probs[rows, actual]
-    loss = -np.log(np.clip(p_true, 1e-12, None))
-    top = np.argsort(-loss, kind="stable")[:16]
-    losses = pd.DataFrame({
-        "ImageId": test["ImageId"].to_numpy()[top],
-        "actual": actual[top],
-        "predicted": predicted[top],
-        "loss": loss[top].round(4),
-        "p(actual)": p_true[top].round(4),
-        "p(predicted)": probs[top, predicted[top]].round(4),
-    })  # fmt: skip
-    save_table(out, "top_losses", losses, "Top losses (public test)")
-    images = test[PIXELS].to_numpy().reshape(-1, SIDE, SIDE)
-    fig, axes = plt.subplots(4, 4, figsize=(8, 9))
-    for ax in axes.flat:
-        ax.axis("off")
-    image_ids = test["ImageId"].to_numpy()
-    for ax, i in zip(axes.flat, top, strict=False):
-        ax.imshow(images[i], cmap="gray_r")
-        ax.set_title(f"#{image_ids[i]}: {actual[i]} as {predicted[i]}\nloss {loss[i]:.2f}, "
-                     f"p {probs[i, predicted[i]]:.2f}", fontsize=9)  # fmt: skip
-    fig.suptitle("Top losses: actual as predicted, loss, probability of the prediction")
-    fig.tight_layout()
-    save_figure(out, "top_losses", fig, "Top-loss test images (public test)")
+    classification_report(out, test, labels, preds, raw, DIGITS, image=digit_image, noun="images")

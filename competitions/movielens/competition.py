@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.competition.registry import Spec
+from harness.competition import Format, Spec, Splits, hidden_test
 from harness.competition.sources import fastai_dataset, wheel_member
-from harness.competition.splits import public_private
-from harness.validate import Format
 
 SPEC = Spec(
     version=1,
@@ -39,8 +37,13 @@ TEST_FRACTION = 0.1
 VALID_FRACTION = 0.1
 CAT_NAMES = ["user", "title"]  # the course's choice: movies by title, so embeddings read well
 # well-known movies whose nearest neighbours are drawn after training
-LANDMARKS = ("Star Wars (1977)", "Silence of the Lambs, The (1991)", "Toy Story (1995)",
-             "Godfather, The (1972)", "Fargo (1996)")  # fmt: skip
+LANDMARKS = (
+    "Star Wars (1977)",
+    "Silence of the Lambs, The (1991)",
+    "Toy Story (1995)",
+    "Godfather, The (1972)",
+    "Fargo (1996)",
+)
 
 
 def fetch(source: str, raw_dir: Path) -> None:
@@ -70,11 +73,16 @@ def read_raw(source: str, raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         title = np.where(name == "unkonwn", "unknown", name + " (" + year + ")")
         movies = pd.DataFrame({"movie": items.iloc[:, 0].astype(int), "title": title})
     else:
-        ratings = pd.read_csv(raw_dir / "u.data", sep="\t", header=None,
-                              names=["user", "movie", "rating", "timestamp"])  # fmt: skip
+        ratings = pd.read_csv(
+            raw_dir / "u.data",
+            sep="\t",
+            header=None,
+            names=["user", "movie", "rating", "timestamp"],
+        )
         text = (raw_dir / "u.item").read_bytes().decode("latin-1")
-        movies = pd.read_csv(io.StringIO(text), sep="|", header=None, usecols=[0, 1],
-                             names=["movie", "title"])  # fmt: skip
+        movies = pd.read_csv(
+            io.StringIO(text), sep="|", header=None, usecols=[0, 1], names=["movie", "title"]
+        )
     ratings = ratings.astype({"user": int, "movie": int, "rating": int, "timestamp": int})
     ratings = ratings.sort_values(["user", "movie"], kind="stable").reset_index(drop=True)
     return ratings, movies.sort_values("movie").reset_index(drop=True)
@@ -86,8 +94,6 @@ def prepare(source: str, raw_dir: Path):
     A test or valid rating whose user or movie has no rating in train stays in train,
     so every test user and movie has an embedding to predict with.
     """
-    from harness.competition.data import Splits
-
     ratings, movies = read_raw(source, raw_dir)
     df = ratings.merge(movies, on="movie", how="left")
     rng = np.random.default_rng(SPEC.seed)
@@ -102,11 +108,7 @@ def prepare(source: str, raw_dir: Path):
         unseen = (part != "train") & ~df[col].isin(train[col]).to_numpy()
         part[unseen] = "train"
     test_pos = [i for i in order if part[i] == "test"]  # in shuffled order: ids tell nothing
-    test = df.iloc[test_pos].reset_index(drop=True)
-    test.insert(0, "id", np.arange(1, len(test) + 1))
-    labels = test[["id", "rating"]].copy()
-    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
-    features = test.drop(columns="rating")
+    features, labels = hidden_test(df.iloc[test_pos], SPEC)
     labelled = df[part != "test"]
     columns = ["user", "movie", "rating", "timestamp"]
     return Splits(
@@ -131,15 +133,15 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64):
 
     df = pd.concat([train, valid], ignore_index=True)
     splits = IndexSplitter(list(range(len(train), len(df))))(df)
-    to = TabularCollab(df, [Categorify], cat_names=CAT_NAMES, y_names=["rating"],
-                       y_block=TransformBlock(), splits=splits)  # fmt: skip
+    to = TabularCollab(
+        df,
+        [Categorify],
+        cat_names=CAT_NAMES,
+        y_names=["rating"],
+        y_block=TransformBlock(),
+        splits=splits,
+    )
     return to.dataloaders(bs=bs, path=".", num_workers=0)
-
-
-def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
-    """The submission format: id,rating (a float)."""
-    preds = np.asarray(preds, dtype=float).reshape(len(test))
-    return pd.DataFrame({"id": test["id"].to_numpy(), "rating": preds})
 
 
 def movie_params(learn) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -180,13 +182,22 @@ def diagnose(learn, out: Path) -> None:
     if bias is not None:
         order = np.argsort(bias[1:]) + 1  # row 0 is fastai's #na#
         low, high = order[:10], order[::-1][:10]
-        table = pd.DataFrame({"lowest bias": titles[low], "bias": bias[low].round(3),
-                              "highest bias": titles[high], "bias ": bias[high].round(3)})  # fmt: skip
+        table = pd.DataFrame(
+            {
+                "lowest bias": titles[low],
+                "bias": bias[low].round(3),
+                "highest bias": titles[high],
+                "bias ": bias[high].round(3),
+            }
+        )
         save_table(out, "movie_bias", table, "Movies with the lowest and highest bias")
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         for ax, idx, name in ((axes[0], low, "lowest"), (axes[1], high, "highest")):
-            ax.barh(range(len(idx))[::-1], bias[idx], color="tab:red" if name == "lowest"
-                    else "tab:green")  # fmt: skip
+            ax.barh(
+                range(len(idx))[::-1],
+                bias[idx],
+                color="tab:red" if name == "lowest" else "tab:green",
+            )
             ax.set_yticks(range(len(idx))[::-1], titles[idx], fontsize=8)
             ax.set_title(f"10 {name} movie biases")
         fig.tight_layout()
@@ -204,8 +215,11 @@ def diagnose(learn, out: Path) -> None:
     ax.scatter(xy[shown, 0], xy[shown, 1], s=10, color="tab:blue")
     for i in shown:
         ax.annotate(titles[top[i]], xy[i], fontsize=7, xytext=(2, 2), textcoords="offset points")
-    ax.set(title="Movie factors: first two principal components (1000 most-rated movies)",
-           xlabel="PC 1", ylabel="PC 2")  # fmt: skip
+    ax.set(
+        title="Movie factors: first two principal components (1000 most-rated movies)",
+        xlabel="PC 1",
+        ylabel="PC 2",
+    )
     save_figure(out, "movie_pca", fig, "PCA map of the movie factors")
     unit = factors / np.maximum(np.linalg.norm(factors, axis=1, keepdims=True), 1e-12)
     rows = []
@@ -216,7 +230,13 @@ def diagnose(learn, out: Path) -> None:
         sims = unit @ unit[hits[0]]
         sims[[0, hits[0]]] = -np.inf  # not #na#, not itself
         for rank, j in enumerate(np.argsort(-sims)[:5], 1):
-            rows.append({"movie": landmark, "rank": rank, "nearest": titles[j],
-                         "cosine similarity": round(float(sims[j]), 3)})  # fmt: skip
+            rows.append(
+                {
+                    "movie": landmark,
+                    "rank": rank,
+                    "nearest": titles[j],
+                    "cosine similarity": round(float(sims[j]), 3),
+                }
+            )
     if rows:
         save_table(out, "nearest_movies", pd.DataFrame(rows), "Nearest movies by embedding")

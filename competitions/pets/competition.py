@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.competition.classification import most_confused, probabilities
-from harness.competition.registry import Spec, sibling
+from harness.competition import Format, Spec, Splits, hidden_test, sibling, stratified_split
+from harness.competition.classification import report as classification_report
 from harness.competition.sources import SourceError, fastai_dataset
-from harness.competition.splits import public_private, stratified_split
-from harness.validate import Format
+from harness.competition.vision import frame_dataloaders
 
 generate = sibling(__file__, "generate")  # the offline data generator
 BREEDS = list(generate.NAMES)  # sorted as fastai sorts a vocab: the 12 cats come first
@@ -115,8 +114,6 @@ def prepare(source: str, raw_dir: Path):
     Test images are renamed test/<id>.jpg, their ids 1..n in shuffled order, because the
     dataset's own names give the breed away.
     """
-    from harness.competition.data import Splits
-
     pool = read_folder(raw_dir / "images")
     rest_idx, test_idx = stratified_split(pool["label"], TEST_FRACTION, SPEC.seed)
     rest = pool.iloc[rest_idx].reset_index(drop=True)  # still sorted by file name
@@ -124,11 +121,8 @@ def prepare(source: str, raw_dir: Path):
     test = pool.iloc[test_idx].reset_index(drop=True)
     train_idx, valid_idx = random_splitter(len(rest), VALID_PCT, SPEC.seed)
     train, valid = rest.iloc[np.sort(train_idx)], rest.iloc[np.sort(valid_idx)]
-    ids = np.arange(1, len(test) + 1)
-    labels = pd.DataFrame({"id": ids, "label": test["label"].to_numpy()})
-    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
-    features = pd.DataFrame({"id": ids, "image": [f"test/{i}.jpg" for i in ids],
-                             "data": test["data"].to_numpy()})  # fmt: skip
+    features, labels = hidden_test(test, SPEC)
+    features["image"] = [f"test/{i}.jpg" for i in features["id"]]  # not the breed's name
     listing = rest[["image", "label"]].assign(is_valid=False)
     listing.loc[listing.index[valid_idx], "is_valid"] = True
     return Splits(
@@ -188,20 +182,6 @@ def default_sizes(df: pd.DataFrame) -> tuple[int, int]:
     return COURSE_SIZES if longest >= 300 else (longest, longest)
 
 
-def _dataloaders_class():
-    from fastai.data.core import DataLoaders
-
-    class PetDataLoaders(DataLoaders):
-        """DataLoaders whose test_dl also takes a frame in the competition's format."""
-
-        def test_dl(self, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
-            if isinstance(test_items, pd.DataFrame):
-                test_items = pets(test_items)
-            return super().test_dl(test_items, rm_type_tfms, with_labels, **kwargs)
-
-    return PetDataLoaders
-
-
 def dls(
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -249,74 +229,21 @@ def dls(
         ],
     )
     loaders = block.dataloaders(items, bs=bs, path=".", num_workers=num_workers)
-    return _dataloaders_class()(*loaders.loaders, path=loaders.path, device=loaders.device)
+    return frame_dataloaders(loaders, pets, "pets")
 
 
-def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
-    """The submission format: id,label with the breed's name."""
-    preds = np.asarray(preds, dtype=object).reshape(len(test))
-    return pd.DataFrame({"id": test["id"].to_numpy(), "label": preds.astype(str)})
+def pet_image(row: pd.Series) -> np.ndarray:
+    """A test row's picture, for the report's top losses."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(row["data"])) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
     """On the public part of the hidden test: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
-    from harness.competition.artifacts import pyplot, save_figure, save_table
-
-    actual, predicted = labels["label"].to_numpy(), preds["label"].to_numpy()
-    cm = pd.crosstab(actual, predicted).reindex(index=BREEDS, columns=BREEDS, fill_value=0)
-    save_table(out, "confusion_matrix", cm.rename_axis("actual").reset_index(),
-               "Confusion matrix (public test)")  # fmt: skip
-    plt = pyplot()
-    values = cm.to_numpy()
-    fig, ax = plt.subplots(figsize=(12, 12))
-    ax.imshow(values, cmap="Blues")
-    for (i, j), n in np.ndenumerate(values):
-        if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
-                    color="white" if n > values.max() / 2 else "black")  # fmt: skip
-    ticks = range(len(BREEDS))
-    ax.set_xticks(ticks, BREEDS, rotation=90, fontsize=8)
-    ax.set_yticks(ticks, BREEDS, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="actual",
-           title=f"Confusion matrix (public test, {len(actual)} images)")  # fmt: skip
-    save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
-    save_table(out, "most_confused", most_confused(actual, predicted),
-               "Most confused pairs (public test)")  # fmt: skip
-
-    probs = probabilities(raw, len(test), len(BREEDS))
-    if probs is None:
-        print("[pets] no class probabilities for this run: no top-loss images")
-        return
-    codes = {b: i for i, b in enumerate(BREEDS)}
-    a_idx = np.array([codes[a] for a in actual])
-    p_idx = np.array([codes[p] for p in predicted])
-    rows = np.arange(len(test))
-    p_true = probs[rows, a_idx]
-    loss = -np.log(np.clip(p_true, 1e-12, None))
-    top = np.argsort(-loss, kind="stable")[:16]
-    losses = pd.DataFrame({
-        "id": test["id"].to_numpy()[top],
-        "actual": actual[top],
-        "predicted": predicted[top],
-        "loss": loss[top].round(4),
-        "p(actual)": p_true[top].round(4),
-        "p(predicted)": probs[top, p_idx[top]].round(4),
-    })  # fmt: skip
-    save_table(out, "top_losses", losses, "Top losses (public test)")
-    from PIL import Image
-
-    fig, axes = plt.subplots(4, 4, figsize=(11, 12))
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, top, strict=False):
-        with Image.open(io.BytesIO(test["data"].iloc[i])) as img:
-            ax.imshow(np.asarray(img.convert("RGB")))
-        ax.set_title(f"#{test['id'].iloc[i]}: {actual[i]}\nas {predicted[i]}\nloss {loss[i]:.2f},"
-                     f" p {probs[i, p_idx[i]]:.2f}", fontsize=8)  # fmt: skip
-    fig.suptitle("Top losses: actual, as predicted, loss, probability of the prediction")
-    fig.tight_layout()
-    save_figure(out, "top_losses", fig, "Top-loss test images (public test)")
+    classification_report(out, test, labels, preds, raw, BREEDS, image=pet_image, noun="images")
 
 
 def diagnose(learn, out: Path) -> None:

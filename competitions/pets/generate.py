@@ -29,16 +29,33 @@ from pathlib import Path
 import numpy as np
 
 COLOURS = {  # sRGB in 0..1 of the coats, from the breed standards' names
-    "black": (0.11, 0.10, 0.10), "white": (0.93, 0.92, 0.89), "cream": (0.90, 0.83, 0.68),
-    "fawn": (0.80, 0.62, 0.40), "gold": (0.83, 0.62, 0.27), "orange": (0.86, 0.50, 0.19),
-    "red": (0.68, 0.34, 0.16), "ruddy": (0.66, 0.40, 0.22), "brown": (0.45, 0.29, 0.17),
-    "chocolate": (0.30, 0.19, 0.13), "liver": (0.40, 0.21, 0.15), "tan": (0.74, 0.49, 0.25),
-    "blue": (0.47, 0.50, 0.55), "grey": (0.58, 0.58, 0.57), "silver": (0.76, 0.76, 0.77),
-    "seal": (0.25, 0.18, 0.14), "pink": (0.86, 0.66, 0.60), "wheaten": (0.86, 0.76, 0.55),
-    "steel": (0.32, 0.36, 0.44), "bronze": (0.66, 0.48, 0.29),
-}  # fmt: skip
-EYES = {"blue": (0.25, 0.5, 0.9), "green": (0.45, 0.7, 0.3), "copper": (0.8, 0.5, 0.15),
-        "dark": (0.18, 0.11, 0.07)}  # fmt: skip
+    "black": (0.11, 0.10, 0.10),
+    "white": (0.93, 0.92, 0.89),
+    "cream": (0.90, 0.83, 0.68),
+    "fawn": (0.80, 0.62, 0.40),
+    "gold": (0.83, 0.62, 0.27),
+    "orange": (0.86, 0.50, 0.19),
+    "red": (0.68, 0.34, 0.16),
+    "ruddy": (0.66, 0.40, 0.22),
+    "brown": (0.45, 0.29, 0.17),
+    "chocolate": (0.30, 0.19, 0.13),
+    "liver": (0.40, 0.21, 0.15),
+    "tan": (0.74, 0.49, 0.25),
+    "blue": (0.47, 0.50, 0.55),
+    "grey": (0.58, 0.58, 0.57),
+    "silver": (0.76, 0.76, 0.77),
+    "seal": (0.25, 0.18, 0.14),
+    "pink": (0.86, 0.66, 0.60),
+    "wheaten": (0.86, 0.76, 0.55),
+    "steel": (0.32, 0.36, 0.44),
+    "bronze": (0.66, 0.48, 0.29),
+}
+EYES = {
+    "blue": (0.25, 0.5, 0.9),
+    "green": (0.45, 0.7, 0.3),
+    "copper": (0.8, 0.5, 0.15),
+    "dark": (0.18, 0.11, 0.07),
+}
 
 
 @dataclass(frozen=True)
@@ -66,90 +83,383 @@ def _b(name, coats, **kw) -> Breed:
 CAT = {"legs": 0.6, "head": 0.5, "muzzle": 0.22, "tail": "thin"}
 BREEDS = sorted(
     [
-        _b("Abyssinian", ["ruddy/chocolate"], pattern="ticked", ears=("up", 0.9),
-           **{**CAT, "body": 1.75, "legs": 0.7}, eyes="green"),
-        _b("Bengal", ["gold/chocolate", "orange/chocolate"], pattern="spots",
-           ears=("up", 0.55), **{**CAT, "body": 1.8}, eyes="green"),
-        _b("Birman", ["cream/seal", "cream/blue"], pattern="points", fur="long",
-           ears=("up", 0.5), **{**CAT, "tail": "plume", "body": 1.55}, marks=("white_paws",),
-           eyes="blue"),
-        _b("Bombay", ["black"], ears=("up", 0.6), **{**CAT, "body": 1.6, "head": 0.52},
-           eyes="copper"),
-        _b("British_Shorthair", ["blue", "silver", "cream"], ears=("up", 0.35),
-           **{**CAT, "body": 1.4, "head": 0.66, "muzzle": 0.12, "legs": 0.5}, eyes="copper"),
-        _b("Egyptian_Mau", ["silver/black", "bronze/chocolate"], pattern="smallspots",
-           ears=("up", 0.65), **{**CAT, "body": 1.75, "legs": 0.7}, eyes="green"),
-        _b("Maine_Coon", ["brown/black", "silver/black", "red/chocolate"], pattern="stripes",
-           fur="long", ears=("up", 0.85), **{**CAT, "tail": "plume", "body": 1.9, "head": 0.55},
-           eyes="copper"),
-        _b("Persian", ["white", "cream", "grey", "black"], fur="fluffy", ears=("up", 0.25),
-           **{**CAT, "tail": "plume", "body": 1.4, "head": 0.68, "muzzle": 0.0},
-           eyes="copper"),
-        _b("Ragdoll", ["cream/seal", "cream/blue"], pattern="points", fur="long",
-           ears=("up", 0.55), **{**CAT, "tail": "plume", "body": 1.7}, marks=("bib",),
-           eyes="blue"),
-        _b("Russian_Blue", ["blue"], ears=("up", 0.85),
-           **{**CAT, "body": 1.75, "legs": 0.7, "head": 0.46}, eyes="green"),
-        _b("Siamese", ["cream/seal", "silver/blue"], pattern="points", ears=("up", 1.0),
-           **{**CAT, "body": 1.9, "legs": 0.8, "head": 0.44, "muzzle": 0.4}, eyes="blue"),
-        _b("Sphynx", ["pink/grey", "grey/pink"], fur="hairless", ears=("up", 1.15),
-           **{**CAT, "body": 1.7, "legs": 0.7}, eyes="green"),
-        _b("american_bulldog", ["white/brown", "white/fawn"], pattern="patches",
-           ears=("rose", 0.5), tail="low", body=1.5, legs=0.6, head=0.66, muzzle=0.35),
-        _b("american_pit_bull_terrier", ["brown/white", "blue/white", "fawn/white", "black/white"],
-           ears=("rose", 0.55), marks=("white_chest",), body=1.55, legs=0.62, head=0.6,
-           muzzle=0.42),
-        _b("basset_hound", ["white/black"], pattern="tricolour", ears=("fold", 1.7),
-           body=2.5, legs=0.28, head=0.55, muzzle=0.6),
-        _b("beagle", ["white/black"], pattern="tricolour", ears=("fold", 0.8), body=1.6,
-           legs=0.65, head=0.55, muzzle=0.5),
-        _b("boxer", ["fawn/black", "brown/black"], ears=("fold", 0.35), tail="stub",
-           marks=("mask", "white_chest"), body=1.4, legs=0.9, head=0.6, muzzle=0.25),
-        _b("chihuahua", ["fawn", "cream", "black/tan", "chocolate/tan"], ears=("up", 1.35),
-           body=1.35, legs=0.7, head=0.78, muzzle=0.2),
-        _b("english_cocker_spaniel", ["gold", "black", "liver", "orange"], fur="long",
-           ears=("fold", 1.2), tail="stub", body=1.6, legs=0.6, head=0.55, muzzle=0.55),
-        _b("english_setter", ["white/black", "white/orange"], pattern="belton", fur="long",
-           ears=("fold", 0.9), tail="plume", body=1.8, legs=0.9, head=0.45, muzzle=0.8),
-        _b("german_shorthaired", ["liver/white", "black/white"], pattern="roan",
-           ears=("fold", 0.85), tail="stub", body=1.75, legs=0.95, head=0.45, muzzle=0.85),
-        _b("great_pyrenees", ["white", "cream"], fur="fluffy", ears=("fold", 0.5),
-           tail="low", body=1.6, legs=0.7, head=0.52, muzzle=0.5),
-        _b("havanese", ["white", "cream", "black", "chocolate"], fur="long",
-           ears=("fold", 0.9), tail="curled", body=1.6, legs=0.5, head=0.6, muzzle=0.3),
-        _b("japanese_chin", ["white/black", "white/red"], pattern="pied", fur="long",
-           ears=("fold", 0.5), tail="curled", body=1.3, legs=0.5, head=0.75, muzzle=0.0),
-        _b("keeshond", ["grey/black"], pattern="sable", fur="fluffy", ears=("up", 0.45),
-           tail="curled", body=1.3, legs=0.6, head=0.55, muzzle=0.45),
-        _b("leonberger", ["gold/black", "red/black"], fur="long", ears=("fold", 0.6),
-           tail="low", marks=("mask",), body=1.65, legs=0.75, head=0.52, muzzle=0.5),
-        _b("miniature_pinscher", ["black/tan", "red", "chocolate/tan"], pattern="tan",
-           ears=("up", 0.95), tail="stub", body=1.3, legs=1.0, head=0.5, muzzle=0.55),
-        _b("newfoundland", ["black", "brown"], fur="long", ears=("fold", 0.55),
-           tail="low", body=1.7, legs=0.6, head=0.56, muzzle=0.45),
-        _b("pomeranian", ["orange", "cream", "black"], fur="fluffy",
-           ears=("up", 0.4), tail="curled", body=1.1, legs=0.4, head=0.6, muzzle=0.25),
-        _b("pug", ["fawn/black", "black"], ears=("rose", 0.45),
-           tail="curled", marks=("mask",), body=1.3, legs=0.55, head=0.72, muzzle=0.0),
-        _b("saint_bernard", ["white/red", "white/brown"], pattern="patches", fur="long",
-           ears=("fold", 0.6), tail="low", marks=("mask",), body=1.7, legs=0.7, head=0.66,
-           muzzle=0.45),
-        _b("samoyed", ["white", "cream"], fur="fluffy", ears=("up", 0.5),
-           tail="curled", body=1.5, legs=0.7, head=0.5, muzzle=0.5),
-        _b("scottish_terrier", ["black", "wheaten"], fur="wiry", ears=("up", 0.6),
-           tail="thin", body=1.8, legs=0.3, head=0.55, muzzle=0.75),
-        _b("shiba_inu", ["red/cream", "black/tan", "cream/white"], pattern="urajiro",
-           ears=("up", 0.55), tail="curled", body=1.5, legs=0.7, head=0.55, muzzle=0.45),
-        _b("staffordshire_bull_terrier", ["brown/white", "blue/white", "fawn/white",
-           "black/white"], ears=("rose", 0.45), marks=("white_chest",), body=1.45, legs=0.55,
-           head=0.66, muzzle=0.36),
-        _b("wheaten_terrier", ["wheaten"], fur="long", ears=("fold", 0.45), tail="thin",
-           body=1.5, legs=0.75, head=0.5, muzzle=0.55),
-        _b("yorkshire_terrier", ["steel/tan"], pattern="saddle", fur="long",
-           ears=("up", 0.55), tail="stub", body=1.4, legs=0.45, head=0.55, muzzle=0.35),
+        _b(
+            "Abyssinian",
+            ["ruddy/chocolate"],
+            pattern="ticked",
+            ears=("up", 0.9),
+            **{**CAT, "body": 1.75, "legs": 0.7},
+            eyes="green",
+        ),
+        _b(
+            "Bengal",
+            ["gold/chocolate", "orange/chocolate"],
+            pattern="spots",
+            ears=("up", 0.55),
+            **{**CAT, "body": 1.8},
+            eyes="green",
+        ),
+        _b(
+            "Birman",
+            ["cream/seal", "cream/blue"],
+            pattern="points",
+            fur="long",
+            ears=("up", 0.5),
+            **{**CAT, "tail": "plume", "body": 1.55},
+            marks=("white_paws",),
+            eyes="blue",
+        ),
+        _b(
+            "Bombay",
+            ["black"],
+            ears=("up", 0.6),
+            **{**CAT, "body": 1.6, "head": 0.52},
+            eyes="copper",
+        ),
+        _b(
+            "British_Shorthair",
+            ["blue", "silver", "cream"],
+            ears=("up", 0.35),
+            **{**CAT, "body": 1.4, "head": 0.66, "muzzle": 0.12, "legs": 0.5},
+            eyes="copper",
+        ),
+        _b(
+            "Egyptian_Mau",
+            ["silver/black", "bronze/chocolate"],
+            pattern="smallspots",
+            ears=("up", 0.65),
+            **{**CAT, "body": 1.75, "legs": 0.7},
+            eyes="green",
+        ),
+        _b(
+            "Maine_Coon",
+            ["brown/black", "silver/black", "red/chocolate"],
+            pattern="stripes",
+            fur="long",
+            ears=("up", 0.85),
+            **{**CAT, "tail": "plume", "body": 1.9, "head": 0.55},
+            eyes="copper",
+        ),
+        _b(
+            "Persian",
+            ["white", "cream", "grey", "black"],
+            fur="fluffy",
+            ears=("up", 0.25),
+            **{**CAT, "tail": "plume", "body": 1.4, "head": 0.68, "muzzle": 0.0},
+            eyes="copper",
+        ),
+        _b(
+            "Ragdoll",
+            ["cream/seal", "cream/blue"],
+            pattern="points",
+            fur="long",
+            ears=("up", 0.55),
+            **{**CAT, "tail": "plume", "body": 1.7},
+            marks=("bib",),
+            eyes="blue",
+        ),
+        _b(
+            "Russian_Blue",
+            ["blue"],
+            ears=("up", 0.85),
+            **{**CAT, "body": 1.75, "legs": 0.7, "head": 0.46},
+            eyes="green",
+        ),
+        _b(
+            "Siamese",
+            ["cream/seal", "silver/blue"],
+            pattern="points",
+            ears=("up", 1.0),
+            **{**CAT, "body": 1.9, "legs": 0.8, "head": 0.44, "muzzle": 0.4},
+            eyes="blue",
+        ),
+        _b(
+            "Sphynx",
+            ["pink/grey", "grey/pink"],
+            fur="hairless",
+            ears=("up", 1.15),
+            **{**CAT, "body": 1.7, "legs": 0.7},
+            eyes="green",
+        ),
+        _b(
+            "american_bulldog",
+            ["white/brown", "white/fawn"],
+            pattern="patches",
+            ears=("rose", 0.5),
+            tail="low",
+            body=1.5,
+            legs=0.6,
+            head=0.66,
+            muzzle=0.35,
+        ),
+        _b(
+            "american_pit_bull_terrier",
+            ["brown/white", "blue/white", "fawn/white", "black/white"],
+            ears=("rose", 0.55),
+            marks=("white_chest",),
+            body=1.55,
+            legs=0.62,
+            head=0.6,
+            muzzle=0.42,
+        ),
+        _b(
+            "basset_hound",
+            ["white/black"],
+            pattern="tricolour",
+            ears=("fold", 1.7),
+            body=2.5,
+            legs=0.28,
+            head=0.55,
+            muzzle=0.6,
+        ),
+        _b(
+            "beagle",
+            ["white/black"],
+            pattern="tricolour",
+            ears=("fold", 0.8),
+            body=1.6,
+            legs=0.65,
+            head=0.55,
+            muzzle=0.5,
+        ),
+        _b(
+            "boxer",
+            ["fawn/black", "brown/black"],
+            ears=("fold", 0.35),
+            tail="stub",
+            marks=("mask", "white_chest"),
+            body=1.4,
+            legs=0.9,
+            head=0.6,
+            muzzle=0.25,
+        ),
+        _b(
+            "chihuahua",
+            ["fawn", "cream", "black/tan", "chocolate/tan"],
+            ears=("up", 1.35),
+            body=1.35,
+            legs=0.7,
+            head=0.78,
+            muzzle=0.2,
+        ),
+        _b(
+            "english_cocker_spaniel",
+            ["gold", "black", "liver", "orange"],
+            fur="long",
+            ears=("fold", 1.2),
+            tail="stub",
+            body=1.6,
+            legs=0.6,
+            head=0.55,
+            muzzle=0.55,
+        ),
+        _b(
+            "english_setter",
+            ["white/black", "white/orange"],
+            pattern="belton",
+            fur="long",
+            ears=("fold", 0.9),
+            tail="plume",
+            body=1.8,
+            legs=0.9,
+            head=0.45,
+            muzzle=0.8,
+        ),
+        _b(
+            "german_shorthaired",
+            ["liver/white", "black/white"],
+            pattern="roan",
+            ears=("fold", 0.85),
+            tail="stub",
+            body=1.75,
+            legs=0.95,
+            head=0.45,
+            muzzle=0.85,
+        ),
+        _b(
+            "great_pyrenees",
+            ["white", "cream"],
+            fur="fluffy",
+            ears=("fold", 0.5),
+            tail="low",
+            body=1.6,
+            legs=0.7,
+            head=0.52,
+            muzzle=0.5,
+        ),
+        _b(
+            "havanese",
+            ["white", "cream", "black", "chocolate"],
+            fur="long",
+            ears=("fold", 0.9),
+            tail="curled",
+            body=1.6,
+            legs=0.5,
+            head=0.6,
+            muzzle=0.3,
+        ),
+        _b(
+            "japanese_chin",
+            ["white/black", "white/red"],
+            pattern="pied",
+            fur="long",
+            ears=("fold", 0.5),
+            tail="curled",
+            body=1.3,
+            legs=0.5,
+            head=0.75,
+            muzzle=0.0,
+        ),
+        _b(
+            "keeshond",
+            ["grey/black"],
+            pattern="sable",
+            fur="fluffy",
+            ears=("up", 0.45),
+            tail="curled",
+            body=1.3,
+            legs=0.6,
+            head=0.55,
+            muzzle=0.45,
+        ),
+        _b(
+            "leonberger",
+            ["gold/black", "red/black"],
+            fur="long",
+            ears=("fold", 0.6),
+            tail="low",
+            marks=("mask",),
+            body=1.65,
+            legs=0.75,
+            head=0.52,
+            muzzle=0.5,
+        ),
+        _b(
+            "miniature_pinscher",
+            ["black/tan", "red", "chocolate/tan"],
+            pattern="tan",
+            ears=("up", 0.95),
+            tail="stub",
+            body=1.3,
+            legs=1.0,
+            head=0.5,
+            muzzle=0.55,
+        ),
+        _b(
+            "newfoundland",
+            ["black", "brown"],
+            fur="long",
+            ears=("fold", 0.55),
+            tail="low",
+            body=1.7,
+            legs=0.6,
+            head=0.56,
+            muzzle=0.45,
+        ),
+        _b(
+            "pomeranian",
+            ["orange", "cream", "black"],
+            fur="fluffy",
+            ears=("up", 0.4),
+            tail="curled",
+            body=1.1,
+            legs=0.4,
+            head=0.6,
+            muzzle=0.25,
+        ),
+        _b(
+            "pug",
+            ["fawn/black", "black"],
+            ears=("rose", 0.45),
+            tail="curled",
+            marks=("mask",),
+            body=1.3,
+            legs=0.55,
+            head=0.72,
+            muzzle=0.0,
+        ),
+        _b(
+            "saint_bernard",
+            ["white/red", "white/brown"],
+            pattern="patches",
+            fur="long",
+            ears=("fold", 0.6),
+            tail="low",
+            marks=("mask",),
+            body=1.7,
+            legs=0.7,
+            head=0.66,
+            muzzle=0.45,
+        ),
+        _b(
+            "samoyed",
+            ["white", "cream"],
+            fur="fluffy",
+            ears=("up", 0.5),
+            tail="curled",
+            body=1.5,
+            legs=0.7,
+            head=0.5,
+            muzzle=0.5,
+        ),
+        _b(
+            "scottish_terrier",
+            ["black", "wheaten"],
+            fur="wiry",
+            ears=("up", 0.6),
+            tail="thin",
+            body=1.8,
+            legs=0.3,
+            head=0.55,
+            muzzle=0.75,
+        ),
+        _b(
+            "shiba_inu",
+            ["red/cream", "black/tan", "cream/white"],
+            pattern="urajiro",
+            ears=("up", 0.55),
+            tail="curled",
+            body=1.5,
+            legs=0.7,
+            head=0.55,
+            muzzle=0.45,
+        ),
+        _b(
+            "staffordshire_bull_terrier",
+            ["brown/white", "blue/white", "fawn/white", "black/white"],
+            ears=("rose", 0.45),
+            marks=("white_chest",),
+            body=1.45,
+            legs=0.55,
+            head=0.66,
+            muzzle=0.36,
+        ),
+        _b(
+            "wheaten_terrier",
+            ["wheaten"],
+            fur="long",
+            ears=("fold", 0.45),
+            tail="thin",
+            body=1.5,
+            legs=0.75,
+            head=0.5,
+            muzzle=0.55,
+        ),
+        _b(
+            "yorkshire_terrier",
+            ["steel/tan"],
+            pattern="saddle",
+            fur="long",
+            ears=("up", 0.55),
+            tail="stub",
+            body=1.4,
+            legs=0.45,
+            head=0.55,
+            muzzle=0.35,
+        ),
     ],
     key=lambda b: b.name,
-)  # fmt: skip
+)
 BY_NAME = {b.name: b for b in BREEDS}
 NAMES = [b.name for b in BREEDS]
 # the pairs alike on purpose, each a pair the course's confusion matrix shows
@@ -244,9 +554,18 @@ def _soft(mask, radius=1.5):
 
 # --- the scene ------------------------------------------------------------------------
 
-HOUSE = [(0.85, 0.82, 0.75), (0.6, 0.45, 0.3), (0.35, 0.25, 0.18), (0.9, 0.9, 0.9),
-         (0.2, 0.2, 0.22), (0.55, 0.6, 0.65), (0.7, 0.3, 0.25), (0.3, 0.4, 0.6),
-         (0.75, 0.7, 0.5), (0.45, 0.5, 0.35)]  # fmt: skip
+HOUSE = [
+    (0.85, 0.82, 0.75),
+    (0.6, 0.45, 0.3),
+    (0.35, 0.25, 0.18),
+    (0.9, 0.9, 0.9),
+    (0.2, 0.2, 0.22),
+    (0.55, 0.6, 0.65),
+    (0.7, 0.3, 0.25),
+    (0.3, 0.4, 0.6),
+    (0.75, 0.7, 0.5),
+    (0.45, 0.5, 0.35),
+]
 
 
 def _any_colour(rng):
@@ -276,13 +595,17 @@ def _background(rng, h, w, xs, ys):
         img *= 1 + 0.12 * _noise(rng, h, w, 4)[..., None]
         for _ in range(rng.integers(1, 3)):
             cu, cv = rng.uniform(0, w), rng.uniform(0, h)
-            _paint(img, _ellipse(xs, ys, cu, cv, w * rng.uniform(0.2, 0.5), h * 0.2),
-                   _any_colour(rng))  # fmt: skip
+            _paint(
+                img, _ellipse(xs, ys, cu, cv, w * rng.uniform(0.2, 0.5), h * 0.2), _any_colour(rng)
+            )
     elif kind == "clutter":
         for _ in range(rng.integers(2, 5)):
             cu, cv, su, sv = rng.uniform(0, w), rng.uniform(0, h), *rng.uniform(0.05, 0.3, 2)
-            shape = (_ellipse(xs, ys, cu, cv, su * w, sv * h) if rng.random() < 0.5
-                     else (abs(xs - cu) < su * w) & (abs(ys - cv) < sv * h))  # fmt: skip
+            shape = (
+                _ellipse(xs, ys, cu, cv, su * w, sv * h)
+                if rng.random() < 0.5
+                else (abs(xs - cu) < su * w) & (abs(ys - cv) < sv * h)
+            )
             _paint(img, shape, _any_colour(rng), 0.6)
     img *= 1 + rng.uniform(0.02, 0.08) * _noise(rng, h, w, h // 3)[..., None]
     if rng.random() < 0.6:  # the camera focused on the animal
@@ -304,8 +627,14 @@ def _shape(rng, breed: Breed) -> Breed:
         return x * float(np.exp(rng.normal(0, s)))
 
     ears = (breed.ears[0], j(breed.ears[1]))
-    return replace(breed, body=j(breed.body, 0.06), legs=j(breed.legs), head=j(breed.head, 0.06),
-                   muzzle=max(0.0, breed.muzzle + rng.normal(0, 0.05)), ears=ears)  # fmt: skip
+    return replace(
+        breed,
+        body=j(breed.body, 0.06),
+        legs=j(breed.legs),
+        head=j(breed.head, 0.06),
+        muzzle=max(0.0, breed.muzzle + rng.normal(0, 0.05)),
+        ears=ears,
+    )
 
 
 def _box(g: Breed, face: bool) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -343,14 +672,25 @@ def _side_parts(u, v, g: Breed, rng):
     kind, size = g.ears
     if kind == "up":
         base = 0.55 + 0.25 * min(size, 1.2)
-        ear = _triangle(u, v, (hu - base * r, hv - 0.55 * r), (hu + 0.25 * r, hv - 0.95 * r),
-                        (hu - 0.35 * r, hv - (1 + 1.1 * size) * r))  # fmt: skip
+        ear = _triangle(
+            u,
+            v,
+            (hu - base * r, hv - 0.55 * r),
+            (hu + 0.25 * r, hv - 0.95 * r),
+            (hu - 0.35 * r, hv - (1 + 1.1 * size) * r),
+        )
     elif kind == "fold":
-        ear = _ellipse(u, v, hu - 0.3 * r, hv + (0.05 + 0.45 * size) * r, 0.33 * r,
-                       (0.45 + 0.5 * size) * r)  # fmt: skip
+        ear = _ellipse(
+            u, v, hu - 0.3 * r, hv + (0.05 + 0.45 * size) * r, 0.33 * r, (0.45 + 0.5 * size) * r
+        )
     else:  # rose: small, folded back
-        ear = _triangle(u, v, (hu - 0.45 * r, hv - 0.7 * r), (hu + 0.1 * r, hv - 0.92 * r),
-                        (hu - (0.6 + 0.5 * size) * r, hv - (1.0 + 0.4 * size) * r))  # fmt: skip
+        ear = _triangle(
+            u,
+            v,
+            (hu - 0.45 * r, hv - 0.7 * r),
+            (hu + 0.1 * r, hv - 0.92 * r),
+            (hu - (0.6 + 0.5 * size) * r, hv - (1.0 + 0.4 * size) * r),
+        )
     p["ears"] = ear
     t0 = (-a_body * 0.92, -0.15)
     if g.tail == "curled":
@@ -359,8 +699,7 @@ def _side_parts(u, v, g: Breed, rng):
         pts = [(cu + rr * math.cos(t), cv - rr * math.sin(t)) for t in angles]
         p["tail"] = _tube(u, v, pts, 0.1, 0.07)
     elif g.tail == "stub":
-        p["tail"] = _tube(u, v, _bezier(t0, (t0[0] - 0.1, -0.25), (t0[0] - 0.15, -0.4)), 0.07,
-                          0.06)  # fmt: skip
+        p["tail"] = _tube(u, v, _bezier(t0, (t0[0] - 0.1, -0.25), (t0[0] - 0.15, -0.4)), 0.07, 0.06)
     elif g.tail == "low":
         p["tail"] = _tube(u, v, _bezier(t0, (t0[0] - 0.35, 0.1), (t0[0] - 0.4, 0.75)), 0.1, 0.07)
     else:  # thin (cats, terriers) or plume (a long-haired thin tail)
@@ -393,13 +732,19 @@ def _face_parts(u, v, g: Breed, rng):
     for s in (-1, 1):
         if kind == "up":
             base = 0.3 + 0.2 * min(size, 1.2)
-            ears |= _triangle(u, v, (s * (0.95 - base), -0.8), (s * 0.95, -0.35),
-                              (s * (0.85 + 0.15 * size), -0.9 - 1.0 * size))  # fmt: skip
+            ears |= _triangle(
+                u,
+                v,
+                (s * (0.95 - base), -0.8),
+                (s * 0.95, -0.35),
+                (s * (0.85 + 0.15 * size), -0.9 - 1.0 * size),
+            )
         elif kind == "fold":
             ears |= _ellipse(u, v, s * 0.95 * wide, 0.05 + 0.4 * size, 0.32, 0.5 + 0.45 * size)
         else:
-            ears |= _triangle(u, v, (s * 0.45, -0.85), (s * 0.9, -0.5),
-                              (s * (1.05 + 0.3 * size), -0.95))  # fmt: skip
+            ears |= _triangle(
+                u, v, (s * 0.45, -0.85), (s * 0.9, -0.5), (s * (1.05 + 0.3 * size), -0.95)
+            )
     p["ears"] = ears
     m = g.muzzle
     p["muzzle"] = _ellipse(u, v, 0, 0.42 + 0.12 * m, 0.42 + 0.1 * m, 0.3 + 0.22 * m)
@@ -549,8 +894,9 @@ def render(breed: Breed, rng: np.random.Generator, width: int, height: int):
     animal |= parts["muzzle"] | parts.get("neck", False)
     if not face:  # a shadow on the ground
         foot = 0.45 + g.legs
-        _paint(img, _soft(_ellipse(u, v, 0, foot + 0.05, g.body * 0.6, 0.12), radius=3), (0, 0, 0),
-               0.3)  # fmt: skip
+        _paint(
+            img, _soft(_ellipse(u, v, 0, foot + 0.05, g.body * 0.6, 0.12), radius=3), (0, 0, 0), 0.3
+        )
     _paint(img, _soft(animal, radius=0.6), coat)
     _paint(img, parts["eye"], _jitter(rng, EYES[g.eyes], 0.05))
     _paint(img, parts["pupil"] | parts["nose"], (0.05, 0.04, 0.04))
@@ -591,6 +937,11 @@ def write(folder: Path, per_breed: int, pixels: int, seed: int) -> None:
     for breed in NAMES:
         for n in range(1, per_breed + 1):
             (images / f"{breed}_{n}.jpg").write_bytes(jpeg(breed, n, pixels, seed))
-    meta = {"per_breed": per_breed, "pixels": pixels, "seed": seed, "breeds": len(NAMES),
-            "generator": VERSION}  # fmt: skip
+    meta = {
+        "per_breed": per_breed,
+        "pixels": pixels,
+        "seed": seed,
+        "breeds": len(NAMES),
+        "generator": VERSION,
+    }
     (Path(folder) / "generated.json").write_text(json.dumps(meta))

@@ -13,11 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.competition import tabular
-from harness.competition.registry import Spec, sibling
+from harness.competition import Format, Spec, Splits, hidden_test, sibling, tabular, time_split
 from harness.competition.sources import SourceError, kaggle_competition_files
-from harness.competition.splits import time_split
-from harness.validate import Format
 
 SPEC = Spec(
     version=1,
@@ -54,7 +51,7 @@ CAT_NAMES = (
 CONT_NAMES = "CompetitionDistance AfterStateHoliday BeforeStateHoliday Promo SchoolHoliday".split()
 KNOWN = set(TRAIN_COLUMNS) | set(FEATURES) | {"Id"}
 NOT_INPUTS = {"Sales", "Customers", "Date", "Open", "Id", "LogSales"}
-MAX_LOG_SALES = 20.0  # exp(20) is 485 million a day: larger "logs" are sales
+MAX_LOG_SALES = 20.0  # sales of at most 20 a day are logs: exp(20) is 485 million
 
 
 def fetch(source: str, raw_dir: Path) -> None:
@@ -116,8 +113,6 @@ def prepare(source: str, raw_dir: Path):
     The hidden test is ordered as Kaggle's test.csv (latest date first, then store) with
     Id 1..n; its earlier half, by date, is the public board.
     """
-    from harness.competition.data import Splits
-
     raw = read_raw(raw_dir)
     labelled = raw["train"].sort_values(["Date", "Store"], kind="stable", ignore_index=True)
     later = raw["test"][raw["test"].Date > labelled.Date.max()].drop(columns="Id")
@@ -130,18 +125,14 @@ def prepare(source: str, raw_dir: Path):
     test = featured.iloc[test_pos].sort_values(
         ["Date", "Store"], ascending=[False, True], kind="stable", ignore_index=True
     )
-    test.insert(0, "Id", np.arange(1, len(test) + 1))
-    labels = test[["Id", "Sales"]].copy()
-    usage = np.full(len(test), "Private", dtype=object)
-    n_public = round(len(test) * SPEC.public_fraction)
-    usage[np.lexsort((test.Store, test.Date))[:n_public]] = "Public"
-    labels["Usage"] = usage
+    early_first = np.lexsort((test.Store, test.Date))  # the public board: the earlier days
+    features, labels = hidden_test(test, SPEC, drop=["Customers"], public_order=early_first)
     files = pd.concat([train, valid])[TRAIN_COLUMNS].sort_values(
         ["Date", "Store"], ascending=[False, True], kind="stable"
     )
     files = {
         "train.csv": _kaggle_dates(files),
-        "test.csv": _kaggle_dates(test[TEST_COLUMNS]),
+        "test.csv": _kaggle_dates(features[TEST_COLUMNS]),
         "store.csv": raw["store"][STORE_COLUMNS],
     }
     if raw["store"].State.notna().any():
@@ -149,7 +140,7 @@ def prepare(source: str, raw_dir: Path):
     return Splits(
         train=train,
         valid=valid,
-        test=test.drop(columns=["Sales", "Customers"]),
+        test=features,
         test_labels=labels,
         kaggle_test=raw["test"] if source == "kaggle" else None,
         files=files,
@@ -165,7 +156,7 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 512, cat_names=None,
 
     Categorify, FillMissing and Normalize; the course's categories and continuous
     columns (CAT_NAMES, CONT_NAMES). Days without sales (closed) are left out of both
-    train and valid. Columns a submission's `features(df)` adds join the defaults: text
+    train and valid. `from_dls_target` turns the model's predictions back into sales. Columns a submission's `features(df)` adds join the defaults: text
     columns as categorical, numeric ones as continuous.
     """
     from fastai.tabular.all import RegressionBlock
@@ -181,19 +172,19 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 512, cat_names=None,
     )
 
 
-def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
-    """Id,Sales from predictions of log(Sales), the dls target: exp, and 0 on closed days.
+def from_dls_target(preds) -> np.ndarray:
+    """Sales from the predictions of log(Sales), the target dls trains on."""
+    return np.exp(np.asarray(preds, dtype=float))
 
-    A fit_predict may return such log predictions or a DataFrame Id,Sales of its own.
-    """
-    preds = np.asarray(preds, dtype=float).reshape(len(test))
-    if len(preds) and np.nanmax(preds) > MAX_LOG_SALES:
+
+def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
+    """Id,Sales from predicted sales, with 0 on closed days (Kaggle scores only open ones)."""
+    sales = np.asarray(preds, dtype=float).reshape(len(test)).copy()
+    if len(sales) and 0 < np.nanmax(sales) <= MAX_LOG_SALES:
         raise ValueError(
-            f"to_submission takes predictions of log(Sales), the target dls trains on; got "
-            f"values up to {np.nanmax(preds):g}, which look like sales: return np.log(sales), "
-            "or a DataFrame with columns Id, Sales"
+            f"predictions are sales, as in the Sales column; got values up to "
+            f"{np.nanmax(sales):g}, which look like log(Sales): return np.exp of them"
         )
-    sales = np.exp(preds)
     sales[test["Open"].fillna(1).to_numpy() == 0] = 0.0  # Kaggle's NaN Open: assume open
     return pd.DataFrame({"Id": test["Id"].to_numpy(), "Sales": sales})
 

@@ -1,6 +1,6 @@
 """What the Rossmann baselines share: the course's entity-embedding net, the same net on
 one-hot inputs, and the net's learned embeddings as inputs for other models (Guo &
-Berkhahn's Table IV). Baselines reach it as `harness.registry.get("rossmann").module.models`.
+Berkhahn's Table IV). Baselines import it: `from competitions.rossmann import models`.
 """
 
 from __future__ import annotations

@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.competition import tabular
-from harness.competition.registry import Spec
+from harness.competition import Format, Spec, Splits, hidden_test, random_split, tabular
+from harness.competition.classification import report as classification_report
 from harness.competition.sources import kaggle_competition_files, wheel_member
-from harness.competition.splits import public_private, random_split
-from harness.validate import Format
 
 SPEC = Spec(
     version=1,
@@ -85,8 +83,6 @@ def prepare(source: str, raw_dir: Path):
     test labels are secret, the hidden test is carved out of train.csv in Kaggle's
     proportion, and Kaggle's own test.csv is kept for uploads.
     """
-    from harness.competition.data import Splits
-
     kaggle_test = None
     if source == "kaggle":
         labelled = pd.read_csv(raw_dir / "train.csv")
@@ -101,12 +97,11 @@ def prepare(source: str, raw_dir: Path):
         df["PassengerId"] = np.arange(1, len(df) + 1)
         labelled, test = df.iloc[:N_LABELLED], df.iloc[N_LABELLED:]
     train_idx, valid_idx = random_split(len(labelled), VALID_FRACTION, SPEC.seed)
-    labels = test[["PassengerId", "Survived"]].reset_index(drop=True)
-    labels["Usage"] = public_private(len(labels), SPEC.public_fraction, SPEC.seed)
+    features, labels = hidden_test(test, SPEC)
     return Splits(
         train=labelled.iloc[train_idx],
         valid=labelled.iloc[valid_idx],
-        test=test.drop(columns="Survived"),
+        test=features,
         test_labels=labels,
         kaggle_test=kaggle_test,
     )
@@ -128,34 +123,8 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64, cat_names=None, 
     )
 
 
-def to_submission(test: pd.DataFrame, preds) -> pd.DataFrame:
-    """Kaggle's format: PassengerId,Survived with integer 0/1 (floats score 0 on Kaggle)."""
-    preds = np.asarray(preds).reshape(len(test))
-    if preds.dtype == bool:
-        preds = preds.astype(int)
-    return pd.DataFrame({"PassengerId": test["PassengerId"].to_numpy(), "Survived": preds})
-
-
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
-    """The confusion matrix on the public part of the hidden test."""
-    from harness.competition.artifacts import pyplot, save_figure, save_table
-
-    cm = pd.crosstab(labels["Survived"], preds["Survived"]).reindex(
-        index=[0, 1], columns=[0, 1], fill_value=0
-    )
-    table = pd.DataFrame(
-        {"actual": ["died", "survived"], "predicted died": cm[0].values,
-         "predicted survived": cm[1].values}
-    )  # fmt: skip
-    save_table(out, "confusion_matrix", table, "Confusion matrix (public test)")
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
-    ax.imshow(cm.values, cmap="Blues")
-    for (i, j), n in np.ndenumerate(cm.values):
-        dark = n > cm.values.max() / 2
-        ax.text(j, i, str(n), ha="center", va="center", fontsize=13,
-                color="white" if dark else "black")  # fmt: skip
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["died", "survived"],
-           yticklabels=["died", "survived"], xlabel="predicted", ylabel="actual",
-           title="Confusion matrix (public test)")  # fmt: skip
-    save_figure(out, "confusion_matrix", fig, "Confusion matrix (public test)")
+    """The confusion matrix on the public part of the hidden test (and, for a Learner,
+    the passengers it was most sure and most wrong about)."""
+    names = ["died", "survived"]
+    classification_report(out, test, labels, preds, raw, [0, 1], names, noun="passengers")

@@ -10,8 +10,13 @@ stages (14x14, 7x7, 4x4) of 32, 64 and 128 channels.
 
 from fastai.vision.all import *
 
-CONFIG = {"stem": [1, 16, 32], "channels": [32, 64, 128], "blocks": [1, 1, 1],
-          "epochs": 5, "lr": 0.01}  # fmt: skip
+CONFIG = {
+    "stem": [1, 16, 32],
+    "channels": [32, 64, 128],
+    "blocks": [1, 1, 1],
+    "epochs": 5,
+    "lr": 0.01,
+}
 
 
 def _conv_block(ni, nf, stride):
@@ -32,21 +37,34 @@ class ResBlock(Module):
 
 
 def _resnet_stem(*sizes):
-    return [ConvLayer(sizes[i], sizes[i + 1], 3, stride=2 if i == 0 else 1)
-            for i in range(len(sizes) - 1)]  # fmt: skip
+    return [
+        ConvLayer(sizes[i], sizes[i + 1], 3, stride=2 if i == 0 else 1)
+        for i in range(len(sizes) - 1)
+    ]
 
 
 class ResNet(nn.Sequential):
     def __init__(self, n_out, stem, channels, blocks):
         szs = [stem[-1], *channels]
-        layers = [self._make_layer(szs[i], szs[i + 1], n, 1 if i == 0 else 2)
-                  for i, n in enumerate(blocks)]  # fmt: skip
-        super().__init__(*_resnet_stem(*stem), *layers, nn.AdaptiveAvgPool2d(1), Flatten(),
-                         nn.Linear(szs[-1], n_out))  # fmt: skip
+        layers = [
+            self._make_layer(szs[i], szs[i + 1], n, 1 if i == 0 else 2)
+            for i, n in enumerate(blocks)
+        ]
+        super().__init__(
+            *_resnet_stem(*stem),
+            *layers,
+            nn.AdaptiveAvgPool2d(1),
+            Flatten(),
+            nn.Linear(szs[-1], n_out),
+        )
 
     def _make_layer(self, ch_in, ch_out, n_blocks, stride):
-        return nn.Sequential(*[ResBlock(ch_in if i == 0 else ch_out, ch_out, stride if i == 0 else 1)
-                               for i in range(n_blocks)])  # fmt: skip
+        return nn.Sequential(
+            *[
+                ResBlock(ch_in if i == 0 else ch_out, ch_out, stride if i == 0 else 1)
+                for i in range(n_blocks)
+            ]
+        )
 
 
 def train(dls):

@@ -24,8 +24,14 @@ CONFIG = {
 def make_dls(fit, hold, bs):
     df = pd.concat([fit, hold], ignore_index=True)
     splits = (list(range(len(fit))), list(range(len(fit), len(df))))
-    to = TabularCollab(df, [Categorify], cat_names=["user", "title"], y_names=["rating"],
-                       y_block=TransformBlock(), splits=splits)  # fmt: skip
+    to = TabularCollab(
+        df,
+        [Categorify],
+        cat_names=["user", "title"],
+        y_names=["rating"],
+        y_block=TransformBlock(),
+        splits=splits,
+    )
     return to.dataloaders(bs=bs, num_workers=0)
 
 
@@ -88,12 +94,14 @@ def knn(fit, pairs, mean, user_bias, movie_bias):
 
 def all_models(fit, hold, pairs):
     mean, ub, mb = biases(fit)
-    return np.column_stack([
-        fastai_model(fit, hold, pairs, use_nn=False),
-        fastai_model(fit, hold, pairs, use_nn=True),
-        knn(fit, pairs, mean, ub, mb),
-        baseline(pairs, mean, ub, mb),
-    ])  # fmt: skip
+    return np.column_stack(
+        [
+            fastai_model(fit, hold, pairs, use_nn=False),
+            fastai_model(fit, hold, pairs, use_nn=True),
+            knn(fit, pairs, mean, ub, mb),
+            baseline(pairs, mean, ub, mb),
+        ]
+    )
 
 
 def rmse(a, b):

@@ -9,16 +9,26 @@ those epochs matter more than depth.
 
 from fastai.vision.all import *
 
-CONFIG = {"arch": "simple_cnn", "channels": [32, 32, 64, 64, 128, 256], "epochs": 40,
-          "lr": 5e-3, "dropout": 0.3}  # fmt: skip
+CONFIG = {
+    "arch": "simple_cnn",
+    "channels": [32, 32, 64, 64, 128, 256],
+    "epochs": 40,
+    "lr": 5e-3,
+    "dropout": 0.3,
+}
 
 
 def simple_cnn(n_out, channels, dropout):
     strides = [2, 1, 2, 1, 2, 2]
     sizes = [3, *channels]
     layers = [ConvLayer(sizes[i], sizes[i + 1], stride=s) for i, s in enumerate(strides)]
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), Flatten(), nn.Dropout(dropout),
-                         nn.Linear(channels[-1], n_out))  # fmt: skip
+    return nn.Sequential(
+        *layers,
+        nn.AdaptiveAvgPool2d(1),
+        Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(channels[-1], n_out),
+    )
 
 
 def train(dls):

@@ -7,10 +7,9 @@ hub's cache) the same model trains from scratch with `fit_one_cycle`, and one li
 the log says so.
 """
 
-import socket
-
-import huggingface_hub
 from fastai.vision.all import *
+
+from harness.competition.vision import pretrained_learner
 
 CONFIG = {
     "arch": "convnext_tiny",
@@ -21,32 +20,8 @@ CONFIG = {
 }
 
 
-def reachable(host="huggingface.co", timeout=3):
-    """Whether the hub answers; checked first so that offline runs start at once."""
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def make_learner(dls, arch):
-    """The pretrained learner when the weights can be had, else the same one untrained."""
-    metrics = [error_rate, accuracy]
-    online = reachable()
-    if not online:  # the hub's client would retry for a minute; offline it reads its cache
-        huggingface_hub.constants.HF_HUB_OFFLINE = True
-    try:
-        return vision_learner(dls, arch, metrics=metrics), True
-    except Exception as e:  # no network and no cache, a proxy: train from scratch
-        why = " ".join(f"{type(e).__name__}: {e}".split())[:160] if online else "offline"
-        print(f"[pets] no pretrained weights for {arch} ({why}): training from scratch",
-              flush=True)  # fmt: skip
-        return vision_learner(dls, arch, metrics=metrics, pretrained=False), False
-
-
 def train(dls):
-    learn, pretrained = make_learner(dls, CONFIG["arch"])
+    learn, pretrained = pretrained_learner(dls, CONFIG["arch"], metrics=[error_rate, accuracy])
     if pretrained:
         learn.fine_tune(CONFIG["epochs"], CONFIG["lr"])
     else:

@@ -5,9 +5,7 @@ same dropout, y_range and training), but each category's embedding is a frozen i
 matrix, so the first layer sees the one-hot vectors themselves and nothing is embedded.
 """
 
-from harness.competition.registry import get
-
-models = get("rossmann").module.models  # the competition's shared nets
+from competitions.rossmann import models  # the competition's shared nets
 
 CONFIG = {
     "layers": [1000, 500],

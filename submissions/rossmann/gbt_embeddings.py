@@ -8,9 +8,8 @@ HistGradientBoostingRegressor fits log(Sales) on those and the continuous column
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from harness.competition.registry import get
-
-rossmann = get("rossmann").module
+import competitions.rossmann as rossmann
+from competitions.rossmann import models
 
 CONFIG = {
     "net": {
@@ -27,11 +26,11 @@ CONFIG = {
 
 def fit_predict(train, valid, test):
     dls = rossmann.dls(train, valid)
-    net = rossmann.models.fit_net(dls, **CONFIG["net"])
+    net = models.fit_net(dls, **CONFIG["net"])
     train, valid = train[train.Sales > 0], valid[valid.Sales > 0]
-    xs = [rossmann.models.tree_inputs(dls, df, net) for df in (train, valid, test)]
+    xs = [models.tree_inputs(dls, df, net) for df in (train, valid, test)]
     print(f"{xs[0].shape[1]} inputs: embedding dimensions and continuous columns")
     gbt = HistGradientBoostingRegressor(early_stopping=False, **CONFIG["gbt"])
     gbt.fit(xs[0], np.log(train.Sales))
-    print(f"valid RMSPE {rossmann.models.rmspe(valid.Sales, gbt.predict(xs[1])):.4f}")
-    return gbt.predict(xs[2])  # log(Sales); to_submission takes exp and closes closed days
+    print(f"valid RMSPE {models.rmspe(valid.Sales, gbt.predict(xs[1])):.4f}")
+    return np.exp(gbt.predict(xs[2]))  # sales; to_submission closes the closed days

@@ -8,9 +8,8 @@ random_forest.py fits log(Sales) on those and the continuous columns.
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
-from harness.competition.registry import get
-
-rossmann = get("rossmann").module
+import competitions.rossmann as rossmann
+from competitions.rossmann import models
 
 CONFIG = {
     "net": {
@@ -34,11 +33,11 @@ CONFIG = {
 
 def fit_predict(train, valid, test):
     dls = rossmann.dls(train, valid)
-    net = rossmann.models.fit_net(dls, **CONFIG["net"])
+    net = models.fit_net(dls, **CONFIG["net"])
     train, valid = train[train.Sales > 0], valid[valid.Sales > 0]
-    xs = [rossmann.models.tree_inputs(dls, df, net) for df in (train, valid, test)]
+    xs = [models.tree_inputs(dls, df, net) for df in (train, valid, test)]
     print(f"{xs[0].shape[1]} inputs: embedding dimensions and continuous columns")
     rf = RandomForestRegressor(**CONFIG["forest"]).fit(xs[0], np.log(train.Sales))
     rf.set_params(n_jobs=1)  # threads would sum the trees in a varying order: last bits
-    print(f"valid RMSPE {rossmann.models.rmspe(valid.Sales, rf.predict(xs[1])):.4f}")
-    return rf.predict(xs[2])  # log(Sales); to_submission takes exp and closes closed days
+    print(f"valid RMSPE {models.rmspe(valid.Sales, rf.predict(xs[1])):.4f}")
+    return np.exp(rf.predict(xs[2]))  # sales; to_submission closes the closed days

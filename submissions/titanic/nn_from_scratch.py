@@ -12,8 +12,16 @@ import torch
 import torch.nn.functional as F
 
 CONFIG = {"n_hidden": 20, "epochs": 30, "lr": 1.4}
-DUMMIES = ["Sex_male", "Sex_female", "Pclass_1", "Pclass_2", "Pclass_3",
-           "Embarked_C", "Embarked_Q", "Embarked_S"]  # fmt: skip
+DUMMIES = [
+    "Sex_male",
+    "Sex_female",
+    "Pclass_1",
+    "Pclass_2",
+    "Pclass_3",
+    "Embarked_C",
+    "Embarked_Q",
+    "Embarked_S",
+]
 INDEP_COLS = ["Age", "SibSp", "Parch", "LogFare"] + DUMMIES
 
 

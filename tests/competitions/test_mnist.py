@@ -1,7 +1,7 @@
 """MNIST: the stratified offline split, Kaggle and fastai files placed by hand, the
 digit-recognizer layout, the DataLoaders, the scorer's report and the baselines."""
 
-import importlib.util
+import json
 import math
 
 import numpy as np
@@ -10,15 +10,18 @@ import pytest
 
 from harness.competition import data, registry
 from harness.competition.sources import SourceError
-from harness.paths import submissions_dir
 from harness.run import pipeline
-from harness.run.submission import read
 from tests.conftest import write
 
 PIXELS = [f"pixel{i}" for i in range(784)]
 DIGITS = list(range(10))
-REPORT = {"confusion_matrix.csv", "confusion_matrix.png", "most_confused.csv",
-          "top_losses.csv", "top_losses.png"}  # fmt: skip
+REPORT = {
+    "confusion_matrix.csv",
+    "confusion_matrix.png",
+    "most_confused.csv",
+    "top_losses.csv",
+    "top_losses.png",
+}
 
 
 @pytest.fixture
@@ -62,8 +65,9 @@ def test_offline_split_is_stratified_and_sized(ready, mnist):
     assert list(test.ImageId) == list(range(1, 1001))
     assert not labels.Label.is_monotonic_increasing
     # the three splits are the sample, each image once, with its own label
-    everything = pd.concat([train, valid, test.drop(columns="ImageId").assign(
-        label=labels.Label.to_numpy())])  # fmt: skip
+    everything = pd.concat(
+        [train, valid, test.drop(columns="ImageId").assign(label=labels.Label.to_numpy())]
+    )
     assert sorted(key(everything[PIXELS].to_numpy())) == sorted(key(raw[PIXELS].to_numpy()))
     by_pixels = dict(zip(key(raw[PIXELS].to_numpy()), raw.label, strict=True))
     assert [by_pixels[k] for k in key(everything[PIXELS].to_numpy())] == list(everything.label)
@@ -184,6 +188,7 @@ def test_to_submission_writes_integer_labels(mnist):
 
 
 def test_report_softmaxes_logits_and_skips_top_losses_without_them(mnist, tmp_path, capsys):
+    """The shared classification report, with MNIST's classes and images."""
     px = images(12, seed=5)
     test = pd.DataFrame(px, columns=PIXELS)
     test.insert(0, "ImageId", range(1, 13))
@@ -203,9 +208,15 @@ def test_report_softmaxes_logits_and_skips_top_losses_without_them(mnist, tmp_pa
     assert confused.values.tolist() == [[3, 5, 1], [8, 3, 1]]
     mnist.module.report(test, labels, preds, None, tmp_path / "without")
     names = {p.name for p in (tmp_path / "without").iterdir()}
-    assert names == {"artifacts.json", "confusion_matrix.csv", "confusion_matrix.png",
-                     "most_confused.csv"}  # fmt: skip
-    assert "no top-loss images" in capsys.readouterr().out
+    assert names == {
+        "artifacts.json",
+        "confusion_matrix.csv",
+        "confusion_matrix.png",
+        "most_confused.csv",
+    }
+    titles = json.loads((tmp_path / "without" / "artifacts.json").read_text())
+    assert any("no top losses" in e["title"] for e in titles)  # said there, not on stdout
+    assert capsys.readouterr().out == ""
 
 
 TINY_CNN = '''"""A tiny stride-2 CNN, one epoch."""
@@ -250,43 +261,30 @@ def test_a_small_cnn_is_scored_with_its_report_and_reproduces(ready, tmp_path, m
     assert again["identical"] is True, again  # same seed, same predictions, same score
 
 
-def _timm_baseline():
-    path = submissions_dir() / "mnist" / "timm_resnet18.py"
-    spec = importlib.util.spec_from_file_location("mnist_timm_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_timm_baseline_falls_back_to_random_weights_with_one_warning(monkeypatch, capsys):
+def test_the_timm_baseline_falls_back_to_random_weights_with_one_line(monkeypatch, capsys):
+    """Offline the pretrained model is not even tried (that would move the seeded state);
+    online a failed download falls back too. One log line either way."""
     import timm
 
-    module = _timm_baseline()
+    from harness.competition import vision
+
     asked = []
-    real = timm.create_model
 
     def create_model(arch, pretrained=False, **kwargs):
         asked.append(pretrained)
         if pretrained:
             raise OSError("no weights here\nsecond line")
-        return real(arch, pretrained=False, **kwargs)
+        return timm.create_model(arch, pretrained=False, **kwargs)
 
-    monkeypatch.setattr(module.timm, "create_model", create_model)
-    for reachable, tried in ((False, [False]), (True, [True, False])):
+    dls = type("Dls", (), {"competition": "mnist"})()
+    for online, tried, why in ((False, [False], "offline"), (True, [True, False], "OSError")):
         asked.clear()
-        monkeypatch.setattr(module, "hub_reachable", lambda timeout, r=reachable: r)
-        model, pretrained = module.create_model("resnet18")
+        monkeypatch.setattr(vision, "hub_online", lambda o=online: o)
+        model, pretrained = vision.pretrained_model(
+            dls, create_model, "resnet18", in_chans=1, num_classes=10
+        )
         assert pretrained is False and asked == tried
         assert model.conv1.in_channels == 1 and model.get_classifier().out_features == 10
         lines = capsys.readouterr().out.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("WARNING: no pretrained weights")
-        assert "pretrained=False" in lines[0]
-
-
-@pytest.mark.parametrize(
-    "path", sorted((submissions_dir() / "mnist").glob("*.py")), ids=lambda p: p.name
-)
-def test_every_baseline_reads_cleanly(path):
-    sub = read(path)
-    assert sub.problem is None and sub.docstring and sub.entry == "train"
-    assert sub.config and "epochs" in sub.config
+        assert len(lines) == 1 and lines[0].startswith("[mnist] no pretrained weights for resnet18")
+        assert why in lines[0] and lines[0].endswith("training from scratch")

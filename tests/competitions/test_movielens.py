@@ -19,8 +19,12 @@ def movielens():
 def test_offline_tables_are_movielens_100k(ready, movielens):
     raw = data.data_dir("movielens") / "raw" / "offline"
     ratings, movies = movielens.module.read_raw("offline", raw)
-    assert len(ratings) == 100_000 and list(ratings.columns) == ["user", "movie", "rating",
-                                                                 "timestamp"]  # fmt: skip
+    assert len(ratings) == 100_000 and list(ratings.columns) == [
+        "user",
+        "movie",
+        "rating",
+        "timestamp",
+    ]
     assert (ratings.user.nunique(), ratings.movie.nunique(), len(movies)) == (943, 1682, 1682)
     assert set(ratings.rating) == {1, 2, 3, 4, 5}
     titles = movies.set_index("movie").title
@@ -60,8 +64,10 @@ def test_every_test_user_and_movie_is_in_train(ready, movielens):
 
 
 def test_mse_is_shown_beside_rmse(ready, tmp_path):
-    sub = write(tmp_path / "mean.py", "def fit_predict(train, valid, test):\n"
-                "    return [train.rating.mean()] * len(test)\n")  # fmt: skip
+    sub = write(
+        tmp_path / "mean.py",
+        "def fit_predict(train, valid, test):\n    return [train.rating.mean()] * len(test)\n",
+    )
     row = pipeline.submit("movielens", sub, "ann")
     assert row["metric"] == "rmse" and row["higher_is_better"] is False
     assert math.isclose(row["extra_scores"]["mse"]["public"], row["public_score"] ** 2)
@@ -83,8 +89,7 @@ def test_a_learner_with_embeddings_leaves_its_diagnostics(ready, tmp_path):
     assert row["status"] == "scored", row["log"][-2000:]
     assert 0.85 < row["public_score"] < 1.1
     found = {a["name"]: a["path"] for a in row["artifacts"]}
-    assert set(found) == {"movie_bias.csv", "movie_bias.png", "movie_pca.png",
-                          "nearest_movies.csv"}  # fmt: skip
+    assert set(found) == {"movie_bias.csv", "movie_bias.png", "movie_pca.png", "nearest_movies.csv"}
     bias = pd.read_csv(found["movie_bias.csv"])
     assert len(bias) == 10 and bias["bias"].is_monotonic_increasing
     assert bias["bias"].max() < bias["bias "].min()  # lowest ten below highest ten

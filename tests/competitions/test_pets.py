@@ -2,8 +2,8 @@
 a member sees, fastai's folder placed by hand, the DataLoaders, the report, what a colour
 histogram can and cannot tell, and the baselines' offline fallback."""
 
-import importlib.util
 import io
+import json
 import math
 from collections import Counter
 
@@ -12,14 +12,19 @@ import pandas as pd
 import pytest
 
 from harness.competition import data, registry
+from harness.competition.classification import most_confused
 from harness.competition.sources import SourceError
-from harness.paths import submissions_dir
 from harness.run import pipeline
-from harness.run.submission import read
 from tests.conftest import write
 
-REPORT = {"confusion_matrix.csv", "confusion_matrix.png", "most_confused.csv",
-          "top_losses.csv", "top_losses.png", "valid_most_confused.csv"}  # fmt: skip
+REPORT = {
+    "confusion_matrix.csv",
+    "confusion_matrix.png",
+    "most_confused.csv",
+    "top_losses.csv",
+    "top_losses.png",
+    "valid_most_confused.csv",
+}
 
 
 @pytest.fixture
@@ -178,7 +183,9 @@ def test_report_draws_the_confusions_and_the_top_losses(pets, tmp_path, capsys):
     assert cm.shape == (37, 37) and cm.to_numpy().sum() == n
     pets.module.report(test, labels, preds, None, tmp_path / "without")
     assert not (tmp_path / "without" / "top_losses.png").exists()
-    assert "no top-loss images" in capsys.readouterr().out
+    titles = json.loads((tmp_path / "without" / "artifacts.json").read_text())
+    assert any("no top losses" in e["title"] for e in titles)  # said there, not on stdout
+    assert capsys.readouterr().out == ""
 
 
 def colour_histograms(frame: pd.DataFrame, bins: int = 8) -> np.ndarray:
@@ -224,10 +231,17 @@ def test_a_cnn_sees_what_a_colour_histogram_cannot(pets, gen, tmp_path):
         torch.manual_seed(0)
         dls = pets.dls(s.train, s.valid, bs=32)
         model = nn.Sequential(
-            ConvLayer(3, 32, stride=2), ConvLayer(32, 32), ConvLayer(32, 64, stride=2),
-            ConvLayer(64, 64), ConvLayer(64, 128, stride=2), ConvLayer(128, 256, stride=2),
-            nn.AdaptiveAvgPool2d(1), Flatten(), nn.Dropout(0.3), nn.Linear(256, 37),
-        )  # fmt: skip
+            ConvLayer(3, 32, stride=2),
+            ConvLayer(32, 32),
+            ConvLayer(32, 64, stride=2),
+            ConvLayer(64, 64),
+            ConvLayer(64, 128, stride=2),
+            ConvLayer(128, 256, stride=2),
+            nn.AdaptiveAvgPool2d(1),
+            Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(256, 37),
+        )
         learn = Learner(dls, model, loss_func=CrossEntropyLossFlat())
         with learn.no_logging(), learn.no_bar():
             learn.fit_one_cycle(10, 5e-3)
@@ -237,7 +251,7 @@ def test_a_cnn_sees_what_a_colour_histogram_cannot(pets, gen, tmp_path):
     cnn_error = np.mean(predicted != actual)
     assert hist_error > 0.6 and cnn_error < hist_error - 0.1, (cnn_error, hist_error)
     # the pairs alike by design are confused far more often than two breeds taken at random
-    confused = pets.module.most_confused(actual, predicted, top=1000)
+    confused = most_confused(actual, predicted, top=1000)
     pairs = Counter()
     for a, p, n in confused.itertuples(index=False):
         pairs[frozenset((a, p))] += n  # either way round
@@ -278,17 +292,18 @@ def test_a_small_cnn_is_scored_with_its_report_and_reproduces(ready, tmp_path):
     assert again["identical"] is True, again  # same seed, same predictions, same score
 
 
-def _baseline(name: str):
-    path = submissions_dir() / "pets" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"pets_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["resnet34", "timm_resnet18", "timm_convnext_tiny"])
 def test_offline_the_baselines_train_from_scratch_with_one_line(name, monkeypatch, capsys):
-    module = _baseline(name)
+    """The baselines' shared fallback: offline, vision_learner untrained, one log line.
+
+    A timm name is still tried offline, from the hub's cache (switched to offline mode, and
+    back after the test); torchvision's resnet34 only when its weights are cached."""
+    import fastai.vision.learner
+    import huggingface_hub
+    from fastai.vision.models import resnet34
+
+    from harness.competition import vision
+
     asked = []
 
     def vision_learner(dls, arch, pretrained=True, **kwargs):
@@ -297,24 +312,15 @@ def test_offline_the_baselines_train_from_scratch_with_one_line(name, monkeypatc
             raise OSError("no weights here\nsecond line")
         return "learner"
 
-    monkeypatch.setattr(module, "vision_learner", vision_learner)
-    monkeypatch.setattr(module, "reachable", lambda *a, **k: False)
-    if name == "resnet34":  # weights in torch's cache would count as at hand
-        monkeypatch.setattr(module, "weights_at_hand", lambda: False)
-    else:  # offline, the baseline switches the hub's client to its cache: undone after
-        monkeypatch.setattr(module.huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    learn, pretrained = (module.make_learner(None) if name == "resnet34"
-                         else module.make_learner(None, module.CONFIG["arch"]))  # fmt: skip
-    assert (learn, pretrained) == ("learner", False) and asked[-1] is False
+    monkeypatch.setattr(fastai.vision.learner, "vision_learner", vision_learner)
+    monkeypatch.setattr(vision, "reachable", lambda *a, **k: False)
+    monkeypatch.setattr(vision, "torchvision_weights_at_hand", lambda arch: False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    arch = resnet34 if name == "resnet34" else name.removeprefix("timm_")
+    dls = type("Dls", (), {"competition": "pets"})()
+    learn, pretrained = vision.pretrained_learner(dls, arch, metrics=[])
+    assert (learn, pretrained) == ("learner", False)
+    assert asked == ([False] if name == "resnet34" else [True, False])
     lines = capsys.readouterr().out.strip().splitlines()
-    arch = module.CONFIG["arch"]
-    assert lines == [f"[pets] no pretrained weights for {arch} (offline): training from scratch"]
-
-
-@pytest.mark.parametrize(
-    "path", sorted((submissions_dir() / "pets").glob("*.py")), ids=lambda p: p.name
-)
-def test_every_baseline_reads_cleanly(path):
-    sub = read(path)
-    assert sub.problem is None and sub.docstring and sub.entry == "train"
-    assert sub.config["arch"] and "epochs" in sub.config
+    shown = name.removeprefix("timm_")
+    assert lines == [f"[pets] no pretrained weights for {shown} (offline): training from scratch"]

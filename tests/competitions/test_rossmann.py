@@ -8,6 +8,7 @@ import requests
 
 from harness.competition import data, registry
 from harness.competition.sources import SourceError
+from harness.metrics import get_metric
 from harness.paths import submissions_dir
 from harness.run import pipeline
 from harness.run.submission import read
@@ -260,13 +261,36 @@ def test_rmspe_ignores_days_without_sales_end_to_end(ready, tmp_path):
     assert row["public_score"] == pytest.approx(0.1) and row["private_score"] == pytest.approx(0.1)
 
 
-def test_to_submission_undoes_the_log_and_closes_closed_days(rossmann):
+def test_submissions_are_in_sales_and_the_nets_log_is_undone(rossmann):
     test = pd.DataFrame({"Id": [1, 2, 3], "Open": [1, 0, np.nan]})
-    sub = rossmann.to_submission(test, np.log([100.0, 200.0, 300.0]))
+    sub = rossmann.to_submission(test, [100.0, 200.0, 300.0])
     assert list(sub.columns) == ["Id", "Sales"]
     assert np.allclose(sub.Sales, [100.0, 0.0, 300.0])  # Kaggle's NaN Open counts as open
-    with pytest.raises(ValueError, match="log\\(Sales\\)"):
-        rossmann.to_submission(test, [5000.0, 6000.0, 7000.0])
+    # dls trains on log(Sales); the train(dls) path turns its predictions back into sales
+    assert np.allclose(rossmann.from_dls_target(np.log([100.0, 200.0])), [100.0, 200.0])
+    with pytest.raises(ValueError, match="look like log\\(Sales\\)"):
+        rossmann.to_submission(test, np.log([5000.0, 6000.0, 7000.0]))
+
+
+STORE_MEDIAN = '''"""Each store's median sales on its days with sales: a fit_predict in sales."""
+
+def fit_predict(train, valid, test):
+    sold = train[train.Sales > 0]
+    return test.Store.map(sold.groupby("Store").Sales.median()).to_numpy()
+'''
+
+
+def test_a_fit_predict_returning_sales_is_scored(ready, tmp_path):
+    """The submission's unit, as in the Sales column and Kaggle's Id,Sales."""
+    row = pipeline.submit("rossmann", write(tmp_path / "median.py", STORE_MEDIAN), "ann")
+    assert row["status"] == "scored", row["log"][-2000:]
+    p = data.current(registry.get("rossmann"))
+    train, test, labels = p.load("train"), p.load("test"), p.test_labels()
+    sold = train[train.Sales > 0]
+    median = test.Store.map(sold.groupby("Store").Sales.median()).to_numpy()
+    public = (labels.Usage == "Public").to_numpy()
+    by_hand = get_metric("rmspe")(labels.Sales[public].to_numpy(), median[public])
+    assert row["public_score"] == pytest.approx(by_hand) and 0.05 < by_hand < 0.5
 
 
 TINY = '''"""A tiny net with entity embeddings, a fifth of an epoch."""
@@ -331,9 +355,8 @@ BASELINES = sorted((submissions_dir() / "rossmann").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", BASELINES, ids=lambda p: p.name)
-def test_every_baseline_reads_cleanly(path, rossmann):
-    sub = read(path)
-    assert sub.problem is None and sub.docstring and sub.entry in ("train", "fit_predict")
-    net = sub.config.get("net", sub.config) if sub.config else {}
-    if "layers" in net:  # every net of the table is the course's, trained alike
+def test_every_net_of_the_table_is_the_courses_trained_alike(path, rossmann):
+    config = read(path).config or {}
+    net = config.get("net", config)
+    if "layers" in net:
         assert {k: net[k] for k in rossmann.models.NET} == rossmann.models.NET

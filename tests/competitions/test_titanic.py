@@ -7,8 +7,6 @@ import pandas as pd
 import pytest
 
 from harness.competition import data, registry
-from harness.paths import submissions_dir
-from harness.run.submission import read
 from tests.conftest import KAGGLE_TITANIC
 
 KAGGLE_COLUMNS = [
@@ -82,11 +80,3 @@ def test_a_wrong_source_is_named(home, titanic):
         data.DataError, match="titanic has no source 'url'; choose one of: offline, kaggle"
     ):
         data.fetch_and_prepare(titanic, "url")
-
-
-@pytest.mark.parametrize(
-    "path", sorted((submissions_dir() / "titanic").glob("*.py")), ids=lambda p: p.name
-)
-def test_every_baseline_reads_cleanly(path):
-    sub = read(path)
-    assert sub.problem is None and sub.docstring and sub.entry in ("train", "fit_predict")
