@@ -4,7 +4,8 @@
 
 A competition folder (`competitions/<name>/competition.py`) declares a `Spec` and the
 contract functions (see `harness.competition.registry`); everything here helps write
-them. Image helpers that import fastai live apart, in `harness.competition.vision`. The modules of this package import only the plain helpers (errors, paths,
+them. The image helpers (`frame_dataloaders`, `pretrained_learner`) are in
+`harness.competition.vision`. The modules of this package import only the plain helpers (errors, paths,
 metrics, validate) and each other, never `run`, `store`, `kaggle.remote` or `cli`.
 """
 
