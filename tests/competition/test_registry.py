@@ -51,7 +51,12 @@ def test_a_sound_folder_is_found(tmp_path):
             GOOD.replace("def dls(train, valid, bs=64)", "def dls(valid, train)"),
             "dls must take (train, valid, ...), got (valid, train)",
         ),
-        (GOOD.replace("def to_submission", "def to_sub"), "missing function to_submission"),
+        (GOOD.replace("def dls", "def dataloaders"), "missing function dls"),
+        (
+            # optional, but a competition that defines it keeps its signature
+            GOOD.replace("def to_submission(test, preds)", "def to_submission(preds, test)"),
+            "to_submission must take (test, preds, ...), got (preds, test)",
+        ),
         (GOOD + "import no_such_module\n", "import failed: ModuleNotFoundError"),
         (GOOD.replace('"int"', '"bool"'), "import failed: ValueError: Format.kind must be one of"),
     ],
