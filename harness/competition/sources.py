@@ -74,13 +74,6 @@ def wheel_member(package: str, version: str, member: str, digest: str) -> bytes:
     return data
 
 
-def kaggle_api():
-    """An authenticated KaggleApi (see `harness.kaggle.client.api`)."""
-    from harness.kaggle import client as kaggle_client
-
-    return kaggle_client.api()
-
-
 def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -> None:
     """Kaggle's competition files in raw_dir: kept if already there, else downloaded.
 
