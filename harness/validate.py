@@ -40,7 +40,7 @@ _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_SHOWN = 40  # characters of a raw value quoted in a message
-CSV_LIMIT = 100 * 2**20  # bytes: a CSV submission over this is refused before it is read
+CSV_LIMIT = 100 * 10**6  # bytes: a CSV submission over this is refused before it is read
 _MISSING_SHOWN = 3  # missing ids named before "and N more"
 _INDEX_NAMES = ("", "Unnamed: 0", "index")  # what a DataFrame index saved with to_csv is called
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from harness.competition import registry
+from harness.competition import artifacts, registry
 from harness.store import leaderboards
 
 try:
@@ -53,7 +53,7 @@ def submission(sub_id: int | None) -> None:
     if row["artifacts"]:
         st.subheader("Diagnostics")
         for a in row["artifacts"]:
-            artifact(a)
+            artifact(a, row["run_dir"])
     if row["reproductions"]:
         st.subheader("Reproductions")
         st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
@@ -89,6 +89,10 @@ def facts(row: dict) -> list[tuple[str, str]]:
         *((f"private {k}", v.get("private")) for k, v in (row["extra_scores"] or {}).items()),
         ("seed", row["seed"]),
         ("device", row["device"]),
+        (
+            "sandboxed",
+            {True: "yes", False: "no: this run was not sandboxed"}.get(row.get("sandboxed")),
+        ),
         ("wall seconds", row["wall_seconds"]),
         *((f"{k} seconds", v) for k, v in seconds.items()),
         ("model", model(row["model"])),
@@ -139,21 +143,36 @@ def training(row: dict) -> None:
     st.dataframe(wide, hide_index=True)
 
 
-def artifact(a: dict) -> None:
-    """A diagnostic file: PNG as an image, CSV as a table, JSON as data."""
-    path = Path(a["path"])
-    title = a["title"] or a["name"]
-    if not path.exists():
-        st.warning(f"{title}: the file {path} is gone.")
+def artifact(a: dict, run_dir: str | None) -> None:
+    """A diagnostic file: PNG as an image, CSV as a table, JSON as data.
+
+    Checked again here: its name is a plain file name of its kind, and the file is a
+    regular one inside this run's artifacts folder; the title is shown as text.
+    """
+    title = str(a["title"] or a["name"])
+    try:
+        if not run_dir:
+            raise artifacts.ArtifactError("the run has no folder")
+        folder = Path(run_dir) / "artifacts"
+        artifacts.check_name(a["name"], a["kind"])
+        if Path(a["path"]) != folder / a["name"]:
+            raise artifacts.ArtifactError(f"{a['name']!r} is not in its run's folder")
+        path = artifacts.safe_path(folder, a["name"])
+    except artifacts.ArtifactError as e:
+        st.text(title)
+        st.warning("Not shown: this file breaks the rules for diagnostics.")
+        st.text(str(e))  # it may quote what a member's code wrote
         return
-    if a["kind"] == "png":
-        st.image(str(path), caption=title)
-        return
-    st.markdown(f"**{title}**")  # titles come from the competition's code, not from members
-    if a["kind"] == "csv":
-        st.dataframe(pd.read_csv(path), hide_index=True)
-    else:
-        st.json(json.loads(path.read_text()))
+    st.text(title)  # a member's code may have written it: never markdown
+    try:
+        if a["kind"] == "png":
+            st.image(path.read_bytes())
+        elif a["kind"] == "csv":
+            st.dataframe(pd.read_csv(path), hide_index=True)
+        else:
+            st.json(json.loads(path.read_text()))
+    except Exception as e:  # a broken file is noted, the page goes on
+        st.warning(f"Not shown: the file cannot be read ({type(e).__name__}).")
 
 
 def compare(a_id: int | None, b_id: int | None) -> None:

@@ -26,6 +26,7 @@ PUBLIC_FIELDS = (
     "device",
     "wall_seconds",
     "peak_memory_mb",
+    "sandboxed",
     "created_at",
 )
 HIDDEN_FIELDS = ("private_score",)  # revealed by the organiser, never by `show`
@@ -116,6 +117,7 @@ def describe(row: dict) -> str:
         lines.append(
             f"  {row['wall_seconds']:.1f} s, peak memory {row['peak_memory_mb']:.0f} MiB,"
             f" device {row['device']}, seed {row['seed']}"
+            + ("" if row.get("sandboxed") is not False else ", NOT sandboxed")
         )
     return "\n".join(lines)
 

@@ -150,7 +150,10 @@ def _raw_preds(path: Path, rows: int):
         return None
     if path.is_symlink() or not path.is_file():
         raise ValueError("raw_preds.npy is not a regular file")
-    raw = np.load(path, allow_pickle=False)
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"raw_preds.npy cannot be read ({e})") from None
     if raw.dtype.kind not in "biuf" or raw.ndim == 0 or len(raw) != rows:
         raise ValueError(f"raw_preds.npy holds {raw.dtype} {raw.shape}, not {rows} rows of numbers")
     return raw
@@ -233,6 +236,7 @@ def run_code(
     if not res.ok:
         return {**fields, "status": "failed", "error": res.error}
     try:
+        _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
         preds = final / "out" / "predictions.csv"
         name = f"{sub.path.stem} predictions"
         return {**fields, **_scored(comp, prepared, preds, name, final)}
@@ -284,7 +288,8 @@ def submit(
         try:
             found = artifacts.read_index(Path(row["run_dir"]) / "artifacts")
         except artifacts.ArtifactError as e:
-            _fail(row, f"its artifacts were refused: {e}")
+            if row["status"] == "scored":  # else its first error stands
+                _fail(row, f"its artifacts were refused: {e}")
     try:
         return db.submission(db.insert_submission(row, epochs, found))
     except BaseException:

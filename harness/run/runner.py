@@ -205,6 +205,7 @@ class LocalExecutor:
             env.update(worker_env(job.seed), PYTHONUNBUFFERED="1")
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
             cwd = job.run_dir / "work"
+            pass_fds = ()
         else:
             inside = {
                 "submission": sandbox.JOB / job.submission.name,
@@ -226,6 +227,15 @@ class LocalExecutor:
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir
+            # the arguments go through a pipe: the sandbox's pid 1 is bwrap, and its
+            # command line, readable inside, must not name the host's folders
+            # (the command after `--` stays: it names no host folder)
+            cut = argv.index("--")
+            args_r, args_w = os.pipe()
+            os.write(args_w, b"".join(a.encode() + b"\0" for a in argv[1:cut]))
+            os.close(args_w)
+            argv = [argv[0], "--args", str(args_r), *argv[cut:]]
+            pass_fds = (args_r,)
         tail = Tail(job.log_path, on_output) if on_output else None
         reason, peak = None, 0
         t0 = time.monotonic()
@@ -239,7 +249,10 @@ class LocalExecutor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # its own process group, killed as one
+                    pass_fds=pass_fds,
                 )
+                for fd in pass_fds:
+                    os.close(fd)
                 if tail:
                     tail.start()
                 reason, peak = watch(proc, job, writable)

@@ -1,0 +1,388 @@
+"""Hostile submissions on Titanic: each attack is recorded and changes nothing it does not own.
+
+Every test submits a real hostile file through `pipeline.submit` (one through `harness
+submit`) and then checks the world: the store's other rows, the hidden labels, the other
+runs' folders, the harness code and the virtualenv are as they were, and the attack's
+row exists (failed, or scored without cheating: the gender rule's score, never 1.0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.competition import data, registry
+from harness.paths import REPO_ROOT
+from harness.run import pipeline, sandbox
+from harness.store import db
+from tests.conftest import cli_json, write
+
+SB, WHY = sandbox.find()
+needs_bwrap = pytest.mark.skipif(SB is None, reason=f"no usable sandbox: {WHY}")
+GENDER = "(test['Sex'] == 'female').astype(int)"
+SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
+
+
+def digest(path: Path) -> str:
+    """A hash of a file, or of a folder's names, sizes and contents."""
+    h = hashlib.sha256()
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def world(ready, tmp_path):
+    """An honest member's scored run, and a snapshot of what no submission may change."""
+    honest = pipeline.submit(
+        "titanic",
+        write(
+            tmp_path / "honest.py", f"def fit_predict(train, valid, test):\n    return {GENDER}\n"
+        ),
+        "ann",
+    )
+    assert honest["status"] == "scored"
+    prepared = data.current(registry.get("titanic"))
+    watched = {
+        "labels": prepared.path / "hidden" / "test_labels.parquet",
+        "honest run": Path(honest["run_dir"]),
+        "harness code": REPO_ROOT / "harness" / "run",
+        "competition": REPO_ROOT / "competitions" / "titanic",
+    }
+    before = {k: digest(p) for k, p in watched.items()}
+    pth = set(SITE.glob("*.pth"))
+    runs = {p.name for p in (ready / "runs").iterdir()}
+
+    class World:
+        home = ready
+        labels = watched["labels"]
+        raw = (
+            prepared.path.parent.parent / "raw"
+            if (prepared.path.parent.parent / "raw").exists()
+            else None
+        )
+        store = ready / "harness.duckdb"
+        gender_score = honest["public_score"]
+
+        @staticmethod
+        def unchanged(row: dict) -> None:
+            """The attack is recorded, and nothing outside its own run changed."""
+            assert db.submission(row["id"]) is not None
+            again = db.submission(honest["id"])
+            assert (again["public_score"], again["status"]) == (
+                honest["public_score"],
+                "scored",
+            )
+            assert {k: digest(p) for k, p in watched.items()} == before
+            assert set(SITE.glob("*.pth")) == pth
+            now = {p.name for p in (ready / "runs").iterdir()}
+            new = now - runs - {".staging"}
+            expect = {Path(row["run_dir"]).name} if row.get("run_dir") else set()
+            assert new == expect  # its own folder, nothing else
+            assert not list((ready / "runs" / ".staging").iterdir())  # no orphans
+            if row["status"] == "scored":
+                assert row["public_score"] <= World.gender_score + 1e-9  # no cheating
+
+    return World
+
+
+def submit(tmp_path: Path, name: str, code: str, **kw) -> dict:
+    return pipeline.submit("titanic", write(tmp_path / name, code), "mallory", **kw)
+
+
+def found(row: dict) -> list[str]:
+    """What the attack printed as FOUND lines: anything it could read or change."""
+    return [x for x in (row["log"] or "").splitlines() if x.startswith("FOUND")]
+
+
+@needs_bwrap
+def test_labels_via_proc_and_disk_are_out_of_reach(world, tmp_path):
+    targets = [
+        str(world.labels),
+        str(world.home),
+        str(world.store),
+        str(Path(os.environ["HARNESS_CACHE"])),
+        str(Path.home() / ".local" / "share" / "harness"),
+        str(Path.home() / ".kaggle"),
+        str(REPO_ROOT.parent / "shared"),
+    ]
+    if world.raw:
+        targets.append(str(world.raw))
+    code = f"""
+import os, glob
+from pathlib import Path
+TARGETS = {targets!r}
+
+def fit_predict(train, valid, test):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        for what in ("environ", "cmdline"):
+            try:
+                text = open(f"/proc/{{pid}}/{{what}}", "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if "HARNESS_HOME" in text or {str(world.home)!r} in text:
+                print("FOUND home in /proc", pid, what)
+    for t in TARGETS:
+        if os.path.exists(t):
+            print("FOUND", t)
+    if os.environ.get("HARNESS_HOME") or any(".kaggle" in v for v in os.environ.values()):
+        print("FOUND a private variable")
+    print("PIDS", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+    return {GENDER}
+"""
+    row = submit(tmp_path, "spy.py", code)
+    assert row["status"] == "scored" and row["sandboxed"] is True, row["error"]
+    assert found(row) == []
+    pids = json.loads(next(x for x in row["log"].splitlines() if x.startswith("PIDS"))[5:])
+    assert len(pids) < 10  # only the sandbox's own processes
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_store_labels_code_and_venv_cannot_be_changed(world, tmp_path):
+    victims = [
+        str(world.store),
+        str(world.labels),
+        str(REPO_ROOT / "harness" / "run" / "worker.py"),
+        str(REPO_ROOT / "harness" / "evil.py"),
+        str(REPO_ROOT / "competitions" / "titanic" / "competition.py"),
+        str(SITE / "evil.pth"),
+        str(Path(sys.prefix) / "bin" / "evil"),
+        str(world.home / "runs" / "evil"),
+    ]
+    code = f"""
+import os
+
+def fit_predict(train, valid, test):
+    for v in {victims!r}:
+        try:
+            with open(v, "a") as f:
+                f.write("import os; os.system('touch /tmp/pwned')\\n")
+            print("FOUND wrote", v)
+        except OSError as e:
+            print("refused", v, type(e).__name__)
+    try:
+        import duckdb
+        con = duckdb.connect({str(world.store)!r})
+        con.execute("UPDATE submissions SET public_score = 0")
+        print("FOUND store updated")
+    except Exception as e:
+        print("refused store", type(e).__name__)
+    return {GENDER}
+"""
+    row = submit(tmp_path, "vandal.py", code)
+    assert row["status"] == "scored", row["error"]
+    assert found(row) == []
+    assert not (SITE / "evil.pth").exists() and not (REPO_ROOT / "harness" / "evil.py").exists()
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_a_setsid_daemon_dies_with_the_run(world, tmp_path):
+    marker = f"harness-daemon-{os.getpid()}-{time.monotonic_ns()}"
+    code = f"""
+import subprocess, sys
+
+def fit_predict(train, valid, test):
+    daemon = (
+        "import time, sys\\n"
+        "time.sleep(3)\\n"
+        "import duckdb\\n"
+        "duckdb.connect({str(world.store)!r}).execute('UPDATE submissions SET public_score = 0')\\n"
+    )
+    subprocess.Popen([sys.executable, "-c", daemon, {marker!r}], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {GENDER}
+"""
+    row = submit(tmp_path, "daemon.py", code)
+    assert row["status"] == "scored", row["error"]
+    time.sleep(4)
+    alive = [
+        p
+        for p in psutil.process_iter(["cmdline", "status"])
+        if marker in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == []
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_no_network_not_even_the_hosts_loopback(world, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    code = f"""
+import socket
+
+def fit_predict(train, valid, test):
+    try:
+        s = socket.create_connection(("127.0.0.1", {port}), timeout=2)
+        s.sendall(test.to_csv().encode())
+        print("FOUND a connection")
+    except OSError as e:
+        print("refused", type(e).__name__)
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=2)
+        print("FOUND the internet")
+    except OSError as e:
+        print("refused", type(e).__name__)
+    return {GENDER}
+"""
+    try:
+        row = submit(tmp_path, "caller.py", code)
+        with pytest.raises(TimeoutError):
+            server.accept()
+    finally:
+        server.close()
+    assert row["status"] == "scored" and found(row) == []
+    world.unchanged(row)
+
+
+ARTIFACT_ATTACKS = {
+    "traversal": (
+        'json.dump([{"name": "../../../data/titanic/raw/titanic3.csv", "kind": "csv", '
+        '"title": "all passengers"}], open(art / "artifacts.json", "w"))',
+        "not a plain file name",
+    ),
+    "symlink": (
+        'os.symlink("/etc/passwd", art / "plot.csv"); '
+        'json.dump([{"name": "plot.csv", "kind": "csv", "title": "t"}], '
+        'open(art / "artifacts.json", "w"))',
+        "artifacts/plot.csv is a symbolic link",
+    ),
+    "symlinked predictions": (
+        'atexit.register(lambda: (os.unlink(out / "predictions.csv"), '
+        'os.symlink("/etc/passwd", out / "predictions.csv")))',
+        "out/predictions.csv is a symbolic link",
+    ),
+    "result.json not JSON": (
+        'atexit.register(lambda: open(out / "result.json", "w").write("{not json"))',
+        "out/result.json is not JSON",
+    ),
+    "result.json a list": (
+        'atexit.register(lambda: open(out / "result.json", "w").write("[1, 2]"))',
+        "out/result.json is a list, not an object",
+    ),
+    "model of the wrong type": (
+        'atexit.register(lambda: open(out / "result.json", "w").write('
+        'json.dumps({"model": {"architecture": 1, "parameters": "many"}})))',
+        "model lacks its architecture",
+    ),
+    "epochs.jsonl garbage": (
+        'open(out / "epochs.jsonl", "w").write("{\\"fit\\": \\"x\\"}\\n\\x00\\x01")',
+        "out/epochs.jsonl, line 1",
+    ),
+    "error.json a number": (
+        'atexit.register(lambda: open(out / "error.json", "w").write("7"))',
+        "out/error.json has no message",
+    ),
+    "huge result.json": (
+        'atexit.register(lambda: open(out / "result.json", "w").write(" " * (3 * 2**20)))',
+        "out/result.json is 3,145,728 bytes, over its limit",
+    ),
+    "raw_preds pickled": (
+        'import numpy as np; np.save(out / "raw_preds.npy", np.array([{}], dtype=object))',
+        "raw_preds.npy",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", list(ARTIFACT_ATTACKS))
+def test_malformed_worker_output_fails_the_run_with_one_line(world, tmp_path, attack):
+    action, message = ARTIFACT_ATTACKS[attack]
+    code = f"""
+import atexit, json, os, sys
+from pathlib import Path
+
+def fit_predict(train, valid, test):
+    job = json.loads(Path(sys.argv[1]).read_text())
+    out, art = Path(job["out"]), Path(job["artifacts"])
+    art.mkdir(exist_ok=True)
+    {action}
+    return {GENDER}
+"""
+    row = submit(tmp_path, "forger.py", code)
+    assert row["status"] == "failed", row
+    assert message in row["error"] and "\n" not in row["error"]
+    assert row["artifacts"] == [] and row["public_score"] is None
+    world.unchanged(row)
+
+
+def test_markdown_in_an_artifact_title_is_stored_as_plain_text(world, tmp_path):
+    title = "![x](http://evil.example/a.png) **bold** <script>alert(1)</script>"
+    code = f"""
+import json, sys
+from pathlib import Path
+import pandas as pd
+from harness.competition.artifacts import save_table
+
+def fit_predict(train, valid, test):
+    job = json.loads(Path(sys.argv[1]).read_text())
+    save_table(Path(job["artifacts"]), "notes", pd.DataFrame({{"a": [1]}}), {title!r})
+    return {GENDER}
+"""
+    row = submit(tmp_path, "titles.py", code)
+    assert row["status"] == "scored"
+    [art] = [a for a in row["artifacts"] if a["name"] == "notes.csv"]
+    assert art["title"] == title
+    world.unchanged(row)
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO_ROOT / "leaderboard" / "app.py"), default_timeout=60)
+    at.query_params["submission"] = str(row["id"])
+    at.run()
+    assert not at.exception
+    assert title in [t.value for t in at.text]
+    shown = [m.value for kind in ("markdown", "caption", "warning") for m in at.get(kind)]
+    assert not any("evil.example" in s or "<script" in s for s in shown)
+
+
+def test_an_oversized_csv_is_refused_before_it_is_read(world, tmp_path):
+    big = tmp_path / "preds.csv"
+    with open(big, "wb") as f:
+        f.write(b"PassengerId,Survived\n")
+        f.truncate(150 * 10**6)  # sparse: 150 MB on paper, nothing on disk
+    before = psutil.Process().memory_info().rss
+    row = pipeline.submit("titanic", big, "mallory")
+    assert psutil.Process().memory_info().rss - before < 50 * 2**20
+    assert row["status"] == "rejected"
+    assert row["error"] == "preds.csv is 150 MB, over the 100 MB limit for a CSV submission"
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_harness_submit_records_the_sandbox_and_cleans_up(world, tmp_path):
+    path = write(
+        tmp_path / "plain.py", f"def fit_predict(train, valid, test):\n    return {GENDER}\n"
+    )
+    code, out = cli_json("submit", "titanic", str(path), "--user", "zoe", home=world.home)
+    assert code == 0 and out["sandboxed"] is True
+    code, shown = cli_json("show", str(out["id"]), home=world.home)
+    assert shown["sandboxed"] is True
+    world.unchanged(db.submission(out["id"]))
+
+
+def test_without_a_sandbox_the_run_says_so_and_is_recorded(world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(sandbox.SETTING, "off")
+    row = submit(
+        tmp_path, "bare.py", f"def fit_predict(train, valid, test):\n    return {GENDER}\n"
+    )
+    assert row["status"] == "scored" and row["sandboxed"] is False
+    lines = [x for x in capsys.readouterr().err.splitlines() if "not sandboxed" in x]
+    assert len(lines) == 1
+    world.unchanged(row)
