@@ -4,7 +4,7 @@ Layout under `$HARNESS_HOME/data/<name>/`:
 
     raw/<source>/                 what fetch() brought
     v<version>-<source>-<fingerprint>/   one prepared dataset, never changed once written
-        manifest.json
+        manifest.json             rows, hashes, fingerprint, the secret's sha256 (secret.py)
         inputs/                   train, valid, test features: all a worker ever sees
         hidden/test_labels.parquet   read by the scorer only
         files/                    the user-facing files, as Kaggle gives them
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.competition import secret
 from harness.competition.registry import Competition
 from harness.errors import DataError
 from harness.paths import data_dir
@@ -145,12 +146,22 @@ def _sample_predictions(spec, n: int) -> list:
     return [value] * n
 
 
-def _write(comp: Competition, source: str, s: Splits, dest: Path) -> dict:
+def fingerprint_of(hashes: dict[str, str], secret_sha256: str | None = None) -> str:
+    """The data fingerprint: the frames' hashes and, for data made with an installation
+    secret, the secret's sha256 (so boards never mix data of two secrets). Data that used
+    no secret (public datasets, `HARNESS_SECRET=public`) keeps the published fingerprint."""
+    payload = hashes if secret_sha256 is None else {**hashes, "secret_sha256": secret_sha256}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _write(
+    comp: Competition, source: str, s: Splits, dest: Path, secret_sha256: str | None = None
+) -> dict:
     check_splits(comp, s)
     frames = {"train": s.train, "valid": s.valid, "test": s.test, "test_labels": s.test_labels}
     frames = {k: v.reset_index(drop=True) for k, v in frames.items()}
     hashes = {k: frame_hash(v) for k, v in frames.items()}
-    fingerprint = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+    fingerprint = fingerprint_of(hashes, secret_sha256)
     for sub in ("inputs", "hidden", "files"):
         (dest / sub).mkdir(parents=True)
     for k in INPUTS:
@@ -174,6 +185,9 @@ def _write(comp: Competition, source: str, s: Splits, dest: Path) -> dict:
         "version": comp.spec.version,
         "source": source,
         "seed": comp.spec.seed,
+        # the sha256 of the installation secret mixed into the hidden test (never the
+        # secret); None when the data used none (a public dataset, HARNESS_SECRET=public)
+        "secret_sha256": secret_sha256,
         "fingerprint": fingerprint,
         "hashes": hashes,
         "rows": {k: len(v) for k, v in frames.items() if k != "test_labels"},
@@ -227,13 +241,17 @@ def fetch_and_prepare(comp: Competition, source: str | None = None, log=print) -
     with _locked(root):
         raw = root / "raw" / source
         raw.mkdir(parents=True, exist_ok=True)
-        log(f"fetching {comp.name} ({source}) into {raw}")
-        comp.fetch(source, raw)
-        log(f"preparing {comp.name} splits (seed {comp.spec.seed})")
-        splits = comp.prepare(source, raw)
+        with secret.recording() as secrets_used:  # what secret_seed() mixed in, if any
+            log(f"fetching {comp.name} ({source}) into {raw}")
+            comp.fetch(source, raw)
+            log(f"preparing {comp.name} splits (seed {comp.spec.seed})")
+            splits = comp.prepare(source, raw)
+        if len(secrets_used) > 1:
+            raise DataError(f"{comp.name}: the installation secret changed while preparing")
+        secret_sha256 = next(iter(secrets_used), None)
         tmp = root / f".tmp-{uuid.uuid4().hex}"
         try:
-            manifest = _write(comp, source, splits, tmp)
+            manifest = _write(comp, source, splits, tmp, secret_sha256)
             # the source is in the name: the same data from two sources keeps two manifests
             final = root / f"v{comp.spec.version}-{source}-{manifest['fingerprint'][:12]}"
             if final.exists():

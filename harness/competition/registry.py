@@ -68,6 +68,11 @@ class Spec:
             course does; they never rank.
         label_col: the target's name in train.csv when Kaggle spells it differently
             from the submission (digit-recognizer: `label` in train, `Label` submitted).
+        plausible_best: the best score a real model can honestly reach on the hidden
+            test, in the metric's units (a ceiling for accuracy, a floor for RMSE). A
+            public score beyond it (`Metric.is_better`) is flagged on the board for the
+            organiser to review: labels public elsewhere (titanic3, MNIST, MovieLens)
+            cannot be kept secret. None: no flag.
     """
 
     version: int
@@ -79,6 +84,7 @@ class Spec:
     sources: tuple[str, ...] = ("offline",)
     kaggle: str | None = None
     label_col: str | None = None
+    plausible_best: float | None = None
 
     @property
     def id_col(self) -> str:
@@ -97,6 +103,12 @@ class Spec:
     def default_source(self) -> str:
         return self.sources[0]
 
+    def implausible(self, metric: Metric, score: float | None) -> bool:
+        """Whether a score is beyond the plausible best: one for the organiser to review."""
+        if self.plausible_best is None or score is None or score != score:  # NaN
+            return False
+        return metric.is_better(score, self.plausible_best)
+
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words; empty when it is sound."""
         out = []
@@ -113,6 +125,8 @@ class Spec:
             out.append(f"SPEC.public_fraction must be in (0, 1), got {self.public_fraction!r}")
         if not self.sources:
             out.append("SPEC.sources must name at least one source")
+        if self.plausible_best is not None and not isinstance(self.plausible_best, int | float):
+            out.append(f"SPEC.plausible_best must be a number, got {self.plausible_best!r}")
         return out
 
 
