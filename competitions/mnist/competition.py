@@ -33,6 +33,8 @@ SPEC = Spec(
     sources=("offline", "kaggle", "fastai"),
     kaggle="digit-recognizer",
     label_col="label",
+    # MNIST is public: the book's ResNet 99.5% on all of it, about 98% on the 5,000 offline
+    plausible_best=0.995,
 )
 
 LABEL = "label"  # the target in train.csv, as Kaggle names it (the submission says Label)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from harness.competition import Format, Spec, Splits, hidden_test, sibling, stratified_split
 from harness.competition.classification import report as classification_report
+from harness.competition.secret import secret_seed
 from harness.competition.sources import SourceError, fastai_dataset
 from harness.competition.vision import frame_dataloaders
 
@@ -34,6 +35,8 @@ SPEC = Spec(
     public_fraction=0.5,
     seed=42,
     sources=("offline", "fastai"),
+    # the photographs' best published models err about 3%; the offline test is secret
+    plausible_best=0.02,
 )
 
 NAME_RE = re.compile(r"^(.+)_(\d+)\.jpg$")  # the dataset's names: <breed>_<n>.jpg
@@ -112,13 +115,18 @@ def prepare(source: str, raw_dir: Path):
     the rest as RandomSplitter(0.2, seed=42) picks it from the sorted file names.
 
     Test images are renamed test/<id>.jpg, their ids 1..n in shuffled order, because the
-    dataset's own names give the breed away.
+    dataset's own names give the breed away. The installation's secret (secret.py) decides
+    that order and, offline, draws the test pictures afresh, so the generator's public
+    seed rebuilds neither; `HARNESS_SECRET=public` gives the published data.
     """
     pool = read_folder(raw_dir / "images")
     rest_idx, test_idx = stratified_split(pool["label"], TEST_FRACTION, SPEC.seed)
     rest = pool.iloc[rest_idx].reset_index(drop=True)  # still sorted by file name
-    test_idx = np.random.default_rng(SPEC.seed).permutation(test_idx)
+    order = np.random.default_rng(secret_seed(SPEC.seed, "pets/test-order"))
+    test_idx = order.permutation(test_idx)
     test = pool.iloc[test_idx].reset_index(drop=True)
+    if source == "offline":
+        test = redraw_hidden(test, raw_dir)
     train_idx, valid_idx = random_splitter(len(rest), VALID_PCT, SPEC.seed)
     train, valid = rest.iloc[np.sort(train_idx)], rest.iloc[np.sort(valid_idx)]
     features, labels = hidden_test(test, SPEC)
@@ -137,6 +145,22 @@ def prepare(source: str, raw_dir: Path):
             **dict(zip(features["image"], features["data"], strict=True)),  # test/<id>.jpg
         },
     )
+
+
+def redraw_hidden(test: pd.DataFrame, raw_dir: Path) -> pd.DataFrame:
+    """The hidden test's pictures drawn again with the generator's seed mixed with the
+    installation's secret: the same breeds and picture numbers, unseen pictures. Without
+    a secret (`HARNESS_SECRET=public`) the generated pictures stay as they are."""
+    meta = json.loads((raw_dir / "generated.json").read_text())
+    seed = secret_seed(meta["seed"], "pets/test-images")
+    if seed == meta["seed"]:
+        return test
+    numbers = [int(NAME_RE.match(Path(name).name).group(2)) for name in test["image"]]
+    data = [
+        generate.jpeg(breed, n, meta["pixels"], seed)
+        for breed, n in zip(test["label"], numbers, strict=True)
+    ]
+    return test.assign(data=data)
 
 
 class Pet:

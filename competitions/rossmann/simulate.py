@@ -260,8 +260,16 @@ def simulate(
     start: str = START,
     end: str = END,
     test_days: int = TEST_DAYS,
+    hidden_from: str | None = None,
+    hidden_seed: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Kaggle's tables for `n_stores` stores from `start` to `end`, plus a test period.
+
+    `hidden_from` and `hidden_seed`: from that day on, the sales noise (the AR(1)
+    innovations and the daily noise) is drawn from `hidden_seed` instead of `seed`, so
+    the days a competition hides cannot be rebuilt from the public seed; everything
+    before the day, and every other draw, stays as `seed` makes it. Without them (or with
+    `hidden_seed == seed`) the tables are the published ones.
 
     Returns:
         {"train": train.csv (Date descending, then Store, as Kaggle), "test": test.csv
@@ -366,8 +374,15 @@ def simulate(
     log_s = log_s - (t["comp_hit"] * new_comp)[:, None] * hit
     # after a refurbishment: a reopening rush, and a slightly better store
     log_s = log_s + 0.3 * np.exp(-since_reopen / 10) + 0.05 * np.isfinite(since_reopen)
-    noise = lfilter([1.0], [1.0, -0.6], rng.normal(size=(n_stores, n_d)), axis=1)
-    log_s = log_s + t["noise"][:, None] * 0.8 * noise + rng.normal(0, 0.03, (n_stores, n_d))
+    innovations = rng.normal(size=(n_stores, n_d))
+    daily = rng.normal(0, 0.03, (n_stores, n_d))
+    if hidden_from is not None and hidden_seed is not None and hidden_seed != seed:
+        hidden = days >= np.datetime64(hidden_from, "D")
+        secret = np.random.default_rng(hidden_seed)  # the main stream is left as it was
+        innovations[:, hidden] = secret.normal(size=(n_stores, int(hidden.sum())))
+        daily[:, hidden] = secret.normal(0, 0.03, (n_stores, int(hidden.sum())))
+    noise = lfilter([1.0], [1.0, -0.6], innovations, axis=1)  # causal: earlier days unchanged
+    log_s = log_s + t["noise"][:, None] * 0.8 * noise + daily
 
     sales = np.where(open_, np.round(np.exp(log_s)), 0).astype(np.int64)
     sales[open_ & (rng.random((n_stores, n_d)) < 5e-5)] = 0  # open, yet nothing sold

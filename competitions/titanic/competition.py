@@ -24,6 +24,8 @@ SPEC = Spec(
     seed=42,
     sources=("offline", "kaggle"),
     kaggle="titanic",
+    # titanic3 is public: good tabular models reach 0.78-0.82, none honestly 0.90
+    plausible_best=0.90,
 )
 
 COLUMNS = [
