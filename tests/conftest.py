@@ -15,6 +15,16 @@ SHARED = REPO.parent / "shared"
 KAGGLE_TITANIC = SHARED / "data" / "kaggle-titanic"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def published_data():
+    """The whole session prepares the published data (`HARNESS_SECRET=public`): the same
+    fingerprints in every test home, and the README's measured figures. Tests of the
+    secret set their own with monkeypatch."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_SECRET", "public")
+        yield
+
+
 @pytest.fixture(scope="session")
 def cache_dir() -> Path:
     """Downloaded wheels, kept between sessions (each is checked against its sha256 when
