@@ -188,6 +188,8 @@ def leaderboard(comp) -> None:
     if b.rows:
         board_table(b)
         st.caption("Ties go to the earlier submission. Pick a row to open the user's best.")
+        if flagged := implausible(b):
+            st.text(review_note(b, flagged))  # text: user names are the members' own
         left, right = st.columns(2)
         with left:
             users = [r["user"] for r in b.rows[:CHART_USERS]]
@@ -272,11 +274,31 @@ def on_kaggle(comp) -> None:
             st.caption(f"Kaggle's board not read yet: harness kaggle leaderboard {comp.name}")
 
 
+def implausible(b: leaderboards.Board) -> list[dict]:
+    """The board's rows whose public score is beyond the competition's plausible best."""
+    spec, metric = b.competition.spec, b.competition.metric
+    return [r for r in b.rows if spec.implausible(metric, r["score"])]
+
+
+def review_note(b: leaderboards.Board, flagged: list[dict]) -> str:
+    """One line for the organiser: which submissions to review, and why."""
+    spec, metric = b.competition.spec, b.competition.metric
+    which = ", ".join(f"#{r['submission_id']} ({r['user']}, {r['score']:.5f})" for r in flagged)
+    return (
+        f"⚠ For the organiser to review: {which}: beyond the plausible best public "
+        f"{spec.metric} of {spec.plausible_best:g} ({metric.better} is better), which no "
+        "honest model is known to reach; were the labels looked up elsewhere?"
+    )
+
+
 def board_table(b: leaderboards.Board) -> None:
     metric, also = b.competition.spec.metric, list(b.competition.spec.also)
     cols = ["rank", "user", "score", *also, "entries", "last submission", "best", "baseline"]
     if b.revealed_at:
         cols[3:3] = ["private", "private rank"]
+    flagged = {r["submission_id"] for r in implausible(b)}
+    if flagged:  # a column only when there is something to review
+        cols.append("review")
     df = pd.DataFrame(
         [
             {
@@ -286,6 +308,7 @@ def board_table(b: leaderboards.Board) -> None:
                 "best": r["submission_id"],
                 "baseline": r["is_baseline"],
                 "private rank": r.get("private_rank"),
+                "review": "⚠ beyond plausible best" if r["submission_id"] in flagged else "",
             }
             for r in b.rows
         ],

@@ -143,6 +143,12 @@ def print_board(name: str) -> None:
         r.update(r["also"])
     cols = ["rank", "user", "score", *also, "entries", "submission_id", "submitted_at", "baseline"]
     print(table(rows, cols))
+    if flagged := [r for r in rows if comp.spec.implausible(comp.metric, r["score"])]:
+        ids = ", ".join(str(r["submission_id"]) for r in flagged)
+        print(
+            f"review: submission {ids} beyond the plausible best {comp.spec.metric} of "
+            f"{comp.spec.plausible_best:g}, which no honest model is known to reach"
+        )
 
 
 def describe_kaggle(row: dict) -> str:

@@ -153,3 +153,44 @@ def test_the_manifest_has_the_secrets_hash_and_the_inputs_not_the_secret(own_sec
         "valid.parquet",
         "test.parquet",
     }
+
+
+def test_a_score_beyond_the_plausible_best_is_flagged_for_review(ready, tmp_path, monkeypatch):
+    """Titanic's labels are public elsewhere (titanic3): a perfect CSV scores 1.0, beyond
+    the plausible 0.90, and both boards flag it; the gender rule is not flagged."""
+    from streamlit.testing.v1 import AppTest
+
+    from harness.paths import REPO_ROOT
+    from tests.conftest import cli
+
+    comp = registry.get("titanic")
+    spec, metric = comp.spec, comp.metric
+    assert spec.implausible(metric, 1.0) and not spec.implausible(metric, 0.85)
+    assert not spec.implausible(metric, None)
+    rmse = registry.get("movielens")  # lower is better: a floor
+    assert rmse.spec.implausible(rmse.metric, 0.5) and not rmse.spec.implausible(rmse.metric, 0.9)
+    labels = data.current(comp).test_labels()
+    perfect = tmp_path / "perfect.csv"
+    labels[["PassengerId", "Survived"]].to_csv(perfect, index=False)
+    gender = tmp_path / "gender.csv"
+    test = data.current(comp).load("test")
+    test.assign(Survived=(test.Sex == "female").astype(int))[["PassengerId", "Survived"]].to_csv(
+        gender, index=False
+    )
+    for user, path in (("eve", perfect), ("ann", gender)):
+        proc = cli("submit", "titanic", str(path), "--user", user)
+        assert proc.returncode == 0, proc.stderr
+    out = cli("leaderboard", "titanic").stdout
+    review = [line for line in out.splitlines() if line.startswith("review:")]
+    assert len(review) == 1 and "submission 1 " in review[0] and "0.9" in review[0], out
+    at = AppTest.from_file(str(REPO_ROOT / "leaderboard" / "app.py"), default_timeout=60)
+    at.query_params["competition"] = "titanic"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    board = at.dataframe[0].value
+    assert board.set_index("user")["review"].to_dict() == {
+        "eve": "⚠ beyond plausible best",
+        "ann": "",
+    }
+    notes = [t.value for t in at.text if "organiser to review" in t.value]
+    assert len(notes) == 1 and "#1 (eve, 1.00000)" in notes[0], notes
