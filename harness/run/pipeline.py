@@ -21,6 +21,7 @@ from harness.competition import artifacts, data, registry
 from harness.competition.registry import Competition
 from harness.errors import UsageError
 from harness.paths import runs_dir
+from harness.run import sandbox
 from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
@@ -132,8 +133,15 @@ def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None
     return printed.getvalue() or None
 
 
-def staging() -> Path:
-    """The private folder runs are made in before they move into runs/ (0700)."""
+def staging(code: bool = False) -> Path:
+    """The private folder runs are made in before they move into runs/ (0700).
+
+    A code run without a sandbox sees its folder's real path, so it is made outside the
+    harness home (in a 0700 folder of the system's temporary folder) to keep that
+    path out of what the worker is given.
+    """
+    if code and sandbox.choose()[0] is None:
+        return Path(tempfile.mkdtemp(prefix="harness-staging-"))
     folder = runs_dir() / ".staging"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -172,7 +180,7 @@ def _run_worker(
     The run is made in a private staging folder and moves into runs/ once it has ended;
     an interrupted run leaves nothing. The sandboxed worker sees it only as /job.
     """
-    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=staging()))
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=staging(code=True)))
     try:
         (run_dir / "inputs").mkdir()
         for split in data.INPUTS:
@@ -197,6 +205,9 @@ def _run_worker(
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # interrupted: nothing is recorded
         raise
+    finally:
+        if run_dir.parent.name.startswith("harness-staging-"):
+            shutil.rmtree(run_dir.parent, ignore_errors=True)
     return res, final, memory_mb
 
 
