@@ -265,7 +265,7 @@ def pet_image(row: pd.Series) -> np.ndarray:
 
 
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
-    """On the public part of the hidden test: the confusion matrix, the most confused
+    """On the valid set, as the course: the confusion matrix, the most confused
     pairs and, when the model's probabilities were saved, the top-loss images."""
     classification_report(out, test, labels, preds, raw, BREEDS, image=pet_image, noun="images")
 

@@ -126,7 +126,7 @@ def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64, cat_names=None, 
 
 
 def report(test: pd.DataFrame, labels: pd.DataFrame, preds: pd.DataFrame, raw, out: Path) -> None:
-    """The confusion matrix on the public part of the hidden test (and, for a Learner,
+    """The confusion matrix on the valid set (and, for a Learner,
     the passengers it was most sure and most wrong about)."""
     names = ["died", "survived"]
     classification_report(out, test, labels, preds, raw, [0, 1], names, noun="passengers")

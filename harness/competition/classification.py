@@ -35,7 +35,7 @@ def most_confused(actual, predicted, top: int = 15) -> pd.DataFrame:
 
 
 def report(out, test, labels, preds, raw, classes, names=None, image=None, noun="rows"):
-    """What the course looks at after a classifier, on the public part of the hidden test.
+    """What the course looks at after a classifier, on the validation set, as the course draws them.
 
     A confusion matrix (a table and a heatmap), the most confused pairs and, when the
     model's class probabilities were saved, the 16 top losses as a table and, given
@@ -46,7 +46,7 @@ def report(out, test, labels, preds, raw, classes, names=None, image=None, noun=
 
     Args:
         out: the artifacts folder.
-        test, labels, preds: the scorer's public test features, hidden labels and
+        test, labels, preds: the valid rows' features (with an id), labels and
             predictions, row for row; labels and preds start with the id and target columns.
         raw: the model's raw outputs, (n, len(classes)), or None.
         classes: every class in the order of the model's outputs (its vocab).
@@ -63,7 +63,7 @@ def report(out, test, labels, preds, raw, classes, names=None, image=None, noun=
     cm = pd.crosstab(actual, predicted).reindex(index=classes, columns=classes, fill_value=0)
     values = cm.to_numpy()
     probs = probabilities(raw, len(test), len(classes))
-    title = "Confusion matrix (public test)"
+    title = "Confusion matrix (validation set)"
     if probs is None:
         title += "; no class probabilities in this run, so no top losses"
     table = pd.DataFrame({"actual": names})
@@ -83,11 +83,11 @@ def report(out, test, labels, preds, raw, classes, names=None, image=None, noun=
     ax.set_xticks(range(k), names, rotation=90 if k > 10 else 0, fontsize=ticks)
     ax.set_yticks(range(k), names, fontsize=ticks)
     ax.set(xlabel="predicted", ylabel="actual")
-    ax.set_title(f"Confusion matrix (public test, {len(actual)} {noun})")
+    ax.set_title(f"Confusion matrix (validation set, {len(actual)} {noun})")
     save_figure(out, "confusion_matrix", fig, title)
     if k > 2:  # with two classes the matrix says it all
         pairs = most_confused(actual, predicted).replace({"actual": show, "predicted": show})
-        save_table(out, "most_confused", pairs, "Most confused pairs (public test)")
+        save_table(out, "most_confused", pairs, "Most confused pairs (validation set)")
     if probs is None:
         return
     codes = {c: i for i, c in enumerate(classes)}
@@ -107,7 +107,7 @@ def report(out, test, labels, preds, raw, classes, names=None, image=None, noun=
             "p(predicted)": probs[top, p_idx[top]].round(4),
         }
     )
-    save_table(out, "top_losses", losses, "Top losses (public test)")
+    save_table(out, "top_losses", losses, "Top losses (validation set)")
     if image is None:
         return
     fig, axes = plt.subplots(4, 4, figsize=(11, 12))
@@ -123,4 +123,4 @@ def report(out, test, labels, preds, raw, classes, names=None, image=None, noun=
         )
     fig.suptitle("Top losses: actual, as predicted, loss, probability of the prediction")
     fig.tight_layout()
-    save_figure(out, "top_losses", fig, "Top-loss test images (public test)")
+    save_figure(out, "top_losses", fig, "Top-loss validation images (validation set)")

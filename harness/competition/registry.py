@@ -8,7 +8,8 @@ predictions cast to the format's type (`harness.competition.frames.submission_fr
 `from_dls_target(preds)` when `dls` trains on another target than the submission's
 (Rossmann: log(Sales)), turning the model's predictions back into submission units;
 `diagnose(learn, out)`, run in the worker after a fastai Learner has trained; and
-`report(test, labels, preds, raw, out)`, run by the scorer. The last two write artifacts
+`report(test, labels, preds, raw, out)`, run in the worker on the valid set (never on
+the hidden test: its scores are all it tells). The last two write artifacts
 (see `harness.competition.artifacts`). The folder name is the competition's key everywhere.
 
 Each discovered competition is the package `competitions.<name>` (its folder needs no

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import shutil
 import tempfile
-import traceback
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -83,9 +80,9 @@ def _base_row(
     }
 
 
-def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str,
-            run_dir: Path | None = None) -> dict:  # fmt: skip
-    """Validates a predictions file, scores it and, in run_dir, runs the competition's report.
+def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str) -> dict:
+    """Validates a predictions file and scores it. Nothing per test row is drawn: the
+    diagnostics (the competition's report) come from the worker, on the valid set.
 
     Raises:
         SubmissionError: the predictions break the submission format.
@@ -102,35 +99,7 @@ def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: 
         "extra_scores": also_scores(comp, labels, preds) or None,
         "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
     }
-    if run_dir is not None:
-        fields["report_log"] = _report(comp, test, labels, preds, run_dir)
     return fields
-
-
-def _report(comp: Competition, test, labels, preds, run_dir: Path) -> str | None:
-    """The competition's label-aware diagnostics; a failure is noted, never fatal.
-
-    Returns:
-        What the report printed and, if it failed, its traceback: for the run's log.
-        Nothing reaches stdout, which `--json` keeps for its one object.
-    """
-    report = comp.hook("report")
-    if report is None:
-        return None
-    printed = io.StringIO()
-    try:
-        raw = _raw_preds(run_dir / "out" / "raw_preds.npy", len(test))
-        # like the public board, reports see only the public part: the private stays dark
-        public = (labels["Usage"] == "Public").to_numpy()
-        keep = test[comp.spec.id_col].isin(labels.loc[public, comp.spec.id_col]).to_numpy()
-        labels, test = labels[public].reset_index(drop=True), test[keep].reset_index(drop=True)
-        preds = preds[keep].reset_index(drop=True)
-        raw = raw[keep] if raw is not None else None
-        with contextlib.redirect_stdout(printed):
-            report(test, labels, preds, raw, run_dir / "artifacts")
-    except Exception:
-        return f"{printed.getvalue()}[harness] the report failed:\n{traceback.format_exc()}"
-    return printed.getvalue() or None
 
 
 def staging(code: bool = False) -> Path:
@@ -250,7 +219,7 @@ def run_code(
         _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
         preds = final / "out" / "predictions.csv"
         name = f"{sub.path.stem} predictions"
-        return {**fields, **_scored(comp, prepared, preds, name, final)}
+        return {**fields, **_scored(comp, prepared, preds, name)}
     except SubmissionError as e:
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
     except Exception as e:  # the worker's output broke the scorer: a failed run, recorded
@@ -292,8 +261,6 @@ def submit(
     except Rejected as e:
         row.update(status="rejected", error=str(e))
     epochs = row.pop("epochs", [])
-    if report_log := row.pop("report_log", None):
-        row["log"] = f"{row.get('log') or ''}\n[harness] report:\n{report_log}"
     found = []
     if row.get("run_dir"):
         try:
@@ -335,7 +302,7 @@ def _score_csv(comp: Competition, prepared: data.Prepared, sub: SubmissionFile) 
     """Scores a CSV submission in its own run folder (kept with its row)."""
     run_dir = Path(tempfile.mkdtemp(prefix="csv-", dir=staging()))
     try:
-        fields = _scored(comp, prepared, sub.path, sub.path.name, run_dir)
+        fields = _scored(comp, prepared, sub.path, sub.path.name)
         shutil.copyfile(sub.path, run_dir / sub.path.name)
         final = runs_dir() / uuid.uuid4().hex
         run_dir.chmod(0o755)

@@ -42,7 +42,7 @@ RAW_PREDS_CAP = 1 * 2**30
 MAX_EPOCHS = 100_000
 ERROR_SHOWN = 2000  # characters of the worker's own error message kept
 # variables a worker must not inherit: they lead to the harness home and its labels
-PRIVATE_ENV = ("HARNESS_HOME", "HARNESS_CACHE", "XDG_DATA_HOME")
+PRIVATE_ENV = ("HARNESS_HOME", "HARNESS_CACHE", "HARNESS_SECRET", "XDG_DATA_HOME")
 
 
 @dataclass

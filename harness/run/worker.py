@@ -154,25 +154,78 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     # the model's raw outputs (e.g. class probabilities) for the scorer's report
     np.save(out / "raw_preds.npy", raw.detach().float().cpu().numpy())
     # the dls target (Rossmann's log(Sales)) back in submission units
-    return comp.to_submission(test, comp.from_dls_target(decode(learn, decoded)))
+    sub = comp.to_submission(test, comp.from_dls_target(decode(learn, decoded)))
+    if comp.hook("report"):
+        # as the course does (ClassificationInterpretation.from_learner): the valid set
+        vraw, _, vdecoded = learn.get_preds(dl=learn.dls.valid, with_decoded=True)
+        vpreds = comp.from_dls_target(decode(learn, vdecoded))
+        report_on_valid(comp, valid, test, vpreds, vraw.detach().float().cpu().numpy(), artifacts)
+    return sub
 
 
-def run_fit_predict(module, comp, train, valid, test):
-    """The general way: predictions aligned with test, or a frame in the submission format."""
+def run_fit_predict(module, comp, train, valid, test, artifacts: Path):
+    """The general way: predictions aligned with test, or a frame in the submission format.
+
+    For a competition with a report, the valid rows (without their target) follow the test
+    rows in the `test` the submission is given, so that the report can be drawn on the
+    valid set: nothing per row of the hidden test is ever shown.
+    """
     spec = comp.spec
-    preds = module.fit_predict(train.copy(), valid.copy(), test.copy())
+    features = valid_features(comp, valid, test) if comp.hook("report") else test.iloc[:0]
+    both = pd.concat([test, features], ignore_index=True)
+    preds = module.fit_predict(train.copy(), valid.copy(), both)
     if isinstance(preds, pd.DataFrame) and spec.id_col in preds and spec.target in preds:
-        return preds[[spec.id_col, spec.target]]
+        preds = preds.set_index(spec.id_col)[spec.target]
+        missing = set(both[spec.id_col]) - set(preds.index)
+        if missing or not preds.index.is_unique:
+            raise SubmissionFailed(
+                f"fit_predict's frame must hold one {spec.target} for each of the "
+                f"{len(both)} rows of test ({len(missing)} missing or ids repeated)"
+            )
+        preds = preds.loc[both[spec.id_col]].to_numpy()
     try:
         n = len(preds)
     except TypeError:
         raise SubmissionFailed(
-            f"fit_predict must return predictions for the {len(test)} test rows, "
+            f"fit_predict must return predictions for the {len(both)} rows of test, "
             f"got {type(preds).__name__}"
         ) from None
-    if n != len(test):
-        raise SubmissionFailed(f"fit_predict returned {n} predictions for {len(test)} test rows")
-    return comp.to_submission(test, preds)
+    if n != len(both):
+        raise SubmissionFailed(f"fit_predict returned {n} predictions for {len(both)} test rows")
+    preds = np.asarray(preds)
+    if len(features):
+        report_on_valid(comp, valid, test, preds[len(test) :], None, artifacts)
+    return comp.to_submission(test, preds[: len(test)])
+
+
+def valid_features(comp, valid: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """The valid rows as test rows: no target, and an id (numbered after the test's when
+    the valid rows have none, as MNIST's and Pets' do)."""
+    spec = comp.spec
+    features = valid.drop(columns=[spec.train_target]).reset_index(drop=True)
+    if spec.id_col not in features:
+        start = int(test[spec.id_col].max()) if len(test) else 0
+        features.insert(0, spec.id_col, np.arange(start + 1, start + 1 + len(features)))
+    return features[[c for c in test.columns if c in features]]
+
+
+def report_on_valid(comp, valid, test, preds, raw, artifacts: Path) -> None:
+    """The competition's report (confusion matrix, top losses) on the valid set; a failure
+    is logged, never fatal."""
+    spec = comp.spec
+    if len(preds) != len(valid):  # a dls that leaves valid rows out (Rossmann's closed days)
+        print(f"[harness] no report: {len(preds)} valid predictions for {len(valid)} rows")
+        return
+    features = valid_features(comp, valid, test)
+    ids = features[spec.id_col].to_numpy()
+    labels = pd.DataFrame({spec.id_col: ids, spec.target: valid[spec.train_target].to_numpy()})
+    frame = comp.to_submission(features, preds)
+    print("[harness] report: on the valid set", flush=True)
+    try:
+        comp.hook("report")(features, labels, frame, raw, artifacts)
+    except Exception:  # a broken plot must not cost the member a scored run
+        print("[harness] the report failed; the run goes on:", flush=True)
+        traceback.print_exc()
 
 
 def instrument_fastai(device: str, out: Path, artifacts: Path, config) -> None:
@@ -243,7 +296,7 @@ def main(job_path: str) -> int:
         if job["entry"] == "train":
             sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
         else:
-            sub = run_fit_predict(module, comp, train, valid, test)
+            sub = run_fit_predict(module, comp, train, valid, test, artifacts)
         result["seconds"]["train_predict"] = time.perf_counter() - t1
         sub.to_csv(out / "predictions.csv", index=False)
         return 0
