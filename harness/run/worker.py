@@ -191,7 +191,10 @@ def run_fit_predict(module, comp, train, valid, test, artifacts: Path):
             f"got {type(preds).__name__}"
         ) from None
     if n != len(both):
-        raise SubmissionFailed(f"fit_predict returned {n} predictions for {len(both)} test rows")
+        rows = f"{len(test)} test rows"
+        if len(features):
+            rows = f"the {len(both)} rows of test ({rows}, then {len(features)} valid rows)"
+        raise SubmissionFailed(f"fit_predict returned {n} predictions for {rows}")
     preds = np.asarray(preds)
     if len(features):
         report_on_valid(comp, valid, test, preds[len(test) :], None, artifacts)

@@ -49,7 +49,7 @@ FAILURES = {
     ),
     "wrong length": (
         "def fit_predict(train, valid, test):\n    return [0, 1]\n",
-        "fit_predict returned 2 predictions for 418 test rows",
+        "fit_predict returned 2 predictions for the 596 rows of test (418 test rows, then 178 valid",
         {},
     ),
     "bad values": (
