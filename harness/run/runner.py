@@ -167,9 +167,9 @@ class LocalExecutor:
     def __init__(self, sandboxed: bool | None = None):
         self.sandboxed = sandboxed
 
-    def _sandbox(self) -> sandbox.Sandbox | None:
+    def _sandbox(self) -> tuple[sandbox.Sandbox | None, str]:
         if self.sandboxed is False:
-            return None
+            return None, "the executor was told to run without one"
         sb, why = sandbox.choose()
         if sb is None and self.sandboxed:
             raise sandbox.SandboxUnavailable(f"no sandbox for code runs: {why}")
@@ -179,10 +179,10 @@ class LocalExecutor:
                 "read and change what this user can",
                 file=sys.stderr,
             )
-        return sb
+        return sb, why
 
     def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
-        sb = self._sandbox()
+        sb, why = self._sandbox()
         writable = [job.out, job.artifacts, job.run_dir / "work"]
         for folder in writable:
             folder.mkdir(parents=True, exist_ok=True)
@@ -206,6 +206,7 @@ class LocalExecutor:
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
             cwd = job.run_dir / "work"
             pass_fds = ()
+            header = f"[harness] NOT sandboxed: {why}"
         else:
             inside = {
                 "submission": sandbox.JOB / job.submission.name,
@@ -217,6 +218,7 @@ class LocalExecutor:
                 json.dumps({**{k: str(v) for k, v in inside.items()}, **spec}, indent=1)
             )
             uid = sandbox.new_uid(sb)
+            header = f"[harness] sandbox: {sb.describe(uid)}"
             for f in job.inputs.iterdir():
                 f.chmod(0o644)
             job.inputs.chmod(0o755)
@@ -241,6 +243,7 @@ class LocalExecutor:
         t0 = time.monotonic()
         try:
             with open(job.log_path, "w") as log:
+                print(header, file=log, flush=True)
                 proc = subprocess.Popen(
                     argv,
                     cwd=cwd,

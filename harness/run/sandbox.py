@@ -76,6 +76,12 @@ class Sandbox:
     setpriv: str | None
     prlimit: str | None
 
+    def describe(self, uid: int) -> str:
+        """One line for the run's log: the mode in force, as the organiser reads it."""
+        if self.mode == "root":
+            return f"bubblewrap, root mode: the run's own uid {uid}, no capabilities"
+        return f"bubblewrap, user-namespace mode: uid {USERNS_UID} inside, {uid} outside"
+
 
 _probe: tuple[Sandbox | None, str] | None = None
 

@@ -145,6 +145,8 @@ def fit_predict(train, valid, test):
 """
     row = submit(tmp_path, "spy.py", code)
     assert row["status"] == "scored" and row["sandboxed"] is True, row["error"]
+    mode = "root mode: the run's own uid" if os.geteuid() == 0 else "user-namespace mode"
+    assert row["log"].startswith(f"[harness] sandbox: bubblewrap, {mode}")
     assert found(row) == []
     pids = json.loads(next(x for x in row["log"].splitlines() if x.startswith("PIDS"))[5:])
     assert len(pids) < 10  # only the sandbox's own processes
@@ -388,4 +390,5 @@ def test_without_a_sandbox_the_run_says_so_and_is_recorded(world, tmp_path, monk
     assert row["status"] == "scored" and row["sandboxed"] is False
     lines = [x for x in capsys.readouterr().err.splitlines() if "not sandboxed" in x]
     assert len(lines) == 1
+    assert row["log"].startswith("[harness] NOT sandboxed: HARNESS_SANDBOX=off\n")
     world.unchanged(row)
