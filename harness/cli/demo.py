@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
+from harness.cli.console import err
 from harness.competition import data, registry
 from harness.paths import submissions_dir
 from harness.run import pipeline
 from harness.run.repro import file_sha256
 from harness.store import db
-
-
-def err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def baselines(name: str) -> list:

@@ -189,8 +189,16 @@ def cmd_serve(args) -> int:
     import subprocess
 
     from harness.paths import REPO_ROOT, home
+    from harness.run import sandbox
     from harness.store import db
 
+    # the group's server runs members' code: not without a sandbox, unless told so
+    sb, why = sandbox.choose()
+    if sb is None and not args.no_sandbox:
+        raise sandbox.SandboxUnavailable(
+            f"no sandbox for members' code ({why}): install bubblewrap (README, Sandbox) "
+            "or pass --no-sandbox to serve the group without one"
+        )
     app = REPO_ROOT / "leaderboard" / "app.py"
     with db.connect():  # the app only reads: bring the schema up to date first
         pass
@@ -205,6 +213,10 @@ def cmd_serve(args) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
     cmd += [x for k, v in options.items() for x in (f"--{k}", str(v))]
     err(f"harness: leaderboard of {home()} on http://{args.host}:{args.port} (Ctrl-C stops it)")
+    if sb is None:
+        err(f"harness: warning: members' code runs NOT sandboxed ({why}; --no-sandbox)")
+    else:
+        err(f"harness: members' code runs sandboxed: bubblewrap, {sb.mode} mode")
     proc = subprocess.Popen(cmd, env={**os.environ, "HARNESS_HOME": str(home())})
     signal.signal(signal.SIGTERM, lambda signum, _: proc.send_signal(signum))  # stop both
     try:
@@ -406,6 +418,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="the leaderboard web app (Streamlit, read-only)")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 shares it on the network")
+    s.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="start even where no sandbox works (members' code then runs unsandboxed)",
+    )
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("reveal", help="show a competition's private scores on the leaderboard")
