@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.errors import HarnessError
+
 KINDS = ("int", "float", "label")
 ID_KINDS = ("int", "str")
 
@@ -45,7 +47,7 @@ _MISSING_SHOWN = 3  # missing ids named before "and N more"
 _INDEX_NAMES = ("", "Unnamed: 0", "index")  # what a DataFrame index saved with to_csv is called
 
 
-class SubmissionError(ValueError):
+class SubmissionError(HarnessError, ValueError):
     """A prediction file that breaks the submission format; str() is the one-line message."""
 
 

@@ -9,16 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "harness"
 # lowest first; a module may import its own package and anything of a lower rank
 RANKS = [
-    ("harness.errors", 0),
-    ("harness.paths", 0),
-    ("harness.metrics", 0),
-    ("harness.validate", 0),
-    ("harness.kaggle.client", 1),  # a leaf: data sources download through it
-    ("harness.competition", 2),
-    ("harness.store", 3),
-    ("harness.run", 4),
-    ("harness.kaggle", 5),
-    ("harness.cli", 6),
+    ("harness.errors", 0),  # every error's base
+    ("harness.paths", 1),
+    ("harness.metrics", 1),
+    ("harness.validate", 1),
+    ("harness.kaggle.client", 2),  # a leaf: data sources download through it
+    ("harness.competition", 3),
+    ("harness.store", 4),
+    ("harness.run", 5),
+    ("harness.kaggle", 6),
+    ("harness.cli", 7),
     ("harness", 0),  # the package's own docstring
 ]
 
