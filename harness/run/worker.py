@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ENTRIES = ("train", "fit_predict")
 INPUTS = ("train", "valid", "test")
 
 
