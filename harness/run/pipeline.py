@@ -24,7 +24,7 @@ from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
 from harness.run.submission import Rejected, SubmissionFile, read
 from harness.store import db
-from harness.validate import CSV_LIMIT, SubmissionError, check_size, validate_csv
+from harness.validate import SubmissionError, validate_csv
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_SEED = 42
@@ -248,7 +248,7 @@ def submit(
     limits = limits or Limits()
     comp = registry.get(name)
     user = check_user(user)
-    sub = _read(Path(path))
+    sub = read(Path(path))
     prepared = data.ensure(comp, log=log)
     row = _base_row(comp, prepared, sub, user, message, is_baseline)
     try:
@@ -280,22 +280,6 @@ def _fail(row: dict, error: str) -> None:
     """Marks a row failed (a score obtained with refused output does not count)."""
     row.update(status="failed", error=error, public_score=None, private_score=None)
     row.update(extra_scores=None, predictions_sha256=None)
-
-
-def _read(path: Path) -> SubmissionFile:
-    """`submission.read`, except that a CSV over the limit is never read whole."""
-    if path.suffix == ".csv" and path.is_file() and path.stat().st_size > CSV_LIMIT:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(2**20):
-                digest.update(chunk)
-        try:
-            check_size(path, path.name)
-            problem = None
-        except SubmissionError as e:
-            problem = str(e)
-        return SubmissionFile(path, "csv", digest.hexdigest(), problem=problem)
-    return read(path)
 
 
 def _score_csv(comp: Competition, prepared: data.Prepared, sub: SubmissionFile) -> dict:

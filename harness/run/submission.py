@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.validate import CSV_LIMIT, size_text
 
 ENTRIES = {"train": 1, "fit_predict": 3}  # entry point -> positional parameters
+CODE_LIMIT = 10**6  # bytes: a code submission is a script; its data comes from the harness
 
 
 class Rejected(Exception):
@@ -44,12 +46,21 @@ def read(path: Path) -> SubmissionFile:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    if path.suffix not in (".py", ".csv"):
+        raise UsageError(f"{path}: a submission is a .py file (code) or a .csv file (predictions)")
+    kind, limit = ("csv", CSV_LIMIT) if path.suffix == ".csv" else ("code", CODE_LIMIT)
+    if (size := path.stat().st_size) > limit:  # refused, and never read whole
+        what = "a CSV submission" if kind == "csv" else "a code submission"
+        return SubmissionFile(
+            path,
+            kind,
+            _sha256(path),
+            problem=f"{path.name} is {size_text(size)}, over the {size_text(limit)} limit for {what}",
+        )
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    if path.suffix == ".csv":
+    if kind == "csv":
         return SubmissionFile(path, "csv", digest)
-    if path.suffix != ".py":
-        raise UsageError(f"{path}: a submission is a .py file (code) or a .csv file (predictions)")
     try:
         content = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -102,3 +113,12 @@ def _literal_config(tree: ast.Module) -> dict | None:
                 return None
             return value if isinstance(value, dict) else None
     return None
+
+
+def _sha256(path: Path) -> str:
+    """A file's sha256, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()

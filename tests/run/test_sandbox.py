@@ -370,6 +370,19 @@ def test_an_oversized_csv_is_refused_before_it_is_read(world, tmp_path):
     world.unchanged(row)
 
 
+def test_an_oversized_code_file_is_refused_before_it_is_read(world, tmp_path):
+    big = tmp_path / "model.py"
+    with open(big, "wb") as f:
+        f.write(b"def fit_predict(train, valid, test):\n    return 0\n")
+        f.truncate(20 * 10**6)  # sparse: 20 MB on paper (a model's weights pasted in)
+    before = psutil.Process().memory_info().rss
+    row = pipeline.submit("titanic", big, "mallory")
+    assert psutil.Process().memory_info().rss - before < 50 * 2**20
+    assert row["status"] == "rejected" and row["run_dir"] is None
+    assert row["error"] == "model.py is 20 MB, over the 1 MB limit for a code submission"
+    world.unchanged(row)
+
+
 @needs_bwrap
 def test_harness_submit_records_the_sandbox_and_cleans_up(world, tmp_path):
     path = write(
