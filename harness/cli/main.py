@@ -225,6 +225,17 @@ def cmd_serve(args) -> int:
         return proc.wait()
 
 
+def cmd_doctor(args) -> int:
+    from harness.cli import doctor
+
+    checks = doctor.run_checks()
+    if args.json:
+        dump(doctor.report(checks))
+    else:
+        doctor.print_report(checks)
+    return doctor.exit_code(checks)
+
+
 def cmd_reveal(args) -> int:
     from harness.competition import registry
     from harness.store import db
@@ -424,6 +435,10 @@ def parser() -> argparse.ArgumentParser:
         help="start even where no sandbox works (members' code then runs unsandboxed)",
     )
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("doctor", help="what this machine has and lacks, a line a check")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_doctor)
 
     s = sub.add_parser("reveal", help="show a competition's private scores on the leaderboard")
     s.add_argument("name")

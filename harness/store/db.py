@@ -178,15 +178,17 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         pause = min(pause * 2, 0.25)
 
 
+def stored_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version a database holds (0: none yet)."""
+    if not has_table(con, "meta"):
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Brings the schema up to SCHEMA_VERSION, each step in its own transaction."""
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()[0]
-    current = 0
-    if has_meta:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        current = int(row[0]) if row else 0
+    current = stored_version(con)
     if current > SCHEMA_VERSION:
         raise StoreError(
             f"the database has schema {current}, newer than this harness ({SCHEMA_VERSION}); "

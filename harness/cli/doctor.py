@@ -1,0 +1,195 @@
+"""`harness doctor`: what this machine has and lacks, one line a check, each with its fix.
+
+A check ends `ok`, `warn` (the harness runs, something is missing: the sandbox, the
+browser tests' Chromium, Kaggle credentials) or `FAIL` (submissions cannot run until it is
+fixed). Nothing here changes the machine, contacts a network or imports the kaggle
+package (which signs in on import); the store is opened read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+from harness.errors import EXIT_FAILED, EXIT_OK
+from harness.paths import db_path, home
+
+LIBRARIES = ("torch", "torchvision", "fastai", "timm", "duckdb", "streamlit", "pandas")
+DISK_FAIL, DISK_WARN = 10**9, 5 * 10**9  # bytes free under the home
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str
+    fix: str = ""  # what to do, when the status is not ok
+
+
+def python() -> Check:
+    v = sys.version_info
+    detail = f"{v.major}.{v.minor}.{v.micro} ({sys.executable})"
+    if (v.major, v.minor) != (3, 11):
+        return Check("python", "fail", detail, "the harness needs Python 3.11 (pyproject.toml)")
+    return Check("python", "ok", detail)
+
+
+def libraries() -> Check:
+    found, missing = [], []
+    for name in (*LIBRARIES, "kaggle"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    detail = ", ".join(found)
+    if set(missing) - {"kaggle"}:
+        return Check(
+            "libraries", "fail", f"missing {', '.join(missing)}", "./run (it installs them)"
+        )
+    if missing:
+        return Check("libraries", "warn", detail, "pip install kaggle (only the Kaggle path)")
+    return Check("libraries", "ok", detail)
+
+
+def device() -> Check:
+    import torch
+
+    if torch.cuda.is_available():
+        gpus = []
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            gpus.append(f"{p.name} ({p.total_memory / 2**30:.0f} GiB)")
+        return Check("device", "ok", f"CUDA {torch.version.cuda}: {', '.join(gpus)}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return Check("device", "ok", f"CPU only: torch sees no CUDA device; {cores} cores train")
+
+
+def sandbox_check() -> Check:
+    from harness.run import sandbox
+
+    if sandbox.setting() == "off":
+        return Check("sandbox", "warn", f"{sandbox.SETTING}=off: code runs unsandboxed", "unset it")
+    sb, why = sandbox.find()
+    if sb is not None:
+        return Check("sandbox", "ok", f"bubblewrap, {sb.mode} mode")
+    fix = "apt-get install bubblewrap (README, Sandbox)"
+    if sandbox.setting() == "require":
+        return Check("sandbox", "fail", f"{why}; {sandbox.SETTING}=require", fix)
+    return Check("sandbox", "warn", f"{why}: code runs unsandboxed", fix)
+
+
+def chromium() -> Check:
+    path = shutil.which("chromium")
+    if path is None and os.path.exists("/usr/bin/chromium"):
+        path = "/usr/bin/chromium"
+    if path:
+        return Check("chromium", "ok", f"{path} (the leaderboard's browser tests)")
+    return Check(
+        "chromium",
+        "warn",
+        "not found: only the leaderboard's browser tests need it",
+        "apt-get install chromium",
+    )
+
+
+def kaggle() -> Check:
+    """Where the kaggle client would find credentials; not whether Kaggle accepts them."""
+    config = Path(os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle")
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        where = "KAGGLE_API_TOKEN"
+    elif os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        where = "KAGGLE_USERNAME and KAGGLE_KEY"
+    elif (config / "access_token").is_file():
+        where = str(config / "access_token")
+    elif (config / "kaggle.json").is_file():
+        where = str(config / "kaggle.json")
+    else:
+        from harness.kaggle.client import CREDENTIALS_HELP
+
+        return Check(
+            "kaggle",
+            "warn",
+            "no credentials: only `harness kaggle ...` and `--source kaggle` need them",
+            CREDENTIALS_HELP,
+        )
+    return Check("kaggle", "ok", f"credentials in {where} (Kaggle asked at first use)")
+
+
+def store() -> Check:
+    from harness.store import db
+
+    path = db_path()
+    if not path.exists():
+        return Check("store", "ok", f"{path}: none yet, made by the first submission")
+    try:
+        with db.connect(read_only=True, path=path) as con:
+            version = db.stored_version(con)
+            runs = con.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    except Exception as e:  # unreadable, locked, not DuckDB, no submissions table
+        return Check("store", "fail", f"{path}: {e}".splitlines()[0], "see the error; a backup?")
+    if version > db.SCHEMA_VERSION:
+        return Check(
+            "store",
+            "fail",
+            f"{path}: schema {version}, newer than this harness's {db.SCHEMA_VERSION}",
+            "update the harness (git pull, ./run)",
+        )
+    behind = "" if version == db.SCHEMA_VERSION else f", migrated to {db.SCHEMA_VERSION} next write"
+    return Check("store", "ok", f"{path}: schema {version}{behind}, {runs} submissions")
+
+
+def disk() -> Check:
+    where = home()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    detail = f"{free / 10**9:.1f} GB free under {where}"
+    fix = "free some space, or point HARNESS_HOME elsewhere"
+    if free < DISK_FAIL:
+        return Check("disk", "fail", detail, fix)
+    if free < DISK_WARN:
+        return Check("disk", "warn", detail, fix)
+    return Check("disk", "ok", detail)
+
+
+CHECKS = (python, libraries, device, sandbox_check, chromium, kaggle, store, disk)
+
+
+def run_checks() -> list[Check]:
+    out = []
+    for check in CHECKS:
+        try:
+            out.append(check())
+        except Exception as e:  # a check that breaks is itself a finding
+            name = check.__name__.removesuffix("_check")
+            out.append(Check(name, "fail", f"the check broke: {type(e).__name__}: {e}"))
+    return out
+
+
+def report(checks: list[Check]) -> dict:
+    return {
+        "home": str(home()),
+        "can_run": all(c.status != "fail" for c in checks),
+        "checks": [asdict(c) for c in checks],
+    }
+
+
+def print_report(checks: list[Check]) -> None:
+    print(f"harness doctor: {home()}")
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        status = "FAIL" if c.status == "fail" else c.status
+        fix = f" -> {c.fix}" if c.fix and c.status != "ok" else ""
+        print(f"{status:<4}  {c.name:<{width}}  {c.detail}{fix}")
+    if all(c.status != "fail" for c in checks):
+        print("harness can run submissions here")
+    else:
+        print("harness cannot run submissions here: fix the FAIL lines")
+
+
+def exit_code(checks: list[Check]) -> int:
+    return EXIT_OK if all(c.status != "fail" for c in checks) else EXIT_FAILED

@@ -1,0 +1,91 @@
+"""`harness doctor` as a newcomer and an organiser run it: a line a check, fixes, exit code."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from harness.run import sandbox
+from harness.store import db
+
+NAMES = ["python", "libraries", "device", "sandbox", "chromium", "kaggle", "store", "disk"]
+
+
+def doctor(home: Path, *args: str, env: dict[str, str] | None = None):
+    """`harness doctor` in a subprocess, with HOME (and so ~/.kaggle) in the test's folder."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    base.update(HARNESS_HOME=str(home), HOME=str(home.parent))
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "doctor", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=120,
+    )
+
+
+def by_name(proc) -> dict[str, dict]:
+    report = json.loads(proc.stdout)  # exactly one JSON object
+    return {c["name"]: c for c in report["checks"]}
+
+
+def test_a_fresh_machine_gets_a_line_a_check_and_can_run(tmp_path):
+    proc = doctor(tmp_path / "home")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"harness doctor: {tmp_path / 'home'}"
+    assert [line.split()[1] for line in lines[1:-1]] == NAMES
+    assert lines[-1] == "harness can run submissions here"
+    kaggle = next(line for line in lines if line.split()[1] == "kaggle")
+    assert kaggle.startswith("warn") and "-> set KAGGLE_API_TOKEN" in kaggle
+    assert "none yet, made by the first submission" in proc.stdout
+    assert not (tmp_path / "home").exists()  # a doctor changes nothing
+
+
+def test_json_says_each_check_and_whether_runs_can_go(tmp_path):
+    proc = doctor(tmp_path / "home", "--json", env={"KAGGLE_API_TOKEN": "x"})
+    assert proc.returncode == 0
+    checks = by_name(proc)
+    assert list(checks) == NAMES
+    assert json.loads(proc.stdout)["can_run"] is True
+    assert checks["kaggle"] == {
+        "name": "kaggle",
+        "status": "ok",
+        "detail": "credentials in KAGGLE_API_TOKEN (Kaggle asked at first use)",
+        "fix": "",
+    }
+    sb, why = sandbox.find()
+    want = f"bubblewrap, {sb.mode} mode" if sb else why
+    assert want in checks["sandbox"]["detail"]
+
+
+def test_a_store_from_a_newer_harness_fails_with_its_fix(tmp_path):
+    home = tmp_path / "home"
+    with db.connect(path=home / "harness.duckdb"):
+        pass  # a real store at today's schema
+    proc = doctor(home, "--json")
+    assert by_name(proc)["store"]["detail"].endswith(f"schema {db.SCHEMA_VERSION}, 0 submissions")
+    con = duckdb.connect(str(home / "harness.duckdb"))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [db.SCHEMA_VERSION + 1])
+    con.close()
+    proc = doctor(home)
+    assert proc.returncode == 1
+    line = next(x for x in proc.stdout.splitlines() if x.split()[1] == "store")
+    assert line.startswith("FAIL") and "newer than this harness" in line
+    assert line.endswith("-> update the harness (git pull, ./run)")
+    assert proc.stdout.splitlines()[-1].startswith("harness cannot run submissions here")
+
+
+def test_a_required_sandbox_that_is_missing_fails(tmp_path):
+    proc = doctor(
+        tmp_path / "home", "--json", env={"PATH": str(tmp_path), "HARNESS_SANDBOX": "require"}
+    )
+    assert proc.returncode == 1
+    check = by_name(proc)["sandbox"]
+    assert check["status"] == "fail"
+    assert check["detail"].startswith("bubblewrap is not installed")
+    assert check["fix"] == "apt-get install bubblewrap (README, Sandbox)"
+    assert json.loads(proc.stdout)["can_run"] is False
