@@ -280,9 +280,10 @@ def main(job_path: str) -> int:
         from harness.competition.registry import get
         from harness.run import repro
 
+        # torch is imported when the run needs it (the seeds wait for it), not before
         repro.seed_everything(job["seed"])
-        device = result["device"] = repro.resolve_device(job["device"])
-        result["versions"] = repro.versions()
+        if job["device"] not in ("auto", "cpu"):  # a GPU asked for: fail now if none
+            result["device"] = repro.resolve_device(job["device"])
         comp = get(job["competition"])
         inputs = Path(job["inputs"])
         train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
@@ -292,7 +293,9 @@ def main(job_path: str) -> int:
         module = load_module(submission)
         result["config"] = config = getattr(module, "CONFIG", None)
         artifacts = Path(job["artifacts"])
+        device = "cpu"
         if "fastai.learner" in sys.modules:  # also a fit_predict that trains with fastai
+            device = result["device"] = repro.resolve_device(job["device"])
             instrument_fastai(device, out, artifacts, config)
         t1 = time.perf_counter()
         if job["entry"] == "train":
@@ -317,6 +320,11 @@ def main(job_path: str) -> int:
         (out / "error.json").write_text(json.dumps({"message": one_line}))
         return 1
     finally:
+        with contextlib.suppress(Exception):  # what the run imported decides what is known
+            result["versions"] = repro.versions()
+            if result["device"] == "auto":  # a GPU used only where torch was imported
+                torch_seen = "torch" in sys.modules
+                result["device"] = repro.resolve_device("auto") if torch_seen else "cpu"
         result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if "torch" in sys.modules and result["device"].startswith("cuda"):
             result["gpu_peak_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
