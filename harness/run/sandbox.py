@@ -161,6 +161,7 @@ def _base(sb: Sandbox, binds: list[tuple[str, Path, Path]], tmp_mb: int) -> list
             args += ["--symlink", os.readlink(top), str(top)]
         elif top.is_dir():
             args += ["--ro-bind", str(top), str(top)]
+    args += ["--perms", "0755", "--dir", "/etc"]  # else made 0700: closed to the run's uid
     for name in ETC:
         if (Path("/etc") / name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
