@@ -344,8 +344,11 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def check_size(path: Path, name: str, limit: int | None = None) -> None:
-    """Raises SubmissionError when the file is over the CSV limit; reads nothing."""
+def check_size(
+    path: Path, name: str, limit: int | None = None, what: str = "a CSV submission"
+) -> None:
+    """Raises SubmissionError when the file is over its limit (the CSV limit unless
+    given); reads nothing."""
     limit = CSV_LIMIT if limit is None else limit
     try:
         size = path.stat().st_size
@@ -353,7 +356,7 @@ def check_size(path: Path, name: str, limit: int | None = None) -> None:
         return  # _read_text names the problem
     if size > limit:
         raise SubmissionError(
-            f"{name} is {size_text(size)}, over the {size_text(limit)} limit for a CSV submission"
+            f"{name} is {size_text(size)}, over the {size_text(limit)} limit for {what}"
         )
 
 

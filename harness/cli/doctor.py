@@ -170,10 +170,15 @@ def run_checks() -> list[Check]:
     return out
 
 
+def can_run(checks: list[Check]) -> bool:
+    """Submissions can run here: no check failed."""
+    return all(c.status != "fail" for c in checks)
+
+
 def report(checks: list[Check]) -> dict:
     return {
         "home": str(home()),
-        "can_run": all(c.status != "fail" for c in checks),
+        "can_run": can_run(checks),
         "checks": [asdict(c) for c in checks],
     }
 
@@ -185,11 +190,11 @@ def print_report(checks: list[Check]) -> None:
         status = "FAIL" if c.status == "fail" else c.status
         fix = f" -> {c.fix}" if c.fix and c.status != "ok" else ""
         print(f"{status:<4}  {c.name:<{width}}  {c.detail}{fix}")
-    if all(c.status != "fail" for c in checks):
+    if can_run(checks):
         print("harness can run submissions here")
     else:
         print("harness cannot run submissions here: fix the FAIL lines")
 
 
 def exit_code(checks: list[Check]) -> int:
-    return EXIT_OK if all(c.status != "fail" for c in checks) else EXIT_FAILED
+    return EXIT_OK if can_run(checks) else EXIT_FAILED

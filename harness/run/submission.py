@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.validate import CSV_LIMIT, size_text
+from harness.run.repro import file_sha256
+from harness.validate import SubmissionError, check_size
 
 ENTRIES = {"train": 1, "fit_predict": 3}  # entry point -> positional parameters
 CODE_LIMIT = 10**6  # bytes: a code submission is a script; its data comes from the harness
@@ -48,15 +49,14 @@ def read(path: Path) -> SubmissionFile:
         raise UsageError(f"{path}: no such file")
     if path.suffix not in (".py", ".csv"):
         raise UsageError(f"{path}: a submission is a .py file (code) or a .csv file (predictions)")
-    kind, limit = ("csv", CSV_LIMIT) if path.suffix == ".csv" else ("code", CODE_LIMIT)
-    if (size := path.stat().st_size) > limit:  # refused, and never read whole
-        what = "a CSV submission" if kind == "csv" else "a code submission"
-        return SubmissionFile(
-            path,
-            kind,
-            _sha256(path),
-            problem=f"{path.name} is {size_text(size)}, over the {size_text(limit)} limit for {what}",
-        )
+    kind = "csv" if path.suffix == ".csv" else "code"
+    try:  # a file over its limit is refused, and never read whole
+        if kind == "csv":
+            check_size(path, path.name)
+        else:
+            check_size(path, path.name, CODE_LIMIT, "a code submission")
+    except SubmissionError as e:
+        return SubmissionFile(path, kind, file_sha256(path), problem=str(e))
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if kind == "csv":
@@ -113,12 +113,3 @@ def _literal_config(tree: ast.Module) -> dict | None:
                 return None
             return value if isinstance(value, dict) else None
     return None
-
-
-def _sha256(path: Path) -> str:
-    """A file's sha256, read a MiB at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
