@@ -324,8 +324,11 @@ def fit_predict(train, valid, test):
     assert row["status"] == "failed", row
     assert message in row["error"] and "\n" not in row["error"]
     assert row["public_score"] is None
-    # what the run drew before its output was refused stays, for its author: the report
-    assert {a["name"] for a in row["artifacts"]} <= {"confusion_matrix.csv", "confusion_matrix.png"}
+    # a forged artifacts index shows nothing; otherwise what the harness drew before the
+    # output was refused stays, for its author: the valid-set report
+    forged = attack in ("traversal", "symlink")
+    report = set() if forged else {"confusion_matrix.csv", "confusion_matrix.png"}
+    assert {a["name"] for a in row["artifacts"]} == report
     assert all(a["path"].startswith(row["run_dir"] + "/") for a in row["artifacts"])
     world.unchanged(row)
 
