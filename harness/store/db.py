@@ -23,6 +23,17 @@ from harness.metrics import Metric
 from harness.paths import db_path
 
 LOCK_WAIT_SECONDS = 120.0
+# DuckDB refuses a read-only and a read-write connection to one file in one process: the
+# server, which both writes (uploads, its queue) and reads (pages, the API), opens every
+# connection read-write (`serving()`)
+_ONE_WRITER_PROCESS = False
+
+
+def serving() -> None:
+    """This process writes and reads the store at once: every connection opens read-write."""
+    global _ONE_WRITER_PROCESS
+    _ONE_WRITER_PROCESS = True
+
 
 MIGRATIONS: list[str] = [
     # 1: submissions, their epochs, and re-runs that check reproducibility
@@ -156,6 +167,29 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE submissions ADD COLUMN sandboxed BOOLEAN;
     """,
+    # 8: the group's members (a hash of each one's token) and the server's queue: work
+    # uploaded and not yet recorded; its id becomes the submission's once it has run
+    """
+    CREATE TABLE members (
+        name VARCHAR PRIMARY KEY,
+        token_sha256 VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        token_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        competition VARCHAR NOT NULL,
+        user_name VARCHAR NOT NULL,
+        message VARCHAR,
+        filename VARCHAR NOT NULL,
+        upload VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        state VARCHAR NOT NULL CHECK (state IN ('queued', 'running')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        queued_at TIMESTAMP NOT NULL,
+        started_at TIMESTAMP
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model")
@@ -208,6 +242,8 @@ def connect(read_only: bool = False, path: Path | None = None):
     Yields None for a reader when the database does not exist yet.
     """
     path = Path(path or db_path())
+    if read_only and _ONE_WRITER_PROCESS and path.exists():
+        read_only = False
     if read_only and not path.exists():
         yield None
         return
@@ -269,9 +305,18 @@ def _insert(con, table: str, row: dict) -> int:
     ).fetchone()[0]
 
 
-def insert_submission(row: dict, epochs: list[dict], artifacts: list[dict] = ()) -> int:
-    """Writes a submission, its epochs and its artifacts in one transaction; returns its id."""
+def insert_submission(
+    row: dict, epochs: list[dict], artifacts: list[dict] = (), queued: int | None = None
+) -> int:
+    """Writes a submission, its epochs and its artifacts in one transaction; returns its id.
+
+    Args:
+        queued: the id of the server's queued work this row ends; the row takes that id
+            and the work leaves the queue in the same transaction.
+    """
     row = {**row, "created_at": row.get("created_at") or now()}
+    if queued is not None:
+        row["id"] = queued
     for c in JSON_COLUMNS:
         if c in row and row[c] is not None:
             row[c] = json.dumps(row[c], default=repr)
@@ -299,6 +344,8 @@ def insert_submission(row: dict, epochs: list[dict], artifacts: list[dict] = ())
                 "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
                 [[sub_id, a["name"], a["kind"], a.get("title"), a["path"]] for a in artifacts],
             )
+        if queued is not None:
+            con.execute("DELETE FROM queue WHERE id = ?", [queued])
         con.execute("COMMIT")
     return sub_id
 

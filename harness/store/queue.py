@@ -1,0 +1,111 @@
+"""The server's queue: uploaded work waiting for a worker, or running, in DuckDB.
+
+A row is `queued` from the moment its upload is accepted, and `running` once a worker
+has claimed it. It leaves the queue in the transaction that records its submission
+(`db.insert_submission(..., queued=id)`), under the same id, so work is never lost and
+never recorded twice. Members take turns: the next run goes to the member with queued
+work who was served longest ago, so one member's ten uploads do not hold up the others.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from harness.store import db
+
+_claiming = threading.Lock()  # one claim at a time in a process: no run is claimed twice
+
+
+def next_id() -> int:
+    """A fresh id from the submissions' sequence (the submission will keep it).
+
+    The draw is written down with it: DuckDB 1.x does not keep a sequence's step taken
+    in a transaction that writes nothing else, and would hand out the same id again.
+    """
+    with db.connect() as con:
+        got = con.execute(
+            "INSERT OR REPLACE INTO meta VALUES "
+            "('last_queued_id', CAST(nextval('submission_ids') AS VARCHAR)) RETURNING value"
+        ).fetchone()
+    return int(got[0])
+
+
+def enqueue(
+    sub_id: int,
+    competition: str,
+    user: str,
+    message: str | None,
+    filename: str,
+    upload: str,
+    seed: int,
+) -> None:
+    """Stores uploaded work as queued (its file already lies at `upload`)."""
+    with db.connect() as con:
+        con.execute(
+            "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
+            "state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
+            [sub_id, competition, user, message, filename, upload, seed, db.now()],
+        )
+
+
+def items() -> list[dict]:
+    """Everything in the queue, oldest first."""
+    return db.read("SELECT * FROM queue ORDER BY id", table="queue")
+
+
+def item(sub_id: int) -> dict | None:
+    rows = db.read("SELECT * FROM queue WHERE id = ?", [sub_id], table="queue")
+    return rows[0] if rows else None
+
+
+def order(queued: list[dict], turns: dict[str, int]) -> list[dict]:
+    """The order queued work will run in: members in turn, each member's work oldest first.
+
+    Args:
+        queued: the queued rows.
+        turns: when each member was last served (a counter; higher is more recent).
+    """
+    mine: dict[str, list[dict]] = {}
+    for r in sorted(queued, key=lambda r: r["id"]):
+        mine.setdefault(r["user_name"], []).append(r)
+    members = sorted(mine, key=lambda u: (turns.get(u, -1), mine[u][0]["id"]))
+    out, depth = [], 0
+    while len(out) < len(queued):
+        out += [mine[u][depth] for u in members if depth < len(mine[u])]
+        depth += 1
+    return out
+
+
+def place(sub_id: int, turns: dict[str, int]) -> int | None:
+    """Where queued work stands in line (1: it runs next), or None when it is not queued."""
+    queued = [r for r in items() if r["state"] == "queued"]
+    ids = [r["id"] for r in order(queued, turns)]
+    return ids.index(sub_id) + 1 if sub_id in ids else None
+
+
+def claim(turns: dict[str, int]) -> dict | None:
+    """Marks the next queued work running (one more attempt) and returns it, or None."""
+    with _claiming:
+        queued = [r for r in items() if r["state"] == "queued"]
+        if not queued:
+            return None
+        nxt = order(queued, turns)[0]
+        with db.connect() as con:
+            got = con.execute(
+                "UPDATE queue SET state = 'running', attempts = attempts + 1, started_at = ? "
+                "WHERE id = ? AND state = 'queued' RETURNING attempts",
+                [db.now(), nxt["id"]],
+            ).fetchone()
+        if got is None:
+            return None
+        turns[nxt["user_name"]] = max(turns.values(), default=0) + 1
+        return {**nxt, "state": "running", "attempts": got[0]}
+
+
+def requeue(sub_id: int) -> None:
+    """Running work goes back in line (its attempts are kept)."""
+    with db.connect() as con:
+        con.execute(
+            "UPDATE queue SET state = 'queued', started_at = NULL WHERE id = ?",
+            [sub_id],
+        )
