@@ -10,40 +10,15 @@ import json
 import sys
 from datetime import datetime
 
-PUBLIC_FIELDS = (
-    "id",
-    "competition",
-    "status",
-    "metric",
-    "public_score",
-    "error",
-    "user",
-    "message",
-    "kind",
-    "entry",
-    "filename",
-    "seed",
-    "device",
-    "wall_seconds",
-    "peak_memory_mb",
-    "sandboxed",
-    "created_at",
-)
-HIDDEN_FIELDS = ("private_score",)  # revealed by the organiser, never by `show`
+from harness.store.records import jsonable, public_also
 
 
 def err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _jsonable(obj):
-    if isinstance(obj, datetime):
-        return obj.isoformat(sep=" ", timespec="seconds")
-    return repr(obj)
-
-
 def dump(obj) -> None:
-    print(json.dumps(obj, default=_jsonable, indent=2))
+    print(json.dumps(obj, default=jsonable, indent=2))
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
@@ -75,19 +50,6 @@ def echo(verbose: bool):
             err("  | " + line)
 
     return show
-
-
-def summary(row: dict) -> dict:
-    """The submit/show JSON: the public fields plus a `user` alias."""
-    out = {k: row.get(k) for k in PUBLIC_FIELDS}
-    out["user"] = row["user_name"]
-    out["also"] = public_also(row)
-    return out
-
-
-def public_also(row: dict) -> dict:
-    """The public part of the metrics shown beside the competition's own."""
-    return {k: v["public"] for k, v in (row.get("extra_scores") or {}).items()}
 
 
 def describe(row: dict) -> str:

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from harness.cli.console import (
-    HIDDEN_FIELDS,
     cell,
     describe,
     describe_kaggle,
@@ -18,11 +17,10 @@ from harness.cli.console import (
     echo,
     err,
     print_board,
-    public_also,
-    summary,
     table,
 )
-from harness.errors import EXIT_FAILED, EXIT_OK, HarnessError
+from harness.errors import EXIT_FAILED, EXIT_OK, HarnessError, UsageError
+from harness.store.records import summary
 
 # --- commands ---------------------------------------------------------------------------
 
@@ -52,6 +50,22 @@ def cmd_list(args) -> int:
 
 
 def cmd_data(args) -> int:
+    from harness.cli import remote
+
+    if srv := remote.current():
+        if args.data_cmd == "fetch":
+            if args.source:
+                raise UsageError("--source is for the host; the server's files are fetched as is")
+            print(remote.fetch(srv, args.name, log=err))
+        else:
+            folder = remote.fetched_dir(srv, args.name)
+            if not (folder / "checksums.json").exists():
+                raise UsageError(
+                    f"{args.name}'s files are not fetched from {srv.url} yet: "
+                    f"harness data fetch {args.name}"
+                )
+            print(folder)
+        return EXIT_OK
     from harness.competition import data, registry
 
     comp = registry.get(args.name)
@@ -64,10 +78,21 @@ def cmd_data(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    from harness.cli import remote
+
+    if srv := remote.current():
+        return submit_remote(srv, args)
     from harness.run import pipeline
 
+    if args.user is None:
+        raise UsageError("--user is required (or harness login to a group's server)")
+    if args.no_wait:
+        raise UsageError("--no-wait is for a group's server (harness login); a local run waits")
     limits = pipeline.Limits(
-        seed=args.seed, device=args.device, timeout=args.timeout, memory_mb=args.memory_mb
+        seed=args.seed,
+        device=args.device or "auto",
+        timeout=args.timeout or pipeline.DEFAULT_TIMEOUT,
+        memory_mb=args.memory_mb,
     )
     row = pipeline.submit(
         args.name,
@@ -86,7 +111,84 @@ def cmd_submit(args) -> int:
     return EXIT_OK if row["status"] == "scored" else EXIT_FAILED
 
 
+def submit_remote(srv, args) -> int:
+    from harness.cli import remote
+
+    member = srv.get("/api/whoami")["member"]
+    if args.user is not None and args.user != member:
+        raise UsageError(
+            f"--user {args.user!r} is not you: the server records your token's member, {member!r}"
+        )
+    local = [f for f in ("device", "timeout", "memory_mb") if getattr(args, f) is not None]
+    if local or args.baseline:
+        flag = "--" + (local[0].replace("_", "-") if local else "baseline")
+        raise UsageError(f"{flag} is for local runs; the server sets its runs' limits")
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    queued = srv.upload(args.name, path, args.message, args.seed)
+    err(f"harness: submission {queued['id']} queued on {srv.url}: place {queued['place']} in line")
+    if args.no_wait:
+        if args.json:
+            dump(queued)
+        else:
+            print(
+                f"submission {queued['id']} queued (place {queued['place']}): harness show "
+                f"{queued['id']}"
+            )
+        return EXIT_OK
+    try:
+        done = remote.wait(srv, queued["id"], log=err)
+    except KeyboardInterrupt:
+        err(
+            f"harness: stopped waiting; submission {queued['id']} goes on on the server "
+            f"(harness show {queued['id']})"
+        )
+        return 130
+    if args.json:
+        dump(done)
+    else:
+        print(describe_remote(srv, done))
+    return EXIT_OK if done["status"] == "scored" else EXIT_FAILED
+
+
+def describe_remote(srv, row: dict) -> str:
+    """A short human summary of a submission the server recorded, with its board place."""
+    from urllib.parse import quote
+
+    head = f"submission {row['id']} ({row['filename']}, {row['user']}) on {row['competition']}"
+    if row["status"] != "scored":
+        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
+    also = "".join(f"; {k} {v:.5f}" for k, v in (row.get("also") or {}).items())
+    lines = [f"{head}: scored", f"  public {row['metric']}: {row['public_score']:.5f}{also}"]
+    board = srv.get(f"/api/competitions/{quote(row['competition'])}/leaderboard")
+    if mine := next((r for r in board if r["user"] == row["user"]), None):
+        lines.append(f"  rank {mine['rank']} of {len(board)} on the public board")
+    if row["kind"] == "code":
+        lines.append(
+            f"  {row['wall_seconds']:.1f} s, peak memory {row['peak_memory_mb']:.0f} MiB,"
+            f" device {row['device']}, seed {row['seed']}"
+        )
+    return "\n".join(lines)
+
+
 def cmd_leaderboard(args) -> int:
+    from harness.cli import remote
+
+    if srv := remote.current():
+        from urllib.parse import quote
+
+        rows = srv.get(f"/api/competitions/{quote(args.name)}/leaderboard")
+        if args.json:
+            dump(rows)
+        elif not rows:
+            print(f"no scored submissions on {args.name} yet")
+        else:
+            for r in rows:
+                r.update(r.pop("also") or {})
+            cols = [c for c in rows[0] if c not in ("extra_scores", "last_submission_at")]
+            print(table(rows, cols))
+        return EXIT_OK
     from harness.competition import registry
     from harness.store import leaderboards
 
@@ -98,18 +200,24 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from harness.errors import UsageError
-    from harness.store import db
+    from harness.cli import remote
 
-    row = db.submission(args.id)
-    if row is None:
-        raise UsageError(f"no submission with id {args.id}")
-    for k in HIDDEN_FIELDS:
-        row.pop(k, None)
-    # the `also` metrics, public part only, under the key `harness submit --json` uses
-    row["also"] = public_also(row)
-    del row["extra_scores"]
-    row["user"] = row.pop("user_name")
+    if srv := remote.current():
+        st = srv.get(f"/api/submissions/{args.id}")
+        if st["status"] in ("queued", "running"):
+            if args.json:
+                dump(st)
+            else:
+                print(table([st], [k for k in st if k != "line"]))
+            return EXIT_OK
+        row = srv.get(f"/api/submissions/{args.id}/record")
+    else:
+        from harness.store import db, records
+
+        row = db.submission(args.id)
+        if row is None:
+            raise UsageError(f"no submission with id {args.id}")
+        row = records.record(row)
     if args.json:
         dump(row)
         return EXIT_OK
@@ -150,7 +258,11 @@ def cmd_show(args) -> int:
         print(table(eps, list(eps[0])))
     if row["artifacts"]:
         print("\nartifacts:")
-        print(table(row["artifacts"], ["title", "kind", "path"]))
+        print(
+            table(
+                row["artifacts"], [c for c in ("title", "kind", "path") if c in row["artifacts"][0]]
+            )
+        )
     if row["reproductions"]:
         print("\nreproductions:")
         print(table(row["reproductions"], list(row["reproductions"][0])))
@@ -185,12 +297,9 @@ def cmd_demo(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import os
-    import subprocess
-
-    from harness.paths import REPO_ROOT, home
+    from harness.paths import home
     from harness.run import sandbox
-    from harness.store import db
+    from harness.server import app
 
     # the group's server runs members' code: not without a sandbox, unless told so
     sb, why = sandbox.choose()
@@ -199,30 +308,84 @@ def cmd_serve(args) -> int:
             f"no sandbox for members' code ({why}): install bubblewrap (README, Sandbox) "
             "or pass --no-sandbox to serve the group without one"
         )
-    app = REPO_ROOT / "leaderboard" / "app.py"
-    with db.connect():  # the app only reads: bring the schema up to date first
-        pass
-    options = {
-        "server.port": args.port,
-        "server.address": args.host,
-        "server.headless": "true",
-        "browser.gatherUsageStats": "false",
-        "server.fileWatcherType": "none",
-        "client.toolbarMode": "minimal",
-    }
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app)]
-    cmd += [x for k, v in options.items() for x in (f"--{k}", str(v))]
-    err(f"harness: leaderboard of {home()} on http://{args.host}:{args.port} (Ctrl-C stops it)")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    err(
+        f"harness: the group's server for {home()} on http://{args.host}:{args.port}: "
+        f"the leaderboard at /, the API at /api/, {args.workers} worker(s) (Ctrl-C stops it)"
+    )
     if sb is None:
         err(f"harness: warning: members' code runs NOT sandboxed ({why}; --no-sandbox)")
     else:
         err(f"harness: members' code runs sandboxed: bubblewrap, {sb.mode} mode")
-    proc = subprocess.Popen(cmd, env={**os.environ, "HARNESS_HOME": str(home())})
-    signal.signal(signal.SIGTERM, lambda signum, _: proc.send_signal(signum))  # stop both
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached the server too: let it finish
-        return proc.wait()
+    app.serve(args.host, args.port, args.workers, sandboxed=sb is not None)
+    return EXIT_OK
+
+
+def default_workers() -> int:
+    """One per GPU, one on a CPU-only host (torch is not imported to count them)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10
+            ).stdout
+            return max(1, sum(line.startswith("GPU ") for line in out.splitlines()))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return 1
+
+
+def cmd_member(args) -> int:
+    from harness.store import members
+
+    if args.member_cmd == "add":
+        token = members.add(args.member)
+        if args.json:
+            dump({"member": args.member.strip(), "token": token})
+        else:
+            print(f"member {args.member.strip()} added; their token (shown once, keep it):")
+            print(token)
+    elif args.member_cmd == "token":
+        token = members.replace_token(args.member)
+        if args.json:
+            dump({"member": args.member, "token": token})
+        else:
+            print(f"a new token for {args.member} (the old one no longer works):")
+            print(token)
+    elif args.member_cmd == "remove":
+        members.remove(args.member)
+        if args.json:
+            dump({"member": args.member, "removed": True})
+        else:
+            print(f"member {args.member} removed; their submissions stay")
+    else:
+        rows = members.listing()
+        if args.json:
+            dump(rows)
+        elif not rows:
+            print("no members yet: harness member add NAME")
+        else:
+            print(table(rows, ["member", "submissions", "created_at", "token_at"]))
+    return EXIT_OK
+
+
+def cmd_login(args) -> int:
+    from harness.cli import remote
+
+    member = remote.login(args.url, args.token)
+    print(f"logged in to {args.url.rstrip('/')} as {member}")
+    return EXIT_OK
+
+
+def cmd_logout(args) -> int:
+    from harness.cli import remote
+
+    url = remote.logout()
+    print(f"logged out of {url}" if url else "not logged in")
+    return EXIT_OK
 
 
 def cmd_doctor(args) -> int:
@@ -248,7 +411,6 @@ def cmd_reveal(args) -> int:
 
 
 def cmd_kaggle_submit(args) -> int:
-    from harness.errors import UsageError
     from harness.kaggle import remote
 
     if len(args.what) == 2:
@@ -365,15 +527,18 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("submit", help="run and score a submission (.py or .csv)")
     s.add_argument("name", help="the competition")
     s.add_argument("file", help="a .py with train(dls) or fit_predict(...), or a .csv")
-    s.add_argument("--user", required=True)
+    s.add_argument("--user", help="who submits (through a server: the token's member)")
     s.add_argument("--message")
     s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    s.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    s.add_argument("--device", help="auto (default), cpu or cuda")
+    s.add_argument("--timeout", type=float, help="seconds (default 3600)")
     s.add_argument("--memory-mb", type=float, help="memory limit (default 3/4 of RAM, <=16 GiB)")
     s.add_argument("--baseline", action="store_true", help="mark it as a course baseline")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--verbose", "-v", action="store_true", help="show the whole worker log")
+    s.add_argument(
+        "--no-wait", action="store_true", help="through a server: return once it is queued"
+    )
     s.set_defaults(fn=cmd_submit)
 
     s = sub.add_parser("leaderboard", help="best public score per user")
@@ -426,15 +591,43 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_demo)
 
-    s = sub.add_parser("serve", help="the leaderboard web app (Streamlit, read-only)")
+    s = sub.add_parser("serve", help="the group's server: the leaderboard, the API, the queue")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 shares it on the network")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="runs at once (default: one per GPU, one on a CPU-only host)",
+    )
     s.add_argument(
         "--no-sandbox",
         action="store_true",
         help="start even where no sandbox works (members' code then runs unsandboxed)",
     )
     s.set_defaults(fn=cmd_serve)
+
+    m = sub.add_parser("member", help="the group's members and their tokens (on the host)")
+    msub = m.add_subparsers(dest="member_cmd", required=True, metavar="add|list|remove|token")
+    for cmd, text in (
+        ("add", "a new member; prints their token once"),
+        ("remove", "forget a member and their token; their submissions stay"),
+        ("token", "a new token for a member; the old one stops working"),
+    ):
+        s = msub.add_parser(cmd, help=text)
+        s.add_argument("member", metavar="NAME")
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(fn=cmd_member)
+    s = msub.add_parser("list", help="every member")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_member)
+
+    s = sub.add_parser("login", help="log in to a group's server with a member's token")
+    s.add_argument("url", help="the server, e.g. http://host:8501")
+    s.add_argument("--token", required=True)
+    s.set_defaults(fn=cmd_login)
+    s = sub.add_parser("logout", help="forget the saved login")
+    s.set_defaults(fn=cmd_logout)
 
     s = sub.add_parser("doctor", help="what this machine has and lacks, a line a check")
     s.add_argument("--json", action="store_true")

@@ -235,8 +235,15 @@ def submit(
     is_baseline: bool = False,
     on_output: Callable[[str], None] | None = None,
     log=print,
+    queued: int | None = None,
+    executor: Executor | None = None,
 ) -> dict:
     """Checks, runs and scores a submission, and records it.
+
+    Args:
+        queued: the server's queued work this is; the row takes its id and ends it.
+        executor: where code runs (the local worker, sandboxed as HARNESS_SANDBOX says,
+            by default).
 
     Returns:
         The stored row (with its id), as `db.submission` returns it.
@@ -257,7 +264,7 @@ def submit(
         if sub.kind == "csv":
             row.update(_score_csv(comp, prepared, sub))
         else:
-            row.update(run_code(comp, prepared, sub, limits, on_output=on_output))
+            row.update(run_code(comp, prepared, sub, limits, executor, on_output))
     except Rejected as e:
         row.update(status="rejected", error=str(e))
     epochs = row.pop("epochs", [])
@@ -269,7 +276,7 @@ def submit(
             if row["status"] == "scored":  # else its first error stands
                 _fail(row, f"its artifacts were refused: {e}")
     try:
-        return db.submission(db.insert_submission(row, epochs, found))
+        return db.submission(db.insert_submission(row, epochs, found, queued=queued))
     except BaseException:
         if row.get("run_dir"):  # no row, no folder
             shutil.rmtree(row["run_dir"], ignore_errors=True)

@@ -1,0 +1,7 @@
+"""The group's server (`harness serve`): the leaderboard app and an HTTP API on one port,
+members and their tokens, and the queue that runs every upload in the sandbox.
+
+`intake` accepts uploads (from the API and the app's Submit page alike), `scheduler`
+runs the queue, `api` is the HTTP API under /api/, `app` puts them in one process.
+Imports `run`, `store`, `competition` and the plain helpers.
+"""

@@ -1,0 +1,246 @@
+"""The HTTP API under /api/: what `harness login`, `data fetch`, `submit`, `leaderboard` and
+`show` use from a member's machine.
+
+Every route but /api/health needs a member's token (`Authorization: Bearer TOKEN`). Every
+answer is JSON; an error is one object, `{"error": "one line"}`, with its HTTP status: 400
+a wrong call, 401 no or a wrong token (never saying whether the member exists), 404 no such
+thing, 409 not ready, 411/413 an upload without a length or over its limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Route
+
+from harness.competition import data, registry
+from harness.errors import HarnessError, UnknownCompetition, UsageError
+from harness.server import intake, status
+from harness.store import leaderboards, members, records
+from harness.validate import CSV_LIMIT
+
+FORM_OVERHEAD = 64 * 1024  # bytes of a multipart body besides the file
+_listings: dict[str, list[dict]] = {}  # a prepared dataset's files never change: by fingerprint
+_listing_lock = threading.Lock()
+
+
+class Unauthorized(HarnessError):
+    pass
+
+
+def error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status_code)
+
+
+def status_of(e: HarnessError) -> int:
+    if isinstance(e, Unauthorized):
+        return 401
+    if isinstance(e, UnknownCompetition):
+        return 404
+    if isinstance(e, intake.TooLarge):
+        return 413
+    if isinstance(e, intake.NotReady):
+        return 409
+    if isinstance(e, UsageError):
+        return 400
+    return 500
+
+
+def member_of(request: Request) -> str:
+    """The token's member.
+
+    Raises:
+        Unauthorized: no token, or one no member holds.
+    """
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("no token: send `Authorization: Bearer TOKEN` (harness login)")
+    name = members.who(token.strip())
+    if name is None:
+        raise Unauthorized("the token was refused: it is wrong or was replaced")
+    return name
+
+
+def endpoint(fn):
+    """A route that needs a member: runs `fn(request, member)` in a thread, errors as JSON."""
+
+    async def handle(request: Request):
+        try:
+            member = await run_in_threadpool(member_of, request)
+            return await fn(request, member)
+        except HarnessError as e:
+            return error(status_of(e), str(e))
+
+    return handle
+
+
+def threaded(fn):
+    async def call(request: Request, member: str):
+        return await run_in_threadpool(fn, request, member)
+
+    return endpoint(call)
+
+
+async def health(request: Request):
+    return JSONResponse({"status": "ok"})
+
+
+@threaded
+def whoami(request: Request, member: str):
+    return JSONResponse({"member": member})
+
+
+@threaded
+def competitions(request: Request, member: str):
+    rows = []
+    for name, comp in registry.discover().items():
+        rows.append(
+            {
+                "name": name,
+                "title": comp.title,
+                "metric": comp.spec.metric,
+                "better": comp.metric.better,
+                "version": comp.spec.version,
+                "ready": data.current(comp) is not None,
+            }
+        )
+    return JSONResponse(rows)
+
+
+def listing(comp) -> tuple[data.Prepared, list[dict]]:
+    """The prepared data and its user-facing files: path (relative), bytes, sha256.
+
+    Raises:
+        NotReady: the host has not prepared the data.
+    """
+    prepared = data.current(comp)
+    if prepared is None:
+        raise intake.NotReady(
+            f"the host has not prepared {comp.name}'s data yet "
+            f"(the organiser runs `harness data fetch {comp.name}`)"
+        )
+    with _listing_lock:
+        if prepared.fingerprint not in _listings:
+            root = prepared.files
+            files = []
+            for p in sorted(root.rglob("*")):
+                if p.is_file() and not p.is_symlink():
+                    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+                    rel = p.relative_to(root).as_posix()
+                    files.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest})
+            _listings[prepared.fingerprint] = files
+        return prepared, _listings[prepared.fingerprint]
+
+
+@threaded
+def files(request: Request, member: str):
+    comp = registry.get(request.path_params["name"])
+    prepared, found = listing(comp)
+    return JSONResponse(
+        {"competition": comp.name, "fingerprint": prepared.fingerprint, "files": found}
+    )
+
+
+@threaded
+def file(request: Request, member: str):
+    comp = registry.get(request.path_params["name"])
+    prepared, found = listing(comp)
+    rel = request.path_params["path"]
+    if rel not in {f["path"] for f in found}:  # only what the listing names: no ../
+        return error(404, f"{comp.name} has no file {rel!r}")
+    return FileResponse(prepared.files / rel)
+
+
+@threaded
+def leaderboard(request: Request, member: str):
+    comp = registry.get(request.path_params["name"])
+    return JSONResponse(jsonable(leaderboards.ranking(comp)[1]))
+
+
+async def submit(request: Request, member: str):
+    name = request.path_params["name"]
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return error(411, "the upload must say its length (Content-Length)")
+    if int(length) > CSV_LIMIT + FORM_OVERHEAD:
+        return error(413, f"the upload is {int(length):,} bytes, over the server's limit")
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except HTTPException as e:
+        return error(400, f"the upload is not a form with one file: {e.detail}")
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return error(400, "the upload has no file (a form field named 'file')")
+    content = await upload.read()
+    message = form.get("message")
+    seed = form.get("seed") or "42"
+    if not isinstance(seed, str) or not seed.isdigit() or int(seed) >= 2**31:
+        return error(400, f"seed must be a whole number below 2**31, got {seed!r}")
+    queued = await run_in_threadpool(
+        intake.accept,
+        member,
+        name,
+        upload.filename or "",
+        content,
+        message if isinstance(message, str) else None,
+        int(seed),
+    )
+    queued["place"] = await run_in_threadpool(status.place, queued["id"])
+    return JSONResponse(queued, status_code=202)
+
+
+@threaded
+def submission(request: Request, member: str):
+    sub_id = _id(request)
+    found = status.of(sub_id)
+    if found is None:
+        return error(404, f"no submission with id {sub_id}")
+    return JSONResponse(jsonable(found))
+
+
+@threaded
+def record(request: Request, member: str):
+    sub_id = _id(request)
+    found = status.record(sub_id)
+    if found is None:
+        return error(404, f"no recorded submission with id {sub_id} (queued or running?)")
+    return JSONResponse(jsonable(found))
+
+
+def _id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not raw.isdigit() or int(raw) >= 2**31:
+        raise UsageError(f"a submission id is a whole number, got {raw!r}")
+    return int(raw)
+
+
+def jsonable(obj):
+    """Dates as ISO text (UTC), like `--json` on the command line."""
+    return json.loads(json.dumps(obj, default=records.jsonable))
+
+
+async def not_found(request: Request, exc: HTTPException):
+    return error(exc.status_code, exc.detail if exc.status_code != 404 else "no such API route")
+
+
+def app() -> Starlette:
+    routes = [
+        Route("/health", health),
+        Route("/whoami", whoami),
+        Route("/competitions", competitions),
+        Route("/competitions/{name}/files", files),
+        Route("/competitions/{name}/files/{path:path}", file),
+        Route("/competitions/{name}/leaderboard", leaderboard),
+        Route("/competitions/{name}/submissions", endpoint(submit), methods=["POST"]),
+        Route("/submissions/{id}", submission),
+        Route("/submissions/{id}/record", record),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

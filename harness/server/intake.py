@@ -1,0 +1,104 @@
+"""Accepting a member's upload: checked, stored on disk and queued before the answer.
+
+The API and the app's Submit page both come here, so an upload is judged the same way
+whichever door it came through.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from harness.competition import data, registry
+from harness.errors import HarnessError, UsageError
+from harness.paths import home
+from harness.run.submission import CODE_LIMIT
+from harness.store import queue
+from harness.validate import CSV_LIMIT, size_text
+
+MAX_MESSAGE = 1000
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+woken = threading.Event()  # set when work is queued: the scheduler looks at once
+
+
+class TooLarge(HarnessError):
+    """An upload over its limit (HTTP 413)."""
+
+
+class NotReady(HarnessError):
+    """The host has not prepared the competition's data yet (HTTP 409)."""
+
+
+def uploads_dir() -> Path:
+    """Uploaded files waiting in the queue, one folder per queued id."""
+    return home() / "uploads"
+
+
+def limit_of(filename: str) -> int:
+    return CODE_LIMIT if filename.endswith(".py") else CSV_LIMIT
+
+
+def check_filename(filename: str) -> str:
+    """The upload's file name, as the run will know it.
+
+    Raises:
+        UsageError: not a plain .py or .csv name (no folders, no odd characters).
+    """
+    name = Path(filename or "").name
+    if (
+        not SAFE_NAME.fullmatch(name)
+        or name != filename
+        or Path(name).suffix not in (".py", ".csv")
+    ):
+        raise UsageError(
+            f"the file name {filename!r} is not a plain .py or .csv name (letters, digits, "
+            "'.', '_' and '-', at most 100 characters)"
+        )
+    return name
+
+
+def check_message(message: str | None) -> str | None:
+    if message is None or message == "":
+        return None
+    if len(message) > MAX_MESSAGE or any(not c.isprintable() and c not in "\n\t" for c in message):
+        raise UsageError(f"the message must be at most {MAX_MESSAGE} printable characters")
+    return message
+
+
+def accept(member: str, competition: str, filename: str, content: bytes, message=None, seed=42):
+    """Stores an upload as queued work and returns its place.
+
+    Returns:
+        {"id", "status": "queued", "place", "competition", "user"}.
+
+    Raises:
+        UnknownCompetition, UsageError: a wrong call; TooLarge: over the file's limit;
+        NotReady: the host has not fetched the competition's data.
+    """
+    comp = registry.get(competition)
+    name = check_filename(filename)
+    message = check_message(message)
+    if len(content) > limit_of(name):
+        kind = "a code submission" if name.endswith(".py") else "a CSV submission"
+        raise TooLarge(
+            f"{name} is {size_text(len(content))}; {kind} may be at most "
+            f"{size_text(limit_of(name))}"
+        )
+    if data.current(comp) is None:
+        raise NotReady(
+            f"the host has not prepared {comp.name}'s data yet "
+            f"(the organiser runs `harness data fetch {comp.name}`)"
+        )
+    sub_id = queue.next_id()
+    folder = uploads_dir() / str(sub_id)
+    folder.mkdir(parents=True)
+    try:
+        (folder / name).write_bytes(content)
+        queue.enqueue(sub_id, comp.name, member, message, name, str(folder / name), seed)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    woken.set()
+    return {"id": sub_id, "status": "queued", "competition": comp.name, "user": member}

@@ -1,0 +1,163 @@
+"""Runs the server's queue: worker threads that claim queued work in turn and run it
+through the same pipeline as `harness submit`, in the sandbox.
+
+Nothing is left `queued` or `running` with nobody working on it: at start, work that
+was running when the server stopped (a crash, `kill -9`) goes back in line once, and is
+recorded `failed` the second time. Work whose run could not even start (its data gone,
+a bug of ours) is recorded `failed` with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from harness.competition import registry
+from harness.errors import HarnessError
+from harness.run import pipeline
+from harness.run.runner import LocalExecutor
+from harness.server import intake
+from harness.store import db, queue
+
+ATTEMPTS = 2  # a run cut off by the server's end is run once more, then failed
+POLL_SECONDS = 2.0  # besides being woken by an upload
+STOPPED = "the server stopped during this run"
+EPOCH_LINE = re.compile(r"\[harness\] fit (\d+) epoch (\d+)/(\d+)")
+
+
+def log(msg: str) -> None:
+    print(f"harness serve: {msg}", file=sys.stderr, flush=True)
+
+
+class Scheduler:
+    """The queue's workers.
+
+    Attributes:
+        turns: when each member was last served (the queue's fairness).
+        progress: what each running id has done so far: epochs and its last line.
+    """
+
+    def __init__(self, workers: int = 1, sandboxed: bool | None = True):
+        self.workers = workers
+        self.sandboxed = sandboxed
+        self.turns: dict[str, int] = {}
+        self.progress: dict[int, dict] = {}
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.recover()
+        for i in range(self.workers):
+            t = threading.Thread(target=self.loop, name=f"harness-worker-{i}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        intake.woken.set()
+
+    def place(self, sub_id: int) -> int | None:
+        return queue.place(sub_id, self.turns)
+
+    def recover(self) -> None:
+        """Work a stopped server left running goes back in line, or fails the second time;
+        uploads no queued work owns are removed."""
+        rows = queue.items()
+        for r in rows:
+            if r["state"] != "running":
+                continue
+            if r["attempts"] >= ATTEMPTS:
+                log(f"submission {r['id']}: {STOPPED} ({r['attempts']} attempts): failed")
+                give_up(r, f"{STOPPED} ({r['attempts']} attempts)")
+            else:
+                log(f"submission {r['id']}: {STOPPED}; queued to run once more")
+                queue.requeue(r["id"])
+        owned = {str(r["id"]) for r in queue.items()}
+        if intake.uploads_dir().exists():
+            for folder in intake.uploads_dir().iterdir():
+                if folder.name not in owned:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                item = queue.claim(self.turns)
+            except HarnessError as e:  # the store was busy past its wait: try again later
+                log(f"cannot read the queue: {e}")
+                item = None
+            if item is None:
+                intake.woken.wait(POLL_SECONDS)
+                intake.woken.clear()
+                continue
+            try:
+                self.run(item)
+            except Exception as e:  # not even recorded failed: the next start retries it
+                log(f"submission {item['id']}: could not be recorded ({pipeline.one_line(e)})")
+
+    def run(self, item: dict) -> None:
+        sub_id = item["id"]
+        seen = {"epochs": 0, "line": None}
+        self.progress[sub_id] = seen
+
+        def on_output(line: str) -> None:
+            if m := EPOCH_LINE.match(line):
+                seen["epochs"] += 1
+                seen["epoch_of"] = int(m.group(3))
+            if line.startswith("[harness]"):
+                seen["line"] = line
+
+        log(f"submission {sub_id} ({item['user_name']}, {item['filename']}): running")
+        try:
+            row = pipeline.submit(
+                item["competition"],
+                Path(item["upload"]),
+                item["user_name"],
+                item["message"],
+                pipeline.Limits(seed=item["seed"]),
+                on_output=on_output,
+                log=lambda msg: log(f"submission {sub_id}: {msg}"),
+                queued=sub_id,
+                executor=LocalExecutor(sandboxed=self.sandboxed),
+            )
+            log(f"submission {sub_id}: {row['status']}")
+        except Exception as e:  # it could not run at all: recorded failed, the server goes on
+            log(f"submission {sub_id}: could not run: {e}")
+            give_up(item, pipeline.one_line(e) if not isinstance(e, HarnessError) else str(e))
+        finally:
+            self.progress.pop(sub_id, None)
+            shutil.rmtree(Path(item["upload"]).parent, ignore_errors=True)
+
+
+def give_up(item: dict, error: str) -> None:
+    """Records queued work as failed without a run (it leaves the queue)."""
+    path = Path(item["upload"])
+    try:
+        content = path.read_bytes()
+    except OSError:
+        content = b""
+    try:
+        comp = registry.get(item["competition"])
+        version, metric, higher = comp.spec.version, comp.spec.metric, comp.metric.higher_is_better
+    except HarnessError:
+        version, metric, higher = 0, "unknown", True
+    code = path.suffix == ".py"
+    row = {
+        "competition": item["competition"],
+        "competition_version": version,
+        "user_name": item["user_name"],
+        "message": item["message"],
+        "kind": "code" if code else "csv",
+        "filename": item["filename"],
+        "content": content.decode("utf-8", errors="replace") if code else None,
+        "file_sha256": hashlib.sha256(content).hexdigest(),
+        "status": "failed",
+        "error": error,
+        "metric": metric,
+        "higher_is_better": higher,
+        "seed": item["seed"],
+    }
+    db.insert_submission(row, [], queued=item["id"])
