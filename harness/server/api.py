@@ -23,6 +23,7 @@ from starlette.routing import Route
 from harness.competition import data, registry
 from harness.errors import HarnessError, UnknownCompetition, UsageError
 from harness.server import intake, status
+from harness.server.scheduler import log
 from harness.store import leaderboards, members, records
 from harness.validate import CSV_LIMIT
 
@@ -78,6 +79,9 @@ def endpoint(fn):
             return await fn(request, member)
         except HarnessError as e:
             return error(status_of(e), str(e))
+        except Exception as e:  # ours, not the caller's: one line, and the server goes on
+            log(f"{request.method} {request.url.path}: {type(e).__name__}: {e}")
+            return error(500, f"the server failed ({type(e).__name__}); the organiser has its log")
 
     return handle
 

@@ -14,6 +14,7 @@ import threading
 from harness.store import db
 
 _claiming = threading.Lock()  # one claim at a time in a process: no run is claimed twice
+_drawing = threading.Lock()  # one id drawn at a time: the draw rewrites one row
 
 
 def next_id() -> int:
@@ -22,7 +23,7 @@ def next_id() -> int:
     The draw is written down with it: DuckDB 1.x does not keep a sequence's step taken
     in a transaction that writes nothing else, and would hand out the same id again.
     """
-    with db.connect() as con:
+    with _drawing, db.connect() as con:
         got = con.execute(
             "INSERT OR REPLACE INTO meta VALUES "
             "('last_queued_id', CAST(nextval('submission_ids') AS VARCHAR)) RETURNING value"
