@@ -212,9 +212,16 @@ def cmd_show(args) -> int:
             return EXIT_OK
         row = srv.get(f"/api/submissions/{args.id}/record")
     else:
+        from harness.server import status
         from harness.store import db, records
 
         row = db.submission(args.id)
+        if row is None and (st := status.of(args.id)) is not None:  # in the server's queue
+            if args.json:
+                dump(st)
+            else:
+                print(table([st], list(st)))
+            return EXIT_OK
         if row is None:
             raise UsageError(f"no submission with id {args.id}")
         row = records.record(row)

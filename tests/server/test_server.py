@@ -230,6 +230,7 @@ def test_a_crash_mid_run_runs_it_once_more_then_fails_it_and_queued_work_survive
         assert time.monotonic() < deadline, "a worker outlived the server"
         time.sleep(0.2)
     assert queue_rows(ready) == [(slow, "running", 1), (behind, "queued", 0)]
+    assert cli_json("show", str(behind), home=ready)[1]["status"] == "queued"  # on the host
 
     server = serve()  # the same home: the run goes back in line, once
     st = server.wait(alice, slow, until=("running",))
