@@ -6,10 +6,13 @@ The view is chosen in the sidebar and kept in the URL, so a link shows the same 
     /?competition=titanic      its leaderboard, best scores over time, score against time
     /?submission=12            everything recorded for one submission
     /?compare=12&with=15       two submissions side by side
+    /?view=submit              upload a submission with a member's token, and follow its run
 
 What members wrote (names, messages, docstrings, code, logs) is shown as text only:
 st.text, st.code, st.json and st.dataframe, never markdown or HTML. Nothing is cached:
 every rerun (the Refresh button, any click) reads the store as it is then.
+
+A member's token lives in the session's state only: never in the URL, never shown again.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import pandas as pd
 import streamlit as st
 
 from harness.competition import registry
-from harness.store import leaderboards
+from harness.errors import HarnessError
+from harness.server import intake, status
+from harness.store import leaderboards, members
 
 try:
     from leaderboard import charts
@@ -30,7 +35,7 @@ except ModuleNotFoundError:  # `streamlit run` puts this folder on sys.path, not
     import charts
     from runs import compare, submission
 
-VIEWS = ("Overview", "Leaderboard", "Submission", "Compare")
+VIEWS = ("Overview", "Leaderboard", "Submission", "Compare", "Submit")
 CHART_USERS = 15  # the best-over-time chart follows the board's top users
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
 
@@ -49,6 +54,8 @@ def main() -> None:
     if notice := state.pop("notice", None):  # it quotes the link: text, not markdown
         st.warning("The link names no such competition.")
         st.text(notice)
+    if state.view == "Submit":
+        submit_page(comps)  # not in `reading()`: it writes the queue
     with leaderboards.reading():
         if state.view == "Overview":
             overview(comps)
@@ -73,7 +80,9 @@ def from_url(params: dict, names: list[str]) -> dict:
         "submission": _id(params.get("submission") or params.get("compare")),
         "compare_with": _id(params.get("with")),
     }
-    if "compare" in params:
+    if params.get("view") == "submit":
+        state["view"] = "Submit"
+    elif "compare" in params:
         state["view"] = "Compare"
     elif "submission" in params:
         state["view"] = "Submission"
@@ -100,6 +109,7 @@ def to_url(state) -> dict:
         "Leaderboard": {"competition": state.competition},
         "Submission": {"submission": state.submission},
         "Compare": {"compare": state.submission, "with": state.compare_with},
+        "Submit": {"view": "submit"},  # never the token
     }[state.view]
     return {k: str(v) for k, v in params.items() if v is not None}
 
@@ -343,6 +353,109 @@ def latest(name: str) -> None:
         "submitted": WHEN,
     }
     table(df, "latest", "Submission", "submission", [r["id"] for r in rows], column_config=config)
+
+
+# --- submitting -----------------------------------------------------------------------------
+
+RECORDED = ("scored", "failed", "rejected")
+
+
+def submit_page(comps: dict) -> None:
+    """A member's upload (token, competition, one .py or .csv file, a message), queued as
+    through the API, then its run followed until it is recorded."""
+    state = st.session_state
+    st.header("Submit")
+    st.caption(
+        "Your token comes from the organiser (harness member add NAME). It stays in this "
+        "browser session: never in the page's link."
+    )
+    if "token" not in state and state.get("member_token"):
+        state.token = state.member_token  # a widget's state goes with it: back from a view
+    names = list(comps)
+    with st.form("upload"):
+        st.text_input("Token", type="password", key="token", autocomplete="off")
+        comp = st.selectbox(
+            "Submit to",
+            names,
+            index=names.index(state.competition) if state.competition in names else 0,
+        )
+        upload = st.file_uploader(
+            "File",
+            type=["py", "csv"],
+            help="Code with fit_predict or train (.py), or predictions for the test set (.csv)",
+        )
+        message = st.text_area("Message", max_chars=intake.MAX_MESSAGE)
+        sent = st.form_submit_button("Submit", type="primary")
+    if sent:
+        state.member_token = state.token
+        send(state.token, comp, upload, message)
+    if state.get("submitted"):
+        follow(state.submitted)
+
+
+def send(token: str | None, competition: str, upload, message: str | None) -> int | None:
+    """Checks the token and queues the upload; the new id (kept in the session), or None
+    after saying why not."""
+    member = members.who((token or "").strip())
+    if member is None:
+        st.error("The token was refused: ask the organiser for yours; nothing was queued.")
+        return None
+    if upload is None:
+        st.error("Choose a .py or .csv file to submit.")
+        return None
+    try:
+        got = intake.accept(member, competition, upload.name, upload.getvalue(), message or None)
+    except HarnessError as e:  # it may quote the member's file name: text, not markdown
+        st.error("Not queued:")
+        st.code(str(e), language=None, wrap_lines=True)
+        return None
+    st.session_state.submitted = got["id"]
+    return got["id"]
+
+
+def follow(sub_id: int) -> None:
+    """Where the session's last submission stands: refreshed every second until recorded."""
+    st.subheader(f"Submission {sub_id}")
+    now = status.of(sub_id)
+    if now is not None and now["status"] not in RECORDED:
+        watch(sub_id)
+    else:
+        show_status(sub_id, now)
+
+
+@st.fragment(run_every=1)
+def watch(sub_id: int) -> None:
+    now = status.of(sub_id)
+    if now is None or now["status"] in RECORDED:
+        st.rerun()  # the whole page: it shows the record, and the refreshing stops
+    show_status(sub_id, now)
+
+
+def show_status(sub_id: int, now: dict | None) -> None:
+    if now is None:
+        st.warning(f"There is no submission {sub_id}.")
+        return
+    if now["status"] == "queued":
+        place = now.get("place")
+        st.info(f"#{sub_id} queued: place {place} in line" if place else f"#{sub_id} queued")
+    elif now["status"] == "running":
+        epochs, of = now.get("epochs") or 0, now.get("epoch_of")
+        st.info(f"#{sub_id} running: {epochs} epochs" + (f" of {of}" if of else ""))
+        if now.get("line"):  # the run's own output
+            st.code(now["line"], language=None, wrap_lines=True)
+    elif now["status"] == "scored":
+        st.success(f"#{sub_id} scored: public {now['metric']} {now['public_score']:.5f}")
+    else:
+        st.error(f"#{sub_id} {now['status']}:")
+        st.code(now.get("error") or "", language=None, wrap_lines=True)
+    st.text(f"{now['competition']}: {now['filename']} by {now['user']}")  # the member's names
+    if now["status"] in RECORDED:
+        st.button(f"Open submission {sub_id}", on_click=open_submission, args=(sub_id,))
+
+
+def open_submission(sub_id: int) -> None:
+    st.session_state.submission = sub_id
+    st.session_state.view = "Submission"
 
 
 main()

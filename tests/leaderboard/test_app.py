@@ -6,13 +6,15 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from harness.paths import REPO_ROOT
-from harness.store import db
+from harness.server import scheduler, status
+from harness.store import db, members, queue
 from tests.leaderboard.conftest import HOSTILE, done, harness
 
 APP = REPO_ROOT / "leaderboard" / "app.py"
@@ -331,3 +333,94 @@ def test_a_competition_not_on_kaggle_has_no_kaggle_section(home, monkeypatch):
     at.run()
     assert not at.exception
     assert not [h.value for h in at.subheader if "Kaggle" in h.value]
+
+
+# --- the Submit page ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def submit_home(home, board_home) -> Path:
+    """An empty store beside the board's prepared Titanic data: nothing queued yet."""
+    (home / "data").symlink_to(board_home / "data", target_is_directory=True)
+    return home
+
+
+@pytest.fixture
+def zeros(board_home) -> bytes:
+    """A valid Titanic CSV: the prepared sample submission, nobody surviving."""
+    sample = board_home / "data" / "titanic" / "current" / "files" / "sample_submission.csv"
+    return sample.read_bytes()
+
+
+def submit_form(token: str, file: tuple | None, message: str = "", to: str = "titanic") -> AppTest:
+    """The Submit page, filled in and sent."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["view"] = "submit"
+    at.run()
+    assert at.header[0].value == "Submit" and at.query_params == {"view": "submit"}
+    at.text_input(key="token").input(token)
+    next(s for s in at.selectbox if s.label == "Submit to").select(to)
+    if file:
+        at.file_uploader[0].set_value(file)
+    at.text_area[0].input(message)
+    next(b for b in at.button if b.label == "Submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown(at: AppTest) -> list[str]:
+    """Every element's value the page sent, widgets' values aside."""
+    return texts(at) + [el.value for kind in ("text", "code") for el in getattr(at, kind)]
+
+
+def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros):
+    token = members.add("dee")
+    at = submit_form(token, ("zeros.csv", zeros, "text/csv"), "nobody *survives*")
+    [item] = queue.items()  # no scheduler in AppTest: it waits in line
+    assert (item["user_name"], item["competition"], item["filename"]) == (
+        "dee",
+        "titanic",
+        "zeros.csv",
+    )
+    assert item["message"] == "nobody *survives*"
+    sub = item["id"]
+    assert status.of(sub)["status"] == "queued"
+    assert at.subheader[0].value == f"Submission {sub}"
+    assert at.info[0].value == f"#{sub} queued: place 1 in line"
+    assert at.query_params == {"view": "submit"}  # never the token
+    assert not any(token in t for t in shown(at)) and not at.error
+    # a rerun (the Refresh button) keeps the session's submission; its run is recorded
+    scheduler.Scheduler(sandboxed=False).run(queue.claim({}))
+    next(b for b in at.button if b.label == "Refresh").click().run()
+    record = status.of(sub)
+    assert record["status"] == "scored" and not queue.items()
+    assert at.success[0].value == f"#{sub} scored: public accuracy {record['public_score']:.5f}"
+    next(b for b in at.button if b.label == f"Open submission {sub}").click().run()
+    assert at.header[0].value == f"Submission {sub}"
+    assert at.query_params == {"submission": str(sub)}
+    # back on the Submit page, the token box still holds the token, and the run is shown
+    at.radio[0].set_value("Submit").run()
+    assert at.text_input(key="token").value == token
+    assert at.success[0].value.startswith(f"#{sub} scored")
+
+
+def test_a_wrong_token_queues_nothing(submit_home, zeros):
+    members.add("dee")
+    at = submit_form("hns_not-a-token", ("zeros.csv", zeros, "text/csv"))
+    assert [e.value for e in at.error] == [
+        "The token was refused: ask the organiser for yours; nothing was queued."
+    ]
+    assert not queue.items() and not (submit_home / "uploads").exists()
+    assert at.query_params == {"view": "submit"} and not at.subheader
+
+
+def test_a_refused_upload_is_explained_as_text(submit_home, zeros):
+    token = members.add("dee")
+    at = submit_form(token, None)
+    assert [e.value for e in at.error] == ["Choose a .py or .csv file to submit."]
+    odd = submit_form(token, ("zeros.csv", zeros, "text/csv"), "a \x1b[31m **b**")
+    assert [e.value for e in odd.error] == ["Not queued:"]
+    assert odd.code[0].value == "the message must be at most 1000 printable characters"
+    unready = submit_form(token, ("zeros.csv", zeros, "text/csv"), to="movielens")
+    assert unready.code[0].value.startswith("the host has not prepared movielens's data yet")
+    assert not queue.items()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,11 @@ FLAGS = [
 ]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHART = '[data-testid="stVegaLiteChart"]'
+UPLOADED = (  # the file box shows the file, its upload done (no spinner) and not refused
+    "name => [...document.querySelectorAll('[data-testid=stFileChip]')].some(c => "
+    "c.querySelector('[data-testid=stFileChipName]')?.title === name && "
+    "!c.querySelector('[data-testid=stFileChipIconSpinner], [data-testid=stFileChipIconError]'))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +192,45 @@ def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
         assert page.evaluate("location.search") == f"?submission={board[0]['submission_id']}"
         browser.close()
     assert not dialogs and not errors
+
+
+def test_a_member_submits_in_chromium_and_sees_the_run_scored(
+    server, chromium, board_home, tmp_path
+):
+    """Last in this file: its submission joins the board the other tests read."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    token = done(harness(board_home, "member", "add", "eve", "--json"))["token"]
+    sample = board_home / "data" / "titanic" / "current" / "files" / "sample_submission.csv"
+    csv = tmp_path / "nobody.csv"
+    csv.write_bytes(sample.read_bytes())  # every Survived is 0
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server)
+        idle(page, "Competitions")
+        page.locator('[data-testid="stRadio"] label').filter(has_text="Submit").click()
+        idle(page, "Submit")
+        assert page.evaluate("location.search") == "?view=submit"
+        page.get_by_label("Token").fill(token)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Submit to").click()
+        page.get_by_role("option", name="titanic", exact=True).click()
+        page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(csv)
+        page.wait_for_function(UPLOADED, arg="nobody.csv")
+        page.get_by_label("Message").fill("nobody survives, from the browser")
+        page.get_by_role("button", name="Submit", exact=True).click()
+        scored = page.get_by_text(re.compile(r"^#\d+ scored: public accuracy "))
+        scored.wait_for(timeout=60_000)
+        sub = int(re.match(r"#(\d+)", scored.inner_text()).group(1))
+        assert token not in page.evaluate("location.href")
+        shot(page, tmp_path / "submit.png")
+        page.get_by_role("button", name=f"Open submission {sub}").click()
+        page.get_by_role("heading", name="Submit", exact=True).wait_for(state="detached")
+        idle(page, f"Submission {sub}")
+        assert page.evaluate("location.search") == f"?submission={sub}"
+        browser.close()
+    assert not errors
+    shown = done(harness(board_home, "show", str(sub), "--json"))
+    assert (shown["status"], shown["user"], shown["filename"]) == ("scored", "eve", "nobody.csv")
+    assert shown["message"] == "nobody survives, from the browser"
