@@ -315,6 +315,8 @@ def cmd_serve(args) -> int:
             f"no sandbox for members' code ({why}): install bubblewrap (README, Sandbox) "
             "or pass --no-sandbox to serve the group without one"
         )
+    if args.workers is None:
+        args.workers = default_workers()
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     err(
@@ -604,7 +606,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--workers",
         type=int,
-        default=default_workers(),
         help="runs at once (default: one per GPU, one on a CPU-only host)",
     )
     s.add_argument(
