@@ -300,7 +300,7 @@ def cmd_reproduce(args) -> int:
 def cmd_demo(args) -> int:
     from harness.cli.demo import run
 
-    return run(args.competitions, verbose=args.verbose)
+    return run(args.competitions, verbose=args.verbose, everything=args.all)
 
 
 def cmd_serve(args) -> int:
@@ -597,6 +597,11 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="fetch offline data, run the baselines, show the boards")
     s.add_argument("competitions", nargs="*", help="default: every competition with baselines")
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="every baseline (default: each competition's quick ones, submissions/*/demo.txt)",
+    )
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_demo)
 

@@ -16,3 +16,17 @@ def test_demo_fills_the_titanic_board_with_the_baselines(ready):
     assert all(0.72 < s < 0.9 for s in scores.values())
     again = cli("demo", "titanic", home=ready, timeout=300)
     assert again.returncode == 0 and again.stderr.count("already scored as submission") == 4
+
+
+def test_the_default_demo_is_every_competitions_quick_baselines_within_its_budget():
+    from harness.cli import demo
+    from harness.competition import registry
+
+    quick = {n: demo.plan(n, everything=False) for n in registry.discover()}
+    every = {n: demo.plan(n, everything=True) for n in registry.discover()}
+    assert all(quick.values())  # every board gets something
+    for name, steps in every.items():  # --all: each baseline once
+        assert sorted(s.path.name for s in steps) == [p.name for p in demo.baselines(name)]
+    # the expected training time leaves room for the data and the workers' start-up
+    assert sum(s.seconds for steps in quick.values() for s in steps) <= 480
+    assert "resnet34.py" in [s.path.name for s in quick["pets"]]  # lesson 1's model
