@@ -415,7 +415,7 @@ def send(token: str | None, competition: str, upload, message: str | None) -> in
 
 def follow(sub_id: int) -> None:
     """Where the session's last submission stands: refreshed every second until recorded."""
-    st.subheader(f"Submission {sub_id}")
+    st.subheader(f"Your submission {sub_id}")
     now = status.of(sub_id)
     if now is not None and now["status"] not in RECORDED:
         watch(sub_id)

@@ -8,7 +8,6 @@ machine's store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from harness.errors import HarnessError, UsageError
 from harness.paths import home
+from harness.run.repro import file_sha256
 
 TIMEOUT = 60.0  # seconds for one request
 POLL_SECONDS = 1.0
@@ -151,11 +151,11 @@ def fetch(srv: Server, competition: str, log) -> Path:
         dest = root / f["path"]
         if not dest.resolve().is_relative_to(root.resolve()):
             raise ServerError(f"the server named a file outside the folder: {f['path']!r}")
-        if dest.is_file() and _sha256(dest) == f["sha256"]:
+        if dest.is_file() and file_sha256(dest) == f["sha256"]:
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         srv.download(f"/api/competitions/{quote(competition)}/files/{quote(f['path'])}", dest)
-        if _sha256(dest) != f["sha256"]:
+        if file_sha256(dest) != f["sha256"]:
             dest.unlink()
             raise ServerError(f"{f['path']} arrived damaged (checksum differs); fetch again")
         got += 1
@@ -163,14 +163,6 @@ def fetch(srv: Server, competition: str, log) -> Path:
             log(f"harness: {i} of {len(files)} files of {competition}")
     (root / "checksums.json").write_text(json.dumps(listing, indent=1))
     return root
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def wait(srv: Server, sub_id: int, log) -> dict:

@@ -9,7 +9,6 @@ thing, 409 not ready, 411/413 an upload without a length or over its limit.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 
@@ -22,6 +21,7 @@ from starlette.routing import Route
 
 from harness.competition import data, registry
 from harness.errors import HarnessError, UnknownCompetition, UsageError
+from harness.run.repro import file_sha256
 from harness.server import intake, status
 from harness.server.scheduler import log
 from harness.store import leaderboards, members, records
@@ -137,7 +137,7 @@ def listing(comp) -> tuple[data.Prepared, list[dict]]:
             files = []
             for p in sorted(root.rglob("*")):
                 if p.is_file() and not p.is_symlink():
-                    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+                    digest = file_sha256(p)
                     rel = p.relative_to(root).as_posix()
                     files.append({"path": rel, "bytes": p.stat().st_size, "sha256": digest})
             _listings[prepared.fingerprint] = files

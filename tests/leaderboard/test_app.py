@@ -385,7 +385,7 @@ def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros
     assert item["message"] == "nobody *survives*"
     sub = item["id"]
     assert status.of(sub)["status"] == "queued"
-    assert at.subheader[0].value == f"Submission {sub}"
+    assert at.subheader[0].value == f"Your submission {sub}"
     assert at.info[0].value == f"#{sub} queued: place 1 in line"
     assert at.query_params == {"view": "submit"}  # never the token
     assert not any(token in t for t in shown(at)) and not at.error
