@@ -25,7 +25,7 @@ import psutil
 
 from harness.paths import competitions_dir
 from harness.run import sandbox
-from harness.run.repro import worker_env
+from harness.run.repro import wait_policy, worker_env
 
 POLL_SECONDS = 0.1
 LOG_LIMIT = 1_000_000  # characters of log kept in the database; the file keeps all
@@ -192,6 +192,7 @@ class LocalExecutor:
             "seed": job.seed,
             "device": job.device,
         }
+        passive, waiting = wait_policy()
         job_file = job.run_dir / "job.json"
         paths = {
             "submission": job.submission,
@@ -202,7 +203,7 @@ class LocalExecutor:
         job_file.write_text(json.dumps({**{k: str(v) for k, v in paths.items()}, **spec}, indent=1))
         if sb is None:
             env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-            env.update(worker_env(job.seed), PYTHONUNBUFFERED="1")
+            env.update(worker_env(job.seed, passive), PYTHONUNBUFFERED="1")
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
             cwd = job.run_dir / "work"
             pass_fds = ()
@@ -225,7 +226,14 @@ class LocalExecutor:
             if sb.mode == "root":
                 sandbox.hand_over(writable, uid)
             argv = sandbox.argv(
-                sb, uid, job.run_dir, job.submission, competitions_dir(), job.memory_mb, job.seed
+                sb,
+                uid,
+                job.run_dir,
+                job.submission,
+                competitions_dir(),
+                job.memory_mb,
+                job.seed,
+                passive,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir
@@ -244,6 +252,7 @@ class LocalExecutor:
         try:
             with open(job.log_path, "w") as log:
                 print(header, file=log, flush=True)
+                print(f"[harness] {waiting}", file=log, flush=True)
                 proc = subprocess.Popen(
                     argv,
                     cwd=cwd,

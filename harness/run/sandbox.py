@@ -222,6 +222,7 @@ def argv(
     competitions: Path,
     memory_mb: float,
     seed: int,
+    passive: bool = True,
 ) -> list[str]:
     """The full command line of one sandboxed worker (its job file is /job/job.json)."""
     binds = [("--ro-bind", p, p) for p in python_paths()]
@@ -237,13 +238,13 @@ def argv(
     tmp_mb = int(max(64, min(TMP_MAX_MB, memory_mb / 4)))
     args = _base(sb, binds, tmp_mb)
     args += ["--chdir", str(JOB / "work"), "--clearenv"]
-    for k, v in env(seed).items():
+    for k, v in env(seed, passive).items():
         args += ["--setenv", k, v]
     py = str(Path(sys.prefix) / "bin" / "python")
     return [*args, *_drop(sb, uid), py, "-m", "harness.run.worker", str(JOB / "job.json")]
 
 
-def env(seed: int) -> dict[str, str]:
+def env(seed: int, passive: bool = True) -> dict[str, str]:
     """The worker's whole environment: a known list, the seeds, nothing of the harness's."""
     venv_bin = str(Path(sys.prefix) / "bin")
     out = {
@@ -263,7 +264,7 @@ def env(seed: int) -> dict[str, str]:
     out.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
     if comps := os.environ.get("HARNESS_COMPETITIONS"):
         out["HARNESS_COMPETITIONS"] = str(Path(comps).resolve())
-    out.update(worker_env(seed))
+    out.update(worker_env(seed, passive))
     return out
 
 

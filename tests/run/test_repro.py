@@ -51,3 +51,27 @@ def test_after_import_runs_once_on_first_import_or_at_once(monkeypatch):
     assert seen == ["colorsys"]
     repro.after_import("colorsys", lambda m: seen.append("now"))
     assert seen == ["colorsys", "now"]
+
+
+def test_workers_wait_passively_when_other_work_wants_the_cores():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from harness.run import repro
+
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        time.sleep(0.5)
+        passive, why = repro.wait_policy()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert passive and "sleep while waiting" in why
+    assert repro.worker_env(1, passive=True)["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in repro.worker_env(1, passive=False)
