@@ -162,10 +162,13 @@ class LocalExecutor:
     Args:
         sandboxed: None (default) follows HARNESS_SANDBOX; False runs without a sandbox;
             True requires one.
+        threads: the worker's OpenMP/MKL threads (its share of the cores); None: torch's
+            own choice, one per core.
     """
 
-    def __init__(self, sandboxed: bool | None = None):
+    def __init__(self, sandboxed: bool | None = None, threads: int | None = None):
         self.sandboxed = sandboxed
+        self.threads = threads
 
     def _sandbox(self) -> tuple[sandbox.Sandbox | None, str]:
         if self.sandboxed is False:
@@ -193,6 +196,10 @@ class LocalExecutor:
             "device": job.device,
         }
         passive, waiting = wait_policy()
+        wenv = worker_env(job.seed, passive)
+        if self.threads:  # its share of the cores, when several runs share a machine
+            wenv.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+            waiting += f"; {self.threads} thread(s): its share of the cores"
         job_file = job.run_dir / "job.json"
         paths = {
             "submission": job.submission,
@@ -203,7 +210,7 @@ class LocalExecutor:
         job_file.write_text(json.dumps({**{k: str(v) for k, v in paths.items()}, **spec}, indent=1))
         if sb is None:
             env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-            env.update(worker_env(job.seed, passive), PYTHONUNBUFFERED="1")
+            env.update(wenv, PYTHONUNBUFFERED="1")
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
             cwd = job.run_dir / "work"
             pass_fds = ()
@@ -232,8 +239,7 @@ class LocalExecutor:
                 job.submission,
                 competitions_dir(),
                 job.memory_mb,
-                job.seed,
-                passive,
+                wenv,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir

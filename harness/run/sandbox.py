@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.run.repro import worker_env
 
 JOB = Path("/job")  # where the run's folder appears inside the sandbox
 SETTING = "HARNESS_SANDBOX"
@@ -221,8 +220,7 @@ def argv(
     submission: Path,
     competitions: Path,
     memory_mb: float,
-    seed: int,
-    passive: bool = True,
+    worker: dict[str, str],
 ) -> list[str]:
     """The full command line of one sandboxed worker (its job file is /job/job.json)."""
     binds = [("--ro-bind", p, p) for p in python_paths()]
@@ -238,13 +236,13 @@ def argv(
     tmp_mb = int(max(64, min(TMP_MAX_MB, memory_mb / 4)))
     args = _base(sb, binds, tmp_mb)
     args += ["--chdir", str(JOB / "work"), "--clearenv"]
-    for k, v in env(seed, passive).items():
+    for k, v in env(worker).items():
         args += ["--setenv", k, v]
     py = str(Path(sys.prefix) / "bin" / "python")
     return [*args, *_drop(sb, uid), py, "-m", "harness.run.worker", str(JOB / "job.json")]
 
 
-def env(seed: int, passive: bool = True) -> dict[str, str]:
+def env(worker: dict[str, str]) -> dict[str, str]:
     """The worker's whole environment: a known list, the seeds, nothing of the harness's."""
     venv_bin = str(Path(sys.prefix) / "bin")
     out = {
@@ -264,7 +262,7 @@ def env(seed: int, passive: bool = True) -> dict[str, str]:
     out.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
     if comps := os.environ.get("HARNESS_COMPETITIONS"):
         out["HARNESS_COMPETITIONS"] = str(Path(comps).resolve())
-    out.update(worker_env(seed, passive))
+    out.update(worker)  # the run's own: seed, OpenMP's waiting and threads
     return out
 
 

@@ -10,6 +10,7 @@ a bug of ours) is recorded `failed` with the reason, never dropped.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import sys
@@ -44,6 +45,8 @@ class Scheduler:
     def __init__(self, workers: int = 1, sandboxed: bool | None = True):
         self.workers = workers
         self.sandboxed = sandboxed
+        # several runs at once share the cores: each gets its share of threads
+        self.threads = None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
         self.turns: dict[str, int] = {}
         self.progress: dict[int, dict] = {}
         self.stopping = threading.Event()
@@ -121,7 +124,7 @@ class Scheduler:
                 on_output=on_output,
                 log=lambda msg: log(f"submission {sub_id}: {msg}"),
                 queued=sub_id,
-                executor=LocalExecutor(sandboxed=self.sandboxed),
+                executor=LocalExecutor(sandboxed=self.sandboxed, threads=self.threads),
             )
             log(f"submission {sub_id}: {row['status']}")
         except Exception as e:  # it could not run at all: recorded failed, the server goes on

@@ -150,3 +150,26 @@ def fit_predict(train, valid, test):
         if p.info["cmdline"] == ["sleep", marker] and p.info["status"] != psutil.STATUS_ZOMBIE
     ]
     assert left == []
+
+
+def test_a_run_sharing_the_machine_gets_its_share_of_threads(ready, tmp_path):
+    from harness.run.runner import LocalExecutor
+
+    code = (
+        "import torch\n"
+        "def fit_predict(train, valid, test):\n"
+        "    print('threads', torch.get_num_threads(), flush=True)\n" + GENDER
+    )
+    row = pipeline.submit(
+        "titanic",
+        write(tmp_path / "share.py", code),
+        "ann",
+        executor=LocalExecutor(threads=1),
+        log=lambda *_: None,
+    )
+    assert row["status"] == "scored", row["error"]
+    lines = row["log"].splitlines()
+    assert lines[1].startswith("[harness] OpenMP threads") and lines[1].endswith(
+        "; 1 thread(s): its share of the cores"
+    )
+    assert "threads 1" in lines
