@@ -9,8 +9,10 @@ breeds told apart by shape, colour and texture together, some of them alike on p
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -23,6 +25,7 @@ from harness.competition.classification import report as classification_report
 from harness.competition.secret import secret_seed
 from harness.competition.sources import SourceError, fastai_dataset
 from harness.competition.vision import frame_dataloaders
+from harness.paths import cache_dir
 
 generate = sibling(__file__, "generate")  # the offline data generator
 BREEDS = list(generate.NAMES)  # sorted as fastai sorts a vocab: the 12 cats come first
@@ -55,17 +58,38 @@ def fetch(source: str, raw_dir: Path) -> None:
 
 
 def _generate(raw_dir: Path) -> None:
+    """The generated images, made once per content: a cached copy (keyed by the
+    generator's code, its breed table and parameters) serves every other harness home."""
     meta = raw_dir / "generated.json"
     want = {**OFFLINE, "seed": SPEC.seed, "breeds": len(BREEDS), "generator": generate.VERSION}
     if meta.exists() and (raw_dir / "images").is_dir() and json.loads(meta.read_text()) == want:
         return  # generated before with the same parameters
+    here = Path(__file__).parent
+    key = hashlib.sha256(json.dumps(want, sort_keys=True).encode())
+    for part in ("generate.py", "breeds.txt"):
+        key.update((here / part).read_bytes())
+    cached = cache_dir() / "pets" / f"generated-{key.hexdigest()[:16]}"
     tmp = raw_dir / ".generating"
     shutil.rmtree(tmp, ignore_errors=True)
-    generate.write(tmp, OFFLINE["per_breed"], OFFLINE["pixels"], SPEC.seed)
+    if (cached / "generated.json").exists():
+        shutil.copytree(cached, tmp)
+    else:
+        generate.write(tmp, OFFLINE["per_breed"], OFFLINE["pixels"], SPEC.seed)
+        _keep(tmp, cached)
     shutil.rmtree(raw_dir / "images", ignore_errors=True)
     (tmp / "images").rename(raw_dir / "images")  # a half-written folder never looks complete
     (tmp / "generated.json").rename(meta)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep(made: Path, cached: Path) -> None:
+    """Copies freshly generated images into the cache, whole or not at all."""
+    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    try:
+        shutil.copytree(made, part)
+        part.rename(cached)
+    except OSError:  # another home cached it meanwhile, or the cache is not writable
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def _fetch_fastai(raw_dir: Path) -> None:

@@ -325,3 +325,20 @@ def test_offline_the_baselines_train_from_scratch_with_one_line(name, monkeypatc
     lines = capsys.readouterr().out.strip().splitlines()
     shown = name.removeprefix("timm_")
     assert lines == [f"[pets] no pretrained weights for {shown} (offline): training from scratch"]
+
+
+def test_generated_images_are_made_once_and_copied_into_other_homes(
+    pets, data_root, home, tmp_path
+):
+    made = data_root / "pets" / "raw" / "offline"  # the session's home generated them
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pets.module.fetch("offline", raw)  # a fresh home: a copy of the cached images
+    names = sorted(p.name for p in (made / "images").iterdir())
+    assert names == sorted(p.name for p in (raw / "images").iterdir()) and len(names) == 1850
+    for name in names[::97]:
+        assert (raw / "images" / name).read_bytes() == (made / "images" / name).read_bytes()
+    assert json.loads((raw / "generated.json").read_text()) == json.loads(
+        (made / "generated.json").read_text()
+    )
+    assert not list(raw.glob(".generating*"))
