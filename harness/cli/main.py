@@ -294,6 +294,13 @@ def cmd_reproduce(args) -> int:
             f"  re-run   public {res['metric']}: {again}"
             + (f"\n  {res['error']}" if res["error"] else "")
         )
+        if not res["identical"]:
+            p = res["predictions"]
+            if p["rows"] is not None:
+                print(f"  predictions changed: {p['changed']} of {p['rows']} rows")
+            print(f"  {res['verdict']}")
+            if res["differences"]:
+                print(table(res["differences"], ["what", "original", "now"]))
     return EXIT_OK if res["identical"] else EXIT_FAILED
 
 

@@ -18,7 +18,7 @@ from harness.competition import artifacts, data, registry
 from harness.competition.registry import Competition
 from harness.errors import UsageError
 from harness.paths import runs_dir
-from harness.run import sandbox
+from harness.run import differences, sandbox
 from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
@@ -350,7 +350,9 @@ def reproduce(
     """Re-runs a code submission with its recorded seed, device and data.
 
     Returns:
-        identical (bool), the original and new scores and the stored reproduction id.
+        identical (bool), the original and new scores, the stored reproduction id, and
+        why it differs (`differences.explain`: differences, predictions, score_moved,
+        verdict).
 
     Raises:
         UsageError: no such submission, not a code submission, or its data is gone.
@@ -373,6 +375,7 @@ def reproduce(
         and new["public_score"] == row["public_score"]
         and new["private_score"] == row["private_score"]
     )
+    why = differences.explain(row, new, limits.seed, identical, comp.spec.id_col)
     rep_id = db.insert_reproduction(
         {
             "submission_id": sub_id,
@@ -384,6 +387,8 @@ def reproduce(
             "predictions_sha256": new.get("predictions_sha256"),
             "device": new["device"],
             "wall_seconds": new["wall_seconds"],
+            "differences": why["differences"],
+            "verdict": why["verdict"],
         }
     )
     return {
@@ -398,6 +403,7 @@ def reproduce(
         "seed": row["seed"],
         "device": new["device"],
         "wall_seconds": new["wall_seconds"],
+        **why,
     }
 
 

@@ -190,9 +190,14 @@ MIGRATIONS: list[str] = [
         started_at TIMESTAMP
     );
     """,
+    # 9: why a reproduction disagreed: what differed from the recorded run, how far it moved
+    """
+    ALTER TABLE reproductions ADD COLUMN differences JSON;
+    ALTER TABLE reproductions ADD COLUMN verdict VARCHAR;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model")
+JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model", "differences")
 
 
 def _is_lock_conflict(e: Exception) -> bool:
@@ -359,8 +364,11 @@ def _metrics_of(epoch: dict) -> dict:
 
 
 def insert_reproduction(row: dict) -> int:
+    row = {**row, "created_at": now()}
+    if row.get("differences") is not None:
+        row["differences"] = json.dumps(row["differences"], default=repr)
     with connect() as con:
-        return _insert(con, "reproductions", {**row, "created_at": now()})
+        return _insert(con, "reproductions", row)
 
 
 def submission(sub_id: int) -> dict | None:
@@ -388,8 +396,9 @@ def submission(sub_id: int) -> dict | None:
         )
         row["reproductions"] = _rows(
             con.execute(
-                "SELECT id, identical, status, error, public_score, device, wall_seconds, created_at "
-                "FROM reproductions WHERE submission_id = ? ORDER BY id",
+                "SELECT id, identical, status, error, public_score, device, wall_seconds, "
+                "verdict, differences, created_at FROM reproductions WHERE submission_id = ? "
+                "ORDER BY id",
                 [sub_id],
             )
         )

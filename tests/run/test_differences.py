@@ -1,0 +1,79 @@
+"""A reproduction that disagrees says why: the recorded difference most likely to be the
+cause first, how far the predictions moved, or plainly that the run is not deterministic."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.run import pipeline
+from harness.store import db
+from tests.conftest import cli_json, write
+
+RANDOM = (
+    "import numpy as np\n"
+    "def fit_predict(train, valid, test):\n"
+    "    return (np.random.rand(len(test)) < 0.4).astype(int)\n"
+)
+
+
+def tamper(sub_id: int, **fields) -> None:
+    """Changes what is recorded of a run, as a moved machine or an edited row would."""
+    with db.connect() as con:
+        for k, v in fields.items():
+            con.execute(f"UPDATE submissions SET {k} = ? WHERE id = ?", [v, sub_id])
+
+
+def test_each_recorded_difference_is_named_first(ready, tmp_path):
+    row = pipeline.submit("titanic", write(tmp_path / "r.py", RANDOM), "ann", log=lambda *_: None)
+    assert row["status"] == "scored", row["error"]
+    sub = row["id"]
+
+    tamper(sub, seed=7)  # recorded with another seed than the run had
+    res = pipeline.reproduce(sub)
+    assert not res["identical"]
+    assert res["differences"][0] == {"what": "seed", "original": 42, "now": 7}
+    assert res["verdict"] == "most likely cause: seed (42 then, 7 now)"
+    assert res["predictions"]["rows"] == 418 and res["predictions"]["changed"] > 100
+    tamper(sub, seed=42)
+
+    versions = {**row["versions"], "numpy": "1.0.0"}
+    tamper(sub, versions=json.dumps(versions), predictions_sha256="0" * 64)
+    res = pipeline.reproduce(sub)
+    assert res["differences"][0]["what"] == "numpy version"
+    assert res["differences"][0]["original"] == "1.0.0"
+    assert res["predictions"]["changed"] == 0  # the same predictions as the first run's file
+
+    tamper(sub, versions=json.dumps(row["versions"]), harness_git="0123abc+dirty")
+    code, out = cli_json("reproduce", str(sub), home=ready)
+    assert code == 1 and out["differences"][0]["what"] == "harness commit"
+    assert out["differences"][0]["original"] == "0123abc+dirty"
+    assert set(out["differences"][0]) == {"what", "original", "now"}
+    stored = db.submission(sub)["reproductions"]
+    assert [r["differences"][0]["what"] for r in stored] == [
+        "seed",
+        "numpy version",
+        "harness commit",
+    ]
+
+
+def test_nothing_recorded_differs_but_the_predictions_do(ready, tmp_path):
+    row = pipeline.submit("titanic", write(tmp_path / "r.py", RANDOM), "ann", log=lambda *_: None)
+    # as if that run had drawn other numbers with everything recorded the same
+    preds = Path(row["run_dir"]) / "out" / "predictions.csv"
+    frame = pd.read_csv(preds)
+    frame["Survived"] = 1 - frame["Survived"]
+    frame.to_csv(preds, index=False)
+    tamper(row["id"], predictions_sha256="0" * 64)
+    res = pipeline.reproduce(row["id"])
+    assert not res["identical"] and res["differences"] == []
+    assert res["predictions"] == {"rows": 418, "changed": 418}
+    assert res["verdict"].startswith(
+        "nothing recorded differs, yet the predictions do: the run is not deterministic on "
+        "this device (cpu)"
+    )
+
+    frame["Survived"] = 1 - frame["Survived"]  # the file as the run wrote it
+    frame.to_csv(preds, index=False)
+    res = pipeline.reproduce(row["id"])
+    assert res["verdict"].endswith("the record was changed")
