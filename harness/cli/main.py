@@ -304,6 +304,44 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK if res["identical"] else EXIT_FAILED
 
 
+def cmd_diff(args) -> int:
+    from harness.run import compare
+
+    d = compare.prediction_diff(args.a, args.b)
+    if args.json:
+        dump(d)
+        return EXIT_OK
+    sa, sb = d["scores"]["a"], d["scores"]["b"]
+    print(
+        f"submission {d['b']} against {d['a']} on {d['competition']}'s {d['rows']} public rows: "
+        f"public {d['metric']} {sa:.5f} -> {sb:.5f}"
+    )
+    print(f"  predictions changed: {d['changed']} of {d['rows']} rows")
+    if "wrong_to_right" in d:
+        print(
+            f"  wrong -> right {d['wrong_to_right']}, right -> wrong {d['right_to_wrong']}, "
+            f"wrong -> another wrong {d['wrong_to_other_wrong']}"
+        )
+        if d["flips"]:
+            print("\nflips by true class:")
+            print(table(d["flips"], ["label", "wrong_to_right", "right_to_wrong"]))
+        print("\naccuracy by class:")
+        print(table(d["per_class"], ["label", "rows", "a_accuracy", "b_accuracy"]))
+    else:
+        e = d["error"]
+        print(f"  |error| smaller on {d['better']} rows, larger on {d['worse']}")
+        rows = [{"run": k, **v} for k, v in e.items()]
+        print("\n|error| (public rows):")
+        print(table(rows, ["run", "mean", "p50", "p90", "p99"]))
+        print("\npredictions that moved most:")
+        print(table(d["moved_most"], ["id", "a", "b"]))
+        for key in ("users", "movies"):
+            if d.get(key):
+                print(f"\n{key} whose mean |error| moved most (b - a):")
+                print(table(d[key], list(d[key][0])))
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from harness.cli.demo import run
 
@@ -572,6 +610,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_reproduce)
+
+    s = sub.add_parser("diff", help="what submission B changed against A, row by row (public)")
+    s.add_argument("a", type=int)
+    s.add_argument("b", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_diff)
 
     k = sub.add_parser("kaggle", help="send submissions to Kaggle, Kaggle's scores and board")
     ksub = k.add_subparsers(dest="kaggle_cmd", required=True, metavar="submit|sync|leaderboard")
