@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import datetime
 
-from harness.store.records import jsonable, public_also
+from harness.store.records import jsonable
 
 
 def err(msg: str) -> None:
@@ -52,22 +52,24 @@ def echo(verbose: bool):
     return show
 
 
-def describe(row: dict) -> str:
-    """A short human summary of a stored submission, with its place on the board."""
-    from harness.competition import registry
-    from harness.store import leaderboards
+def describe(row: dict, board: list[dict], better: str | None = None) -> str:
+    """A short human summary of a submission and its place on the board.
 
-    head = f"submission {row['id']} ({row['filename']}, {row['user_name']}) on {row['competition']}"
+    Args:
+        row: the submit JSON (`records.summary`), local or from the group's server.
+        board: the competition's public board (`harness leaderboard NAME --json` rows).
+        better: "higher" or "lower", when known.
+    """
+    head = f"submission {row['id']} ({row['filename']}, {row['user']}) on {row['competition']}"
     if row["status"] != "scored":
         return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
-    better = "higher" if row["higher_is_better"] else "lower"
-    also = "".join(f"; {k} {v:.5f}" for k, v in public_also(row).items())
+    also = "".join(f"; {k} {v:.5f}" for k, v in (row.get("also") or {}).items())
+    direction = f" ({better} is better)" if better else ""
     lines = [
         f"{head}: scored",
-        f"  public {row['metric']}: {row['public_score']:.5f} ({better} is better){also}",
+        f"  public {row['metric']}: {row['public_score']:.5f}{direction}{also}",
     ]
-    _, board = leaderboards.ranking(registry.get(row["competition"]))
-    mine = next((r for r in board if r["user"] == row["user_name"]), None)
+    mine = next((r for r in board if r["user"] == row["user"]), None)
     if mine:
         best = (
             "this submission"

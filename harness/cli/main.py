@@ -107,7 +107,11 @@ def cmd_submit(args) -> int:
     if args.json:
         dump(summary(row))
     else:
-        print(describe(row))
+        from harness.competition import registry
+        from harness.store import leaderboards
+
+        comp = registry.get(row["competition"])
+        print(describe(summary(row), leaderboards.ranking(comp)[1], comp.metric.better))
     return EXIT_OK if row["status"] == "scored" else EXIT_FAILED
 
 
@@ -148,28 +152,11 @@ def submit_remote(srv, args) -> int:
     if args.json:
         dump(done)
     else:
-        print(describe_remote(srv, done))
+        from urllib.parse import quote
+
+        board = srv.get(f"/api/competitions/{quote(done['competition'])}/leaderboard")
+        print(describe(done, board))
     return EXIT_OK if done["status"] == "scored" else EXIT_FAILED
-
-
-def describe_remote(srv, row: dict) -> str:
-    """A short human summary of a submission the server recorded, with its board place."""
-    from urllib.parse import quote
-
-    head = f"submission {row['id']} ({row['filename']}, {row['user']}) on {row['competition']}"
-    if row["status"] != "scored":
-        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
-    also = "".join(f"; {k} {v:.5f}" for k, v in (row.get("also") or {}).items())
-    lines = [f"{head}: scored", f"  public {row['metric']}: {row['public_score']:.5f}{also}"]
-    board = srv.get(f"/api/competitions/{quote(row['competition'])}/leaderboard")
-    if mine := next((r for r in board if r["user"] == row["user"]), None):
-        lines.append(f"  rank {mine['rank']} of {len(board)} on the public board")
-    if row["kind"] == "code":
-        lines.append(
-            f"  {row['wall_seconds']:.1f} s, peak memory {row['peak_memory_mb']:.0f} MiB,"
-            f" device {row['device']}, seed {row['seed']}"
-        )
-    return "\n".join(lines)
 
 
 def cmd_leaderboard(args) -> int:
