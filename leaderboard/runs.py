@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import string
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,8 @@ CODE_LINES = 400  # a CSV submission's content can be long: its head is enough
 
 
 def submission(sub_id: int | None) -> None:
+    """One run, what people look at first: the score, the model, the curves, the
+    diagnostics; then the code, and last the provenance, reproductions and log."""
     if sub_id is None:
         st.info("Type a submission id in the sidebar, or pick a row of a leaderboard.")
         return
@@ -32,13 +35,14 @@ def submission(sub_id: int | None) -> None:
         return
     st.header(f"Submission {sub_id}")
     follow(row)
-    if row["status"] == "scored":
-        st.success(f"Scored: public {row['metric']} {row['public_score']:.5f}")
-    else:
-        st.error(f"{row['status'].capitalize()}:")
-        st.code(row["error"] or "", language=None, wrap_lines=True)
-    facts_df = pd.DataFrame(facts(row), columns=["field", "value"])
-    st.dataframe(facts_df, hide_index=True, height="content")
+    headline(row)
+    run_facts(row)
+    if row["epochs"]:
+        training(row)
+    if row["artifacts"]:
+        st.subheader("Diagnostics")
+        for a in row["artifacts"]:
+            artifact(a, row["run_dir"])
     if row["docstring"]:
         st.subheader("Docstring")
         st.text(row["docstring"])
@@ -48,23 +52,102 @@ def submission(sub_id: int | None) -> None:
     if row["config"] is not None:
         st.subheader("CONFIG")
         st.json(row["config"])
-    if row["epochs"]:
-        training(row)
-    if row["artifacts"]:
-        st.subheader("Diagnostics")
-        for a in row["artifacts"]:
-            artifact(a, row["run_dir"])
-    if row["reproductions"]:
-        st.subheader("Reproductions")
-        st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
+    st.subheader("Provenance")
+    rest = pd.DataFrame(provenance(row), columns=["field", "value"])
+    st.dataframe(rest, hide_index=True, height="content")
     if row["versions"]:
         with st.expander("Versions"):
             st.json(row["versions"])
+    if row["reproductions"]:
+        st.subheader("Reproductions")
+        st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
     if row["log"]:
         lines = row["log"].rstrip().splitlines()
         st.subheader("Log")
         st.caption(f"The last {min(LOG_LINES, len(lines))} of {len(lines)} lines.")
         st.code("\n".join(lines[-LOG_LINES:]), language=None)
+
+
+# The facts the page's top shows; `provenance` is every other one, so none is lost.
+HEADLINE = ("user", "message", "course baseline", "competition", "file", "status")
+RUN_FACTS = ("model", "wall seconds", "device", "seed", "peak memory MiB", "peak GPU memory MiB")
+SHOWN_FIRST = frozenset((*HEADLINE, *RUN_FACTS, "submitted (UTC)"))
+
+
+def headline(row: dict) -> None:
+    """The status and public score (or the error); who sent which file, and their message.
+
+    What a member wrote (name, file name, message) goes out as text, never markdown.
+    """
+    better = "higher" if row["higher_is_better"] else "lower"
+    if row["status"] == "scored":
+        st.success(f"Scored: public {row['metric']} {row['public_score']:.5f} ({better} is better)")
+    else:
+        st.error(f"{row['status'].capitalize()}:")
+        st.code(row["error"] or "", language=None, wrap_lines=True)
+    if also := scores(row):
+        st.text(" · ".join(f"{k} {_text(v)}" for k, v in also))
+    by = [
+        f"by {row['user_name']}",
+        f"{row['filename']} ({row['kind']}, {row['entry'] or 'predictions'})",
+        f"{row['competition']} (version {row['competition_version']})",
+        f"submitted {_text(row['created_at'])} UTC",
+    ]
+    if row["is_baseline"]:
+        by.append("course baseline")
+    st.text(" · ".join(by))
+    if row["message"]:
+        st.text(row["message"])
+
+
+def scores(row: dict) -> list[tuple[str, float]]:
+    """The scores besides the public one: private (once revealed) and the competition's others."""
+    extra = row["extra_scores"] or {}
+    out = [
+        (f"private {row['metric']}", row["private_score"]),
+        *((f"public {k}", v.get("public")) for k, v in extra.items()),
+        *((f"private {k}", v.get("private")) for k, v in extra.items()),
+    ]
+    return [(k, v) for k, v in out if v is not None]
+
+
+def run_facts(row: dict) -> None:
+    """The model, and the run's time, device, seed and memory in one row of figures."""
+    if line := model(row["model"]):
+        st.text(f"Model: {line}")  # the member's code names it: text
+    seconds = [e["seconds"] for e in row["epochs"] if e["seconds"] is not None]
+    figures = [
+        ("wall time", row["wall_seconds"], "{:.1f} s"),
+        ("seconds per epoch", sum(seconds) / len(seconds) if seconds else None, "{:.2f} s"),
+        ("device", _plain(row["device"]) if row["device"] else None, "{}"),
+        ("seed", row["seed"], "{}"),
+        ("peak memory", row["peak_memory_mb"], "{:,.0f} MiB"),
+        ("peak GPU memory", row["gpu_peak_mb"], "{:,.0f} MiB"),
+    ]
+    figures = [(label, form.format(v)) for label, v, form in figures if v is not None]
+    if figures:
+        for col, (label, value) in zip(st.columns(len(figures)), figures, strict=True):
+            col.metric(label, value)
+
+
+def _plain(s: str) -> str:
+    """`s` with each ASCII punctuation mark backslash-escaped, so markdown shows it as is.
+
+    st.metric renders its value as markdown; the worker that reports the device runs beside
+    a member's code.
+    """
+    return "".join("\\" + c if c in string.punctuation else c for c in s)
+
+
+def provenance(row: dict) -> list[tuple[str, str]]:
+    """The facts the page's top does not show: fingerprints, git, limits, sandboxing."""
+    above = SHOWN_FIRST | {f"public {row['metric']}"} | {k for k, _ in scores(row)}
+    out = [(k, v) for k, v in facts(row) if k not in above]
+    limits = [
+        ("time limit seconds", row.get("timeout_seconds")),
+        ("memory limit MiB", row.get("memory_limit_mb")),
+    ]
+    return out + [(k, _text(v)) for k, v in limits if v is not None]
 
 
 def follow(row: dict) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from harness.paths import REPO_ROOT
 from harness.server import scheduler, status
@@ -47,8 +48,19 @@ def charts(at: AppTest) -> dict:
 def texts(at: AppTest) -> list[str]:
     """Everything the page renders as markdown (which could carry markup)."""
     kinds = ("markdown", "caption", "header", "subheader", "title", "success", "error", "info")
-    return [str(el.value) for kind in kinds for el in getattr(at, kind)] + [
-        str(el.proto) for el in at.get("html")
+    return (
+        [str(el.value) for kind in kinds for el in getattr(at, kind)]
+        + [str(el.proto) for el in at.get("html")]
+        + [f"{el.label} {el.value}" for el in at.metric]  # both are markdown
+    )
+
+
+def outline(at: AppTest) -> list[str]:
+    """The page's elements in the order shown: a subheader by its text, the others by type."""
+    return [
+        el.value if el.type == "subheader" else el.type
+        for el in at.main
+        if not isinstance(el, Block)
     ]
 
 
@@ -109,6 +121,9 @@ def test_revealed_private_scores_join_the_board(page, board_home):
         best_private = board.sort_values("private", ascending=False)["private"].iloc[0]
         assert board.set_index("private rank").loc[1, "private"] == best_private
         assert "private scores revealed" in " ".join(texts(at))
+        best = int(board["best"].iloc[0])
+        shown = [t.value for t in page(submission=str(best)).text]
+        assert f"private accuracy {private[best]:.5f}" in shown  # on its page too, once revealed
     finally:
         done(harness(board_home, "reveal", "titanic", "--hide"))
     assert "private" not in page(competition="titanic").dataframe[0].value
@@ -136,31 +151,63 @@ def test_score_against_training_time_per_submission(page, ids):
 def test_submission_page_shows_code_config_curves_artifacts_and_log(page, ids):
     at = page(submission=str(ids["bob_fastai"]))
     assert at.header[0].value == f"Submission {ids['bob_fastai']}"
-    assert at.success[0].value.startswith("Scored: public accuracy")
-    facts = dict(at.dataframe[0].value.values.tolist())
-    assert (facts["user"], facts["seed"], facts["device"]) == ("bob", "42", "cpu")
-    assert facts["file"] == "tiny_fastai.py (code, train)" and len(facts["file sha256"]) == 64
-    assert facts["data"].startswith("offline, fingerprint ") and "private accuracy" not in facts
-    assert facts["model"].startswith("TabularModel, ") and " parameters (" in facts["model"]
-    assert at.text[0].value == "Two epochs of fastai's tabular_learner."
-    code = at.code[0]
-    assert code.language == "python" and "tabular_learner(dls" in code.value
-    assert json.loads(at.json[0].value) == {"arch": "tabular 10-10", "epochs": 2, "lr": 0.03}
+    score = at.success[0].value
+    assert score.startswith("Scored: public accuracy ") and score.endswith(" (higher is better)")
+    texts = [t.value for t in at.text]
+    assert texts[0].startswith("by bob · tiny_fastai.py (code, train) · titanic (version ")
+    assert texts[0].endswith(" UTC") and texts[1] == "tabular"  # the message
+    assert texts[2].startswith("Model: TabularModel, ") and " parameters (" in texts[2]
+    assert not any("private" in t for t in texts)  # hidden until revealed
+    figures = {m.label: m.value for m in at.metric}
+    assert (figures["device"], figures["seed"]) == ("cpu", "42")
+    assert figures["wall time"].endswith(" s") and figures["seconds per epoch"].endswith(" s")
+    assert figures["peak memory"].endswith(" MiB")
     curves = charts(at)
     losses = curves["Training and validation loss"]
     assert sorted(set(losses["series"])) == ["train_loss", "valid_loss"]
     assert losses["step"].tolist().count(2) == 2  # two epochs, both losses
     assert set(curves["Validation metrics"]["series"]) == {"accuracy"}
-    epochs = at.dataframe[1].value
+    epochs, matrix, provenance = (at.dataframe[i].value for i in (0, 1, -1))
     assert epochs["epoch"].tolist() == [0, 1] and (epochs["seconds"] > 0).all()
     # the diagnostics: the confusion matrix as CSV and PNG, the lr_find curve as JSON
-    matrix = at.dataframe[2].value
     assert list(matrix.columns) == ["actual", "predicted died", "predicted survived"]
     assert len(at.image) == 1
-    assert json.loads(at.json[1].value)["lr"] == [1e-4, 1e-3, 1e-2]
+    assert json.loads(at.json[0].value)["lr"] == [1e-4, 1e-3, 1e-2]
+    assert "Two epochs of fastai's tabular_learner." in texts  # the docstring
+    code = at.code[0]
+    assert code.language == "python" and "tabular_learner(dls" in code.value
+    assert json.loads(at.json[1].value) == {"arch": "tabular 10-10", "epochs": 2, "lr": 0.03}
+    facts = dict(provenance.values.tolist())
+    assert len(facts["file sha256"]) == 64 and facts["data"].startswith("offline, fingerprint ")
+    assert float(facts["time limit seconds"]) > 0 and "harness git" in facts
+    assert not {"user", "model", "seed", "public accuracy", "private accuracy"} & set(facts)
     assert json.loads(at.json[2].value)["fastai"]  # versions
     assert at.expander[0].label == "Versions"
     assert "[harness] predicting the test set" in at.code[-1].value
+
+
+def test_submission_page_leads_with_the_score_model_curves_and_diagnostics(page, ids):
+    """What people look at first; the code, and the provenance after it, below."""
+    at = page(submission=str(ids["bob_fastai"]))
+    shown = outline(at)
+    assert [h.value for h in at.subheader] == [
+        "Training",
+        "Diagnostics",
+        "Docstring",
+        "Code",
+        "CONFIG",
+        "Provenance",
+        "Log",
+    ]
+    first = {kind: shown.index(kind) for kind in ("success", "metric", "vega_lite_chart", "image")}
+    assert list(first) == sorted(first, key=first.get)  # score, figures, curves, diagnostics
+    code = shown.index("Code")
+    assert max(first.values()) < code < shown.index("Provenance")
+    assert shown[code + 1] == "code" and shown[:code].count("code") == 0
+    last_table = len(shown) - 1 - shown[::-1].index("dataframe")
+    assert last_table == shown.index("Provenance") + 1  # the facts table, after the code
+    failed = outline(page(submission=str(ids["failed"])))
+    assert failed[:3] == ["header", "error", "code"]  # the error leads a failed run
 
 
 def test_failed_and_rejected_submissions_show_their_error(page, ids):
@@ -197,10 +244,10 @@ def test_a_hostile_name_and_markdown_are_shown_as_text(page, ids):
     for at in (board, sub, both):
         assert not at.get("html") and not any("<script" in t for t in texts(at))
     assert HOSTILE in board.dataframe[0].value["user"].tolist()
-    facts = dict(sub.dataframe[0].value.values.tolist())
-    assert (facts["user"], facts["message"]) == (HOSTILE, f"{HOSTILE} **bold**")
+    shown = [t.value for t in sub.text]  # st.text: verbatim
+    assert shown[0].startswith(f"by {HOSTILE} · zeros.py ") and shown[1] == f"{HOSTILE} **bold**"
     women = page(submission=str(ids["ann_women"]))
-    assert women.text[0].value == "Women first: *the* **gender** rule."  # st.text: verbatim
+    assert "Women first: *the* **gender** rule." in [t.value for t in women.text]
 
 
 def test_links_and_the_sidebar_keep_the_url_in_step(page, ids):
