@@ -12,6 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from harness.competition import artifacts, registry
+from harness.errors import HarnessError
+from harness.run.compare import prediction_diff
 from harness.store import leaderboards
 
 try:
@@ -60,7 +62,17 @@ def submission(sub_id: int | None) -> None:
             st.json(row["versions"])
     if row["reproductions"]:
         st.subheader("Reproductions")
-        st.dataframe(pd.DataFrame(row["reproductions"]), hide_index=True)
+        reps = [
+            {
+                **r,
+                "differences": "; ".join(
+                    f"{d['what']}: {d['original']} then, {d['now']} now"
+                    for d in r.get("differences") or []
+                ),
+            }
+            for r in row["reproductions"]
+        ]
+        st.dataframe(pd.DataFrame(reps), hide_index=True)
     if row["log"]:
         lines = row["log"].rstrip().splitlines()
         st.subheader("Log")
@@ -276,6 +288,7 @@ def compare(a_id: int | None, b_id: int | None) -> None:
     side = [(k, fa.get(k), fb.get(k), fa.get(k) == fb.get(k)) for k in keys]
     df = pd.DataFrame(side, columns=["field", *names, "same"])
     st.dataframe(df, hide_index=True, height="content")
+    predictions(a_id, b_id)
     st.subheader("CONFIG")
     diff = config_diff(a["config"] or {}, b["config"] or {})
     if diff:
@@ -304,6 +317,43 @@ def compare(a_id: int | None, b_id: int | None) -> None:
         st.altair_chart(charts.losses(curves, by="submission"), width="stretch")
     if silent := [n for r, n in zip(rows, names, strict=True) if not r["epochs"]]:
         st.caption(f"{' and '.join(silent)}: no epochs logged (no fastai training in that run).")
+
+
+def predictions(a_id: int, b_id: int) -> None:
+    """What b changed against a on the public rows (`harness diff A B`)."""
+    st.subheader("Predictions, public rows")
+    try:
+        d = prediction_diff(a_id, b_id)
+    except HarnessError as e:  # not scored, other data: said as text
+        st.caption("Not compared:")
+        st.text(str(e))
+        return
+    line = f"{d['changed']} of {d['rows']} public rows changed their prediction"
+    if "wrong_to_right" in d:
+        line += (
+            f": {d['wrong_to_right']} wrong to right, {d['right_to_wrong']} right to wrong, "
+            f"{d['wrong_to_other_wrong']} wrong to another wrong"
+        )
+        st.text(line)
+        left, right = st.columns(2)
+        with left:
+            st.caption("Flips by true class")
+            st.dataframe(pd.DataFrame(d["flips"]), hide_index=True)
+        with right:
+            st.caption("Accuracy by class")
+            st.dataframe(pd.DataFrame(d["per_class"]), hide_index=True)
+    else:
+        line += f": |error| smaller on {d['better']}, larger on {d['worse']}"
+        st.text(line)
+        errors = pd.DataFrame([{"run": f"#{d[k]}", **v} for k, v in d["error"].items()])
+        st.dataframe(errors, hide_index=True)
+        st.caption("The predictions that moved most")
+        st.dataframe(pd.DataFrame(d["moved_most"]), hide_index=True)
+        for key in ("users", "movies"):
+            if d.get(key):
+                st.caption(f"The {key} whose mean |error| moved most (b - a)")
+                st.dataframe(pd.DataFrame(d[key]), hide_index=True)
+    st.caption("Counts and summaries of the public part only; the private part stays hidden.")
 
 
 def config_diff(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:

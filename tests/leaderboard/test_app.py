@@ -220,13 +220,13 @@ def test_failed_and_rejected_submissions_show_their_error(page, ids):
     assert rejected.code[1].language != "python"  # a CSV file is not highlighted as code
 
 
-def test_compare_two_submissions(page, ids):
+def test_compare_two_submissions(page, ids, board_home):
     a, b = ids["bob_fastai"], ids["ann_women"]
     at = page(compare=str(a), **{"with": str(b)})
     scores = at.dataframe[0].value.set_index("field")
     assert list(scores.columns) == [f"#{a}", f"#{b}", "same"]
     assert (scores.loc["user", f"#{a}"], scores.loc["user", f"#{b}"]) == ("bob", "ann")
-    config = at.dataframe[1].value.set_index("key")
+    config = next(d.value for d in at.dataframe if "key" in d.value.columns).set_index("key")
     assert config.loc["arch", f"#{a}"] == '"tabular 10-10"'
     assert config.loc["rule", f"#{a}"] == "(absent)" and not config["same"].any()
     diff = at.code[0]
@@ -234,6 +234,18 @@ def test_compare_two_submissions(page, ids):
     assert "+def fit_predict(train, valid, test):" in diff.value
     losses = charts(at)["Training and validation loss"]
     assert set(losses["submission"]) == {f"#{a}"}  # ann's fit_predict logged no epochs
+    # the predictions, row by row on the public part: as `harness diff A B` counts them
+    d = done(harness(board_home, "diff", str(a), str(b), "--json"))
+    line = (
+        f"{d['changed']} of {d['rows']} public rows changed their prediction: "
+        f"{d['wrong_to_right']} wrong to right, {d['right_to_wrong']} right to wrong, "
+        f"{d['wrong_to_other_wrong']} wrong to another wrong"
+    )
+    assert line in [t.value for t in at.text] and d["rows"] == 209
+    flips = next(x.value for x in at.dataframe if "wrong_to_right" in x.value.columns)
+    assert flips.to_dict("records") == d["flips"]
+    other_data = page(compare=str(ids["rejected"]), **{"with": str(b)})
+    assert any("only scored ones compare" in t.value for t in other_data.text)
     assert any(f"#{b}: no epochs logged" in t for t in texts(at))
 
 

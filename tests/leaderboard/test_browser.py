@@ -177,6 +177,8 @@ def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
         page.goto(server + f"?compare={sub}&with={ids['ann_women']}")
         idle(page, "Compare")
         assert all(drawn(page, 1))  # both runs' curves on one chart
+        page.get_by_role("heading", name="Predictions, public rows").wait_for()
+        assert page.get_by_text("public rows changed their prediction").count() == 1
         shot(page, tmp_path / "compare.png")
 
         page.goto(server)
