@@ -32,13 +32,14 @@ def _job(run_dir: str | None) -> dict:
         return {}
 
 
-def recorded_differences(row: dict, new: dict, seed: int) -> list[dict]:
+def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> list[dict]:
     """What differs between a stored run and its re-run, most likely cause first.
 
     Args:
         row: the stored submission (`db.submission`).
         new: the re-run's fields (`pipeline.run_code`).
         seed: the seed the re-run used.
+        fingerprint: the fingerprint of the data the re-run was given.
 
     Returns:
         [{"what", "original", "now"}, ...].
@@ -53,6 +54,7 @@ def recorded_differences(row: dict, new: dict, seed: int) -> list[dict]:
     content = (row.get("content") or "").encode()
     differ("submission file (sha256)", row["file_sha256"], hashlib.sha256(content).hexdigest())
     differ("seed", job.get("seed", row["seed"]), seed)
+    differ("data fingerprint", row["data_fingerprint"], fingerprint)
     before, after = row.get("versions") or {}, new.get("versions") or {}
     for lib in LIBRARIES:
         differ(f"{lib} version", before.get(lib), after.get(lib))
@@ -78,9 +80,11 @@ def moved(original_run: str | None, new_run: Path, id_col: str) -> dict:
     return {"rows": len(both), "changed": changed}
 
 
-def explain(row: dict, new: dict, seed: int, identical: bool, id_col: str) -> dict:
+def explain(
+    row: dict, new: dict, seed: int, fingerprint: str, identical: bool, id_col: str
+) -> dict:
     """differences, predictions (rows, changed), score_moved and a verdict in words."""
-    differences = recorded_differences(row, new, seed)
+    differences = recorded_differences(row, new, seed, fingerprint)
     preds = moved(row.get("run_dir"), Path(new["run_dir"]), id_col)
     score_moved = (
         new["public_score"] - row["public_score"]

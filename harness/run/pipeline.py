@@ -375,7 +375,9 @@ def reproduce(
         and new["public_score"] == row["public_score"]
         and new["private_score"] == row["private_score"]
     )
-    why = differences.explain(row, new, limits.seed, identical, comp.spec.id_col)
+    why = differences.explain(
+        row, new, limits.seed, prepared.fingerprint, identical, comp.spec.id_col
+    )
     rep_id = db.insert_reproduction(
         {
             "submission_id": sub_id,
