@@ -59,6 +59,17 @@ FRAME = re.compile(r'\s*File ".*/(harness/[\w/]+\.py)", line (\d+)')
 WORRIES = ("cannot", "could not", "lock", "failed")
 
 
+def together(threads: list[threading.Thread], go) -> tuple[float, float]:
+    """Starts the threads, which wait on `go`; (when they were let go, when all ended)."""
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return t0, time.perf_counter()
+
+
 def ms(seconds: list[float]) -> dict:
     """p50, p95 and max of latencies, in milliseconds."""
     if not seconds:
@@ -209,14 +220,8 @@ def board(base: str, token: str, n: int, readers: int, expect: int) -> dict:
         with lock:
             conc.extend(mine)
 
-    threads = [threading.Thread(target=reader, args=(k,)) for k in each]
-    for t in threads:
-        t.start()
-    go.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    conc_wall = time.perf_counter() - t0
+    t0, t1 = together([threading.Thread(target=reader, args=(k,)) for k in each], go)
+    conc_wall = t1 - t0
     return {
         "rows": rows,
         "bytes": size,
@@ -276,13 +281,7 @@ def upload(base: str, tokens: dict[str, str], per_client: int, sample: bytes) ->
     threads = [
         threading.Thread(target=client, args=(c, tok)) for c, tok in enumerate(tokens.values())
     ]
-    for t in threads:
-        t.start()
-    go.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    end = time.perf_counter()
+    t0, end = together(threads, go)
     ids = [r[3] for r in results if r[2] == 202 and r[3] is not None]
     bad = Counter(r[4][:80] for r in results if r[4])
     return {
