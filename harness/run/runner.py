@@ -212,6 +212,8 @@ class LocalExecutor:
             env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
             env.update(wenv, PYTHONUNBUFFERED="1")
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
+            if setpriv := shutil.which("setpriv"):  # dies with the harness, as bwrap's does
+                argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
             cwd = job.run_dir / "work"
             pass_fds = ()
             header = f"[harness] NOT sandboxed: {why}"

@@ -248,3 +248,20 @@ def test_a_crash_mid_run_runs_it_once_more_then_fails_it_and_queued_work_survive
     assert shown["status"] == "failed" and shown["user"] == "alice"
     server.stop()
     assert queue_rows(ready) == [] and not list((ready / "uploads").glob("*"))
+
+
+def test_without_a_sandbox_the_worker_still_dies_with_the_server(serve, ready, monkeypatch):
+    monkeypatch.setenv("HARNESS_SANDBOX", "off")
+    alice = member(ready, "alice")
+    server = serve("--no-sandbox")
+    slow = server.upload(alice, "slow.py", SLOW.format(seconds=600).encode())["id"]
+    server.wait(alice, slow, until=("running",))
+    deadline = time.monotonic() + 30
+    while not workers_running():  # the worker is up (running is said before it starts)
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    server.kill9()
+    deadline = time.monotonic() + 10
+    while workers_running():
+        assert time.monotonic() < deadline, "an unsandboxed worker outlived the server"
+        time.sleep(0.2)
