@@ -351,6 +351,7 @@ def cmd_serve(args) -> int:
         args.workers = default_workers()
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    app.hold_home()  # before saying anything: a second server on this home stops here
     err(
         f"harness: the group's server for {home()} on http://{args.host}:{args.port}: "
         f"the leaderboard at /, the API at /api/, {args.workers} worker(s) (Ctrl-C stops it)"

@@ -73,11 +73,10 @@ def build(workers: int, sandboxed: bool | None):
 
 
 def serve(host: str, port: int, workers: int, sandboxed: bool | None) -> None:
-    """Serves until stopped (Ctrl-C or SIGTERM)."""
+    """Serves until stopped (Ctrl-C or SIGTERM); the caller holds the home (`hold_home`)."""
     import uvicorn
     from streamlit import config
 
-    hold_home()
     db.serving()
     with db.connect():  # the schema up to date before anything reads it
         pass

@@ -82,6 +82,14 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     queued = cli_json("submit", "titanic", str(sample(ready)), "--no-wait", home=laptop)[1]
     assert queued["status"] == "queued" and queued["place"] >= 1
 
+    # one server per home: a second one says which process holds it, and nothing else
+    second = cli("serve", "--port", "1", home=ready)
+    assert second.returncode == 1
+    assert second.stderr == (
+        f"harness: error: another harness serve (pid {server.proc.pid}) serves {ready}; "
+        "stop it first\n"
+    )
+
     # a new token: the old one stops working at once, and logout forgets the login
     assert cli("member", "token", "alice", home=ready).returncode == 0
     refused = cli("leaderboard", "titanic", home=laptop)
