@@ -192,11 +192,7 @@ def cmd_show(args) -> int:
     if srv := remote.current():
         st = srv.get(f"/api/submissions/{args.id}")
         if st["status"] in ("queued", "running"):
-            if args.json:
-                dump(st)
-            else:
-                print(table([st], [k for k in st if k != "line"]))
-            return EXIT_OK
+            return show_waiting(st, args.json)
         row = srv.get(f"/api/submissions/{args.id}/record")
     else:
         from harness.server import status
@@ -204,11 +200,7 @@ def cmd_show(args) -> int:
 
         row = db.submission(args.id)
         if row is None and (st := status.of(args.id)) is not None:  # in the server's queue
-            if args.json:
-                dump(st)
-            else:
-                print(table([st], list(st)))
-            return EXIT_OK
+            return show_waiting(st, args.json)
         if row is None:
             raise UsageError(f"no submission with id {args.id}")
         row = records.record(row)
@@ -263,6 +255,15 @@ def cmd_show(args) -> int:
     tail = (row["log"] or "").rstrip().splitlines()[-15:]
     if tail:
         print("\nlog (last lines):\n  " + "\n  ".join(tail))
+    return EXIT_OK
+
+
+def show_waiting(st: dict, as_json: bool) -> int:
+    """A submission still in the server's queue: its status (queued or running)."""
+    if as_json:
+        dump(st)
+    else:
+        print(table([st], [k for k in st if k != "line"]))
     return EXIT_OK
 
 

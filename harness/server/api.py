@@ -125,12 +125,7 @@ def listing(comp) -> tuple[data.Prepared, list[dict]]:
     Raises:
         NotReady: the host has not prepared the data.
     """
-    prepared = data.current(comp)
-    if prepared is None:
-        raise intake.NotReady(
-            f"the host has not prepared {comp.name}'s data yet "
-            f"(the organiser runs `harness data fetch {comp.name}`)"
-        )
+    prepared = intake.prepared(comp)
     with _listing_lock:
         if prepared.fingerprint not in _listings:
             root = prepared.files

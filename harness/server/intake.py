@@ -31,6 +31,21 @@ class NotReady(HarnessError):
     """The host has not prepared the competition's data yet (HTTP 409)."""
 
 
+def prepared(comp) -> data.Prepared:
+    """The competition's data as the host prepared it.
+
+    Raises:
+        NotReady: the organiser has not fetched it yet.
+    """
+    found = data.current(comp)
+    if found is None:
+        raise NotReady(
+            f"the host has not prepared {comp.name}'s data yet "
+            f"(the organiser runs `harness data fetch {comp.name}`)"
+        )
+    return found
+
+
 def uploads_dir() -> Path:
     """Uploaded files waiting in the queue, one folder per queued id."""
     return home() / "uploads"
@@ -86,11 +101,7 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
             f"{name} is {size_text(len(content))}; {kind} may be at most "
             f"{size_text(limit_of(name))}"
         )
-    if data.current(comp) is None:
-        raise NotReady(
-            f"the host has not prepared {comp.name}'s data yet "
-            f"(the organiser runs `harness data fetch {comp.name}`)"
-        )
+    prepared(comp)
     sub_id = queue.next_id()
     folder = uploads_dir() / str(sub_id)
     folder.mkdir(parents=True)
