@@ -26,7 +26,7 @@ import streamlit as st
 from harness.competition import registry
 from harness.errors import HarnessError
 from harness.server import intake, status
-from harness.store import leaderboards, members
+from harness.store import leaderboards, members, rules
 
 try:
     from leaderboard import charts
@@ -190,10 +190,7 @@ def leaderboard(comp) -> None:
     facts = [f"public {metric}, {better} is better", f"version {comp.spec.version}"]
     if b.fingerprint:
         facts.append(f"data {b.fingerprint[:12]}")
-    if b.revealed_at:
-        facts.append(f"private scores revealed {b.revealed_at:%Y-%m-%d %H:%M}")
-    else:
-        facts.append("private scores hidden until the organiser reveals them")
+    facts += rule_facts(b)
     st.caption(" · ".join(facts))
     if b.rows:
         board_table(b)
@@ -216,8 +213,95 @@ def leaderboard(comp) -> None:
             )
     else:
         st.info(f"No scored submissions yet: harness submit {comp.name} FILE --user NAME")
+    left_today(b)
+    if b.revealed_at and b.rows:
+        private_board(comp)
     on_kaggle(comp)
     latest(comp.name)
+
+
+def rule_facts(b: leaderboards.Board) -> list[str]:
+    """The rules in a few words: the daily limit, final picks, deadline, private scores."""
+    r = b.rules
+    out = [
+        f"{r.daily_limit} submissions a day per member or team"
+        if r.daily_limit
+        else "no daily limit",
+        f"{r.final} final pick{'s' if r.final != 1 else ''}",
+    ]
+    if r.deadline:
+        out.append(f"{'closed' if r.closed() else 'deadline'} {r.deadline:%Y-%m-%d %H:%M} UTC")
+    if b.revealed_at:
+        out.append(f"private scores shown since {b.revealed_at:%Y-%m-%d %H:%M}")
+    elif r.deadline:
+        out.append("private scores hidden until the deadline")
+    else:
+        out.append("private scores hidden until the organiser reveals them")
+    return out
+
+
+def left_today(b: leaderboards.Board) -> None:
+    """Each member's (or team's) submissions left today, under a daily limit."""
+    if b.rules.daily_limit is None:
+        return
+    rows = leaderboards.allowances(b.competition)
+    if not rows:
+        return
+    st.subheader("Submissions left today")
+    df = pd.DataFrame(rows, columns=["user", "members", "used today", "left today"])
+    config = {
+        "left today": st.column_config.ProgressColumn(
+            f"left today (of {b.rules.daily_limit})",
+            min_value=0,
+            max_value=b.rules.daily_limit,
+            format="%d",
+        )
+    }
+    st.dataframe(df, hide_index=True, column_config=config)
+    st.caption(
+        "Per UTC day; scored, queued and running submissions count, failed and rejected "
+        "ones do not."
+    )
+
+
+def private_board(comp) -> None:
+    """The private board and the shake-up: public rank to private rank, and each one's
+    valid, public and private score (who fitted the public board)."""
+    rows = leaderboards.private_board(comp) or []
+    metric = comp.spec.metric
+    st.subheader("Private leaderboard")
+    df = pd.DataFrame(
+        [
+            {
+                **r,
+                "move": leaderboards.arrow(r["moved"]),
+                "picks": ", ".join(f"#{i}" for i in r["picks"])
+                + ("" if r["picked"] else " (auto)"),
+            }
+            for r in rows
+        ],
+        columns=["rank", "user", "score", "public_rank", "move", "picks", "valid_score"],
+    )
+    number = functools.partial(st.column_config.NumberColumn, format="%.5f")
+    config = {
+        "score": number(f"private {metric}"),
+        "public_rank": st.column_config.NumberColumn("public rank"),
+        "valid_score": number(f"valid {metric}"),
+    }
+    st.dataframe(df, hide_index=True, column_config=config)
+    st.caption(
+        "The best private score among each one's final picks; (auto): none picked, so the "
+        "best public ones count, as on Kaggle."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(charts.shake_up(pd.DataFrame(rows)), width="stretch")
+    with right:
+        st.altair_chart(charts.overfit(pd.DataFrame(rows), metric), width="stretch")
+        st.caption(
+            "The submission that counted: its valid, public and private scores. A line "
+            "that rises to public and falls to private fitted the public board."
+        )
 
 
 def on_kaggle(comp) -> None:
@@ -389,6 +473,10 @@ def submit_page(comps: dict) -> None:
     if sent:
         state.member_token = state.token
         send(state.token, comp, upload, message)
+    if member := members.who((state.get("member_token") or "").strip()):
+        a = rules.allowance(comp, member)
+        who = f"team {a.entrant.name}" if a.entrant.team else member
+        st.text(f"{who} on {comp}: {a.text()}")  # names are the members' own: text
     if state.get("submitted"):
         follow(state.submitted)
 
@@ -408,6 +496,10 @@ def send(token: str | None, competition: str, upload, message: str | None) -> in
     except HarnessError as e:  # it may quote the member's file name: text, not markdown
         st.error("Not queued:")
         st.code(str(e), language=None, wrap_lines=True)
+        return None
+    if got["status"] == "rejected":  # over the daily limit: recorded, nothing runs
+        st.error(f"#{got['id']} rejected:")
+        st.code(got["error"], language=None, wrap_lines=True)
         return None
     st.session_state.submitted = got["id"]
     return got["id"]

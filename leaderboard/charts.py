@@ -119,3 +119,74 @@ def _curves(curves: pd.DataFrame, kind: str, title: str, **encodings) -> alt.Cha
             **encodings,
         )
     )
+
+
+def shake_up(rows: pd.DataFrame) -> alt.Chart:
+    """Public rank to private rank, one line per member or team: the shake-up.
+
+    Args:
+        rows: `leaderboards.private_board` rows (user, public_rank, rank, moved).
+    """
+    long = pd.DataFrame(
+        [
+            (r.user, board, rank, r.moved)
+            for r in rows.itertuples()
+            for board, rank in (("public", r.public_rank), ("private", r.rank))
+        ],
+        columns=["user", "board", "rank", "moved"],
+    )
+    base = alt.Chart(long, title="Shake-up: public rank to private rank")
+    encode = {
+        "x": alt.X("board:N", sort=["public", "private"], title=None),
+        "y": alt.Y(
+            "rank:Q",
+            scale=alt.Scale(reverse=True, zero=False),
+            axis=alt.Axis(tickMinStep=1, format="d"),
+            title="rank",
+        ),
+        "color": alt.Color("user:N", title="member or team"),
+        "tooltip": [
+            alt.Tooltip("user:N"),
+            alt.Tooltip("board:N"),
+            alt.Tooltip("rank:Q"),
+            alt.Tooltip("moved:Q", title="places up (down < 0)"),
+        ],
+    }
+    return base.mark_line(point=True).encode(detail="user:N", **encode)
+
+
+def overfit(rows: pd.DataFrame, metric: str) -> alt.Chart:
+    """Each one's counted submission scored on valid, public and private: who fitted the
+    public board (a fall from public to private), who trusted their validation set.
+
+    Args:
+        rows: `leaderboards.private_board` rows (user, valid_score, public_score, score).
+    """
+    long = pd.DataFrame(
+        [
+            (r.user, part, value, r.submission_id)
+            for r in rows.itertuples()
+            for part, value in (
+                ("valid", r.valid_score),
+                ("public", r.public_score),
+                ("private", r.score),
+            )
+            if value is not None and value == value
+        ],
+        columns=["user", "part", "score", "submission_id"],
+    )
+    return (
+        alt.Chart(long, title=f"Valid, public and private {metric}")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("part:N", sort=["valid", "public", "private"], title=None),
+            y=alt.Y("score:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=alt.Color("user:N", title="member or team"),
+            tooltip=[
+                alt.Tooltip("user:N"),
+                alt.Tooltip("part:N"),
+                alt.Tooltip("score:Q", format=".5f", title=metric),
+                alt.Tooltip("submission_id:Q", title="submission"),
+            ],
+        )
+    )

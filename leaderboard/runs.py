@@ -97,13 +97,18 @@ def headline(row: dict) -> None:
     else:
         st.error(f"{row['status'].capitalize()}:")
         st.code(row["error"] or "", language=None, wrap_lines=True)
+    if row.get("late"):
+        st.warning(
+            "Late: made after the competition's deadline. It is scored and kept here, "
+            "and stays off both boards, as on Kaggle."
+        )
     if also := scores(row):
         st.text(" · ".join(f"{k} {_text(v)}" for k, v in also))
     by = [
         f"by {row['user_name']}",
         f"{row['filename']} ({row['kind']}, {row['entry'] or 'predictions'})",
         f"{row['competition']} (version {row['competition_version']})",
-        f"submitted {_text(row['created_at'])} UTC",
+        f"submitted {_text(row.get('submitted_at') or row['created_at'])} UTC",
     ]
     if row["is_baseline"]:
         by.append("course baseline")
@@ -117,6 +122,7 @@ def scores(row: dict) -> list[tuple[str, float]]:
     extra = row["extra_scores"] or {}
     out = [
         (f"private {row['metric']}", row["private_score"]),
+        (f"valid {row['metric']}", row.get("valid_score")),
         *((f"public {k}", v.get("public")) for k, v in extra.items()),
         *((f"private {k}", v.get("private")) for k, v in extra.items()),
     ]
@@ -180,8 +186,10 @@ def facts(row: dict) -> list[tuple[str, str]]:
         ("status", row["status"]),
         (f"public {row['metric']}", row["public_score"]),
         (f"private {row['metric']}", row["private_score"]),
+        (f"valid {row['metric']}", row.get("valid_score")),
         *((f"public {k}", v.get("public")) for k, v in (row["extra_scores"] or {}).items()),
         *((f"private {k}", v.get("private")) for k, v in (row["extra_scores"] or {}).items()),
+        ("late", "yes: made after the deadline, kept off the boards" if row.get("late") else None),
         ("seed", row["seed"]),
         ("device", row["device"]),
         (
@@ -193,7 +201,8 @@ def facts(row: dict) -> list[tuple[str, str]]:
         ("model", model(row["model"])),
         ("peak memory MiB", row["peak_memory_mb"]),
         ("peak GPU memory MiB", row["gpu_peak_mb"]),
-        ("submitted (UTC)", row["created_at"]),
+        ("submitted (UTC)", row.get("submitted_at") or row["created_at"]),
+        ("recorded (UTC)", row["created_at"]),
         ("file sha256", row["file_sha256"]),
         ("data", f"{row['data_source']}, fingerprint {row['data_fingerprint']}"),
         ("predictions sha256", row["predictions_sha256"]),

@@ -61,16 +61,23 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
         better: "higher" or "lower", when known.
     """
     head = f"submission {row['id']} ({row['filename']}, {row['user']}) on {row['competition']}"
+    left = (
+        f"\n  {row['remaining']} of {row['daily_limit']} left today"
+        if row.get("daily_limit")
+        else ""
+    )
     if row["status"] != "scored":
-        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}"
+        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}{left}"
     also = "".join(f"; {k} {v:.5f}" for k, v in (row.get("also") or {}).items())
     direction = f" ({better} is better)" if better else ""
     lines = [
         f"{head}: scored",
         f"  public {row['metric']}: {row['public_score']:.5f}{direction}{also}",
     ]
-    mine = next((r for r in board if r["user"] == row["user"]), None)
-    if mine:
+    mine = next((r for r in board if row["user"] in r.get("members", [r["user"]])), None)
+    if row.get("late"):
+        lines.append("  late: made after the deadline, so it stays off both boards")
+    elif mine:
         best = (
             "this submission"
             if mine["submission_id"] == row["id"]
@@ -83,7 +90,7 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
             f" device {row['device']}, seed {row['seed']}"
             + ("" if row.get("sandboxed") is not False else ", NOT sandboxed")
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + left
 
 
 def print_board(name: str) -> None:
@@ -105,7 +112,10 @@ def print_board(name: str) -> None:
     for r in rows:
         r["baseline"] = r["is_baseline"]
         r.update(r["also"])
+        r["members"] = ", ".join(r["members"]) if r["team"] else ""
     cols = ["rank", "user", "score", *also, "entries", "submission_id", "submitted_at", "baseline"]
+    if any(r["team"] for r in rows):
+        cols.insert(2, "members")
     print(table(rows, cols))
     if flagged := [r for r in rows if comp.spec.implausible(comp.metric, r["score"])]:
         ids = ", ".join(str(r["submission_id"]) for r in flagged)
@@ -139,3 +149,60 @@ def describe_kaggle(row: dict) -> str:
             f"harness kaggle sync {row['competition']}"
         )
     return "\n".join(lines)
+
+
+def print_private(name: str, metric: str, better: str, rows: list[dict]) -> None:
+    """The private board, then its shake-up: public rank to private rank, and each
+    entrant's valid, public and private score of the submission that counted."""
+    from harness.store.leaderboards import arrow
+
+    print(f"{name}: private {metric} ({better} is better), the best of each one's final picks")
+    if not rows:
+        print("no scored submissions on the board")
+        return
+    for r in rows:
+        r["picks"] = ", ".join(str(i) for i in r["picks"]) + ("" if r["picked"] else " (auto)")
+        r["move"] = arrow(r["moved"])
+    print(table(rows, ["rank", "user", "score", "public_rank", "move", "picks"]))
+    print("\nshake-up (the submission that counted):")
+    sign = 1 if better == "lower" else -1
+    for r in rows:
+        r.update(valid=r["valid_score"], public=r["public_score"], private=r["score"])
+        r["private - public"] = round(sign * (r["score"] - r["public_score"]), 10) + 0.0
+    cols = ["user", "public_rank", "rank", "move", "valid", "public", "private", "private - public"]
+    print(table(rows, cols))
+    print(
+        "private - public > 0: worse on the private part than on the public one "
+        "(a sign of fitting the public board); picks marked (auto) are the best public ones"
+    )
+
+
+def print_rules(r: dict) -> None:
+    """A competition's rules as `harness rules` prints them."""
+    limit = r["daily_limit"]
+    deadline = r["deadline"]
+    if isinstance(deadline, str):  # through the server: ISO text
+        deadline = datetime.fromisoformat(deadline)
+    print(
+        f"{r['competition']} rules"
+        + (f" (changed {cell(r['changed_at'])} UTC)" if r.get("changed_at") else " (the defaults)")
+    )
+    state = "closed" if r["closed"] else "open"
+    shown = "shown" if r.get("private_shown") else "hidden"
+    lines = [
+        ("daily limit", f"{limit} per member or team, per UTC day" if limit else "none"),
+        ("final picks", str(r["final"])),
+        ("deadline", f"{cell(deadline)} UTC" if deadline else "none"),
+        ("team size", f"up to {r['team_size']}"),
+        ("now", f"{state}; private scores {shown}"),
+    ]
+    if "remaining" in r:  # a member's view, through the server
+        who = f"team {r['user']}" if r["team"] else r["user"]
+        left = "no limit" if r["remaining"] is None else f"{r['remaining']} of {limit} left today"
+        picks = ", ".join(str(i) for i in r["picks"]) or "none (the best public ones count)"
+        lines += [("you", f"{who}: {left}; final picks {picks}")]
+    for k, v in lines:
+        print(f"  {k.ljust(12)} {v}")
+    if r.get("history"):
+        print("\nchanges:")
+        print(table(r["history"], ["changed_at", "changed"]))

@@ -104,14 +104,17 @@ def cmd_submit(args) -> int:
         on_output=echo(args.verbose),
         log=err,
     )
+    from harness.store import rules
+
+    out = summary(row) | rules.left(row["competition"], row["user_name"])
     if args.json:
-        dump(summary(row))
+        dump(out)
     else:
         from harness.competition import registry
         from harness.store import leaderboards
 
         comp = registry.get(row["competition"])
-        print(describe(summary(row), leaderboards.ranking(comp)[1], comp.metric.better))
+        print(describe(out, leaderboards.ranking(comp)[1], comp.metric.better))
     return EXIT_OK if row["status"] == "scored" else EXIT_FAILED
 
 
@@ -131,6 +134,12 @@ def submit_remote(srv, args) -> int:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     queued = srv.upload(args.name, path, args.message, args.seed)
+    if queued["status"] == "rejected":  # over the daily limit: nothing runs
+        if args.json:
+            dump(queued)
+        else:
+            print(describe(queued, []))
+        return EXIT_FAILED
     err(f"harness: submission {queued['id']} queued on {srv.url}: place {queued['place']} in line")
     if args.no_wait:
         if args.json:
@@ -162,6 +171,8 @@ def submit_remote(srv, args) -> int:
 def cmd_leaderboard(args) -> int:
     from harness.cli import remote
 
+    if args.private:
+        return private_board(args)
     if srv := remote.current():
         from urllib.parse import quote
 
@@ -183,6 +194,149 @@ def cmd_leaderboard(args) -> int:
         dump(leaderboards.ranking(registry.get(args.name))[1])
     else:
         print_board(args.name)
+    return EXIT_OK
+
+
+def private_board(args) -> int:
+    """The private board and its shake-up; exit 1 while the private scores are hidden."""
+    from harness.cli import remote
+    from harness.cli.console import print_private
+
+    if srv := remote.current():
+        from urllib.parse import quote
+
+        got = srv.get(f"/api/competitions/{quote(args.name)}/private")
+        name, rows, hidden = got["competition"], got["rows"], got.get("hidden")
+        metric, better = got["metric"], got["better"]
+    else:
+        from harness.competition import registry
+        from harness.store import leaderboards, rules
+
+        comp = registry.get(args.name)
+        name, rows = comp.name, leaderboards.private_board(comp)
+        hidden = rules.hidden_until(comp.name) if rows is None else None
+        metric, better = comp.spec.metric, comp.metric.better
+    if hidden:
+        err(f"harness: error: {hidden}")
+        return EXIT_FAILED
+    if args.json:
+        dump(rows)
+    else:
+        print_private(name, metric, better, rows)
+    return EXIT_OK
+
+
+def cmd_rules(args) -> int:
+    from harness.cli import remote
+    from harness.cli.console import print_rules
+
+    changes = {}
+    if args.daily_limit is not None:
+        changes["daily_limit"] = _count_or_none(args.daily_limit, "--daily-limit")
+    if args.final is not None:
+        changes["final"] = args.final
+    if args.deadline is not None:
+        from harness.store import db
+
+        none = args.deadline.strip().lower() == "none"
+        changes["deadline"] = None if none else db.parse_time(args.deadline, "--deadline")
+    if args.team_size is not None:
+        changes["team_size"] = args.team_size
+    if srv := remote.current():
+        from urllib.parse import quote
+
+        if changes:
+            raise UsageError("the organiser sets the rules, on the host (harness rules there)")
+        out = srv.get(f"/api/competitions/{quote(args.name)}/rules")
+    else:
+        from harness.competition import registry
+        from harness.store import rules
+
+        comp = registry.get(args.name)
+        now = rules.change(comp.name, **changes) if changes else rules.current(comp.name)
+        out = rules.describe(now) | {
+            "private_shown": rules.shown_at(comp.name, comp.spec.version) is not None,
+            "history": rules.history(comp.name),
+        }
+    if args.json:
+        dump(out)
+    else:
+        print_rules(out)
+    return EXIT_OK
+
+
+def _count_or_none(text: str, flag: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{flag} takes a whole number or 'none', got {text!r}") from None
+
+
+def cmd_select(args) -> int:
+    from harness.cli import remote
+
+    if srv := remote.current():
+        if args.user is not None:
+            raise UsageError("--user is for the host; the server picks for your token's member")
+        out = srv.post("/api/picks", json={"ids": args.ids})
+    else:
+        from harness.store import rules
+
+        out = rules.select(args.ids, member=args.user)
+    if args.json:
+        dump(out)
+    else:
+        who = f"team {out['user']}" if out["team"] else out["user"]
+        ids = ", ".join(str(i) for i in out["picks"])
+        print(
+            f"{who}'s final picks on {out['competition']}: {ids} (up to {out['final']}); "
+            "the best private score among them counts"
+        )
+    return EXIT_OK
+
+
+def cmd_team(args) -> int:
+    from harness.cli import remote
+
+    if remote.current():
+        raise UsageError("teams are formed by the organiser, on the host (harness team there)")
+    from harness.competition import registry
+    from harness.store import rules, teams
+
+    if args.competition:
+        names = [registry.get(args.competition).name]
+    else:
+        names = list(registry.discover())
+    if args.team_cmd == "list":
+        rows = [{"competition": c, **t} for c in names for t in teams.listing(c)]
+        if args.json:
+            dump(rows)
+        elif not rows:
+            print("no teams yet: harness team create NAME --members a,b")
+        else:
+            for r in rows:
+                r["members"] = ", ".join(r["members"])
+            print(table(rows, ["competition", "team", "members", "created_at"]))
+        return EXIT_OK
+    if args.team_cmd == "create":
+        if not args.competition:  # a team of the whole course: every competition still open
+            names = [c for c in names if not rules.current(c).closed()]
+        who = [m.strip() for m in (args.members or "").split(",") if m.strip()]
+        out = teams.create(names, args.team, who)
+    else:
+        names = teams.where(args.team, names)
+        if not names:
+            raise UsageError(f"there is no team called {args.team!r} (harness team list)")
+        change = teams.add if args.team_cmd == "add" else teams.remove
+        out = change(names, args.team, args.member)
+    if args.json:
+        dump(out)
+    else:
+        for c, who in out["competitions"].items():
+            now = ", ".join(who) if who else "nobody (the team has ended)"
+            print(f"team {out['team']} on {c}: {now}")
     return EXIT_OK
 
 
@@ -584,10 +738,55 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(fn=cmd_submit)
 
-    s = sub.add_parser("leaderboard", help="best public score per user")
+    s = sub.add_parser("leaderboard", help="best public score per member or team")
     s.add_argument("name")
+    s.add_argument(
+        "--private",
+        action="store_true",
+        help="the private board and its shake-up (once the deadline has passed or the "
+        "organiser revealed it)",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_leaderboard)
+
+    s = sub.add_parser("rules", help="a competition's rules: set them (on the host), print them")
+    s.add_argument("name")
+    s.add_argument(
+        "--daily-limit",
+        metavar="N|none",
+        help="submissions a member (or team) may make per UTC day (default: none)",
+    )
+    s.add_argument("--final", type=int, help="final picks per member or team (default 2)")
+    s.add_argument(
+        "--deadline",
+        metavar="ISO|none",
+        help="when the competition closes and the private scores show, e.g. "
+        "2026-12-31T23:59 (UTC unless an offset is given); a past time closes it now",
+    )
+    s.add_argument("--team-size", type=int, help="members a team may have (default 4)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_rules)
+
+    s = sub.add_parser("select", help="pick the final submissions the private board counts")
+    s.add_argument("ids", type=int, nargs="+", metavar="ID")
+    s.add_argument("--user", help="on the host: whose picks they must be")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_select)
+
+    t = sub.add_parser("team", help="teams of members (on the host)")
+    tsub = t.add_subparsers(dest="team_cmd", required=True, metavar="create|add|remove|list")
+    s = tsub.add_parser("create", help="a new team (on every open competition by default)")
+    s.add_argument("team", metavar="NAME")
+    s.add_argument("--members", required=True, help="its members: a,b")
+    for cmd, text in (("add", "a member joins the team"), ("remove", "a member leaves the team")):
+        s = tsub.add_parser(cmd, help=text)
+        s.add_argument("team", metavar="NAME")
+        s.add_argument("member", metavar="MEMBER")
+    s = tsub.add_parser("list", help="the teams")
+    for s in tsub.choices.values():
+        s.add_argument("--competition", help="only this competition (default: all)")
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(fn=cmd_team)
 
     s = sub.add_parser("show", help="everything recorded for a submission")
     s.add_argument("id", type=int)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
 from harness.run.submission import Rejected, SubmissionFile, read
-from harness.store import db
+from harness.store import db, rules
 from harness.validate import SubmissionError, validate_csv
 
 DEFAULT_TIMEOUT = 3600.0
@@ -100,6 +101,27 @@ def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: 
         "predictions_sha256": hashlib.sha256(canonical).hexdigest(),
     }
     return fields
+
+
+def valid_score(comp: Competition, prepared: data.Prepared, path: Path) -> float | None:
+    """The run's score on the valid set (whose labels every member has), in the
+    competition's metric: what a member sees locally, set against the public and private
+    scores in the shake-up. None when the run kept no valid predictions, or they are
+    not in the submission format (it costs the run nothing)."""
+    from harness.run.worker import valid_features
+
+    if path.is_symlink() or not path.is_file():
+        return None
+    spec = comp.spec
+    try:
+        valid = prepared.load("valid")
+        features = valid_features(comp, valid, prepared.load("test"))
+        preds = validate_csv(path, spec.submission, features[spec.id_col], name=path.name)
+        y = valid[spec.train_target].to_numpy()
+        value = comp.metric(y, preds[spec.target].to_numpy())
+    except (SubmissionError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if np.isfinite(value) else None
 
 
 def staging(code: bool = False) -> Path:
@@ -219,7 +241,9 @@ def run_code(
         _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
         preds = final / "out" / "predictions.csv"
         name = f"{sub.path.stem} predictions"
-        return {**fields, **_scored(comp, prepared, preds, name)}
+        scored = _scored(comp, prepared, preds, name)
+        scored["valid_score"] = valid_score(comp, prepared, final / "out" / "valid_predictions.csv")
+        return {**fields, **scored}
     except SubmissionError as e:
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
     except Exception as e:  # the worker's output broke the scorer: a failed run, recorded
@@ -237,13 +261,19 @@ def submit(
     log=print,
     queued: int | None = None,
     executor: Executor | None = None,
+    submitted_at: datetime | None = None,
 ) -> dict:
     """Checks, runs and scores a submission, and records it.
 
+    A local submission is first admitted under the competition's daily limit
+    (`rules.reserve`); over it, nothing runs and it is recorded `rejected`.
+
     Args:
-        queued: the server's queued work this is; the row takes its id and ends it.
+        queued: the server's queued work this is (admitted when it was uploaded); the
+            row takes its id and ends it.
         executor: where code runs (the local worker, sandboxed as HARNESS_SANDBOX says,
             by default).
+        submitted_at: when the server accepted the upload (default: now).
 
     Returns:
         The stored row (with its id), as `db.submission` returns it.
@@ -258,6 +288,32 @@ def submit(
     sub = read(Path(path))
     prepared = data.ensure(comp, log=log)
     row = _base_row(comp, prepared, sub, user, message, is_baseline)
+    reserved = queued is None
+    if reserved:
+        try:
+            queued, submitted_at = rules.reserve(comp.name, user)
+        except rules.OverLimit as e:
+            row.update(status="rejected", error=str(e))
+            return db.submission(db.insert_submission(row, []))
+    row["submitted_at"] = submitted_at
+    try:
+        return _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queued)
+    except BaseException:
+        if reserved:  # interrupted, or the store failed: the place is given back
+            rules.release(queued)
+        raise
+
+
+def reject(name: str, path: Path, user: str, message: str | None, error: str) -> dict:
+    """Records a submission rejected before it ran (the daily limit); returns its row."""
+    comp = registry.get(name)
+    sub = read(Path(path))
+    row = _base_row(comp, data.ensure(comp, log=lambda _: None), sub, user, message, False)
+    row.update(status="rejected", error=error)
+    return db.submission(db.insert_submission(row, []))
+
+
+def _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queued) -> dict:
     try:
         if sub.problem:
             raise Rejected(sub.problem)

@@ -154,15 +154,17 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     np.save(out / "raw_preds.npy", raw.detach().float().cpu().numpy())
     # the dls target (Rossmann's log(Sales)) back in submission units
     sub = comp.to_submission(test, comp.from_dls_target(decode(learn, decoded)))
-    if comp.hook("report"):
-        # as the course does (ClassificationInterpretation.from_learner): the valid set
-        vraw, _, vdecoded = learn.get_preds(dl=learn.dls.valid, with_decoded=True)
-        vpreds = comp.from_dls_target(decode(learn, vdecoded))
-        report_on_valid(comp, valid, test, vpreds, vraw.detach().float().cpu().numpy(), artifacts)
+    # as the course does (ClassificationInterpretation.from_learner): the valid set, for
+    # the local validation score and the competition's report
+    print("[harness] predicting the valid set", flush=True)
+    vraw, _, vdecoded = learn.get_preds(dl=learn.dls.valid, with_decoded=True)
+    vpreds = comp.from_dls_target(decode(learn, vdecoded))
+    vraw = vraw.detach().float().cpu().numpy()
+    on_valid(comp, valid, test, vpreds, vraw, out, artifacts)
     return sub
 
 
-def run_fit_predict(module, comp, train, valid, test, artifacts: Path):
+def run_fit_predict(module, comp, train, valid, test, out: Path, artifacts: Path):
     """The general way: predictions aligned with test, or a frame in the submission format.
 
     For a competition with a report, the valid rows (without their target) follow the test
@@ -196,7 +198,7 @@ def run_fit_predict(module, comp, train, valid, test, artifacts: Path):
         raise SubmissionFailed(f"fit_predict returned {n} predictions for {rows}")
     preds = np.asarray(preds)
     if len(features):
-        report_on_valid(comp, valid, test, preds[len(test) :], None, artifacts)
+        on_valid(comp, valid, test, preds[len(test) :], None, out, artifacts)
     return comp.to_submission(test, preds[: len(test)])
 
 
@@ -211,17 +213,26 @@ def valid_features(comp, valid: pd.DataFrame, test: pd.DataFrame) -> pd.DataFram
     return features[[c for c in test.columns if c in features]]
 
 
-def report_on_valid(comp, valid, test, preds, raw, artifacts: Path) -> None:
-    """The competition's report (confusion matrix, top losses) on the valid set; a failure
-    is logged, never fatal."""
+def on_valid(comp, valid, test, preds, raw, out: Path, artifacts: Path) -> None:
+    """The valid set's predictions, kept for the host to score (the local validation score
+    the shake-up sets beside the public and private ones), and the competition's report
+    (confusion matrix, top losses) on them; a failure is logged, never fatal."""
     spec = comp.spec
     if len(preds) != len(valid):  # a dls that leaves valid rows out (Rossmann's closed days)
-        print(f"[harness] no report: {len(preds)} valid predictions for {len(valid)} rows")
+        print(f"[harness] no valid score: {len(preds)} valid predictions for {len(valid)} rows")
         return
     features = valid_features(comp, valid, test)
     ids = features[spec.id_col].to_numpy()
     labels = pd.DataFrame({spec.id_col: ids, spec.target: valid[spec.train_target].to_numpy()})
-    frame = comp.to_submission(features, preds)
+    try:
+        frame = comp.to_submission(features, preds)
+        frame.to_csv(out / "valid_predictions.csv", index=False)
+    except Exception:
+        print("[harness] the valid predictions could not be kept; the run goes on:", flush=True)
+        traceback.print_exc()
+        return
+    if not comp.hook("report"):
+        return
     print("[harness] report: on the valid set", flush=True)
     try:
         comp.hook("report")(features, labels, frame, raw, artifacts)
@@ -301,7 +312,7 @@ def main(job_path: str) -> int:
         if job["entry"] == "train":
             sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
         else:
-            sub = run_fit_predict(module, comp, train, valid, test, artifacts)
+            sub = run_fit_predict(module, comp, train, valid, test, out, artifacts)
         result["seconds"]["train_predict"] = time.perf_counter() - t1
         sub.to_csv(out / "predictions.csv", index=False)
         return 0

@@ -4,7 +4,8 @@
 Every route but /api/health needs a member's token (`Authorization: Bearer TOKEN`). Every
 answer is JSON; an error is one object, `{"error": "one line"}`, with its HTTP status: 400
 a wrong call, 401 no or a wrong token (never saying whether the member exists), 404 no such
-thing, 409 not ready, 411/413 an upload without a length or over its limit.
+thing, 409 not ready, 411/413 an upload without a length or over its limit, 429 over the
+daily limit (the body is then the rejected submission's record, `error` its reason).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
 from harness.competition import data, registry
-from harness.errors import HarnessError, UnknownCompetition, UsageError
+from harness.errors import HarnessError, StoreError, UnknownCompetition, UsageError
 from harness.run.repro import file_sha256
 from harness.server import intake, status
 from harness.server.scheduler import log
-from harness.store import leaderboards, members, records
+from harness.store import leaderboards, members, records, rules
 from harness.validate import CSV_LIMIT
 
 FORM_OVERHEAD = 64 * 1024  # bytes of a multipart body besides the file
@@ -51,7 +52,9 @@ def status_of(e: HarnessError) -> int:
         return 409
     if isinstance(e, UsageError):
         return 400
-    return 500
+    if isinstance(e, StoreError):
+        return 500
+    return 409  # the call was understood; the rules refuse it now (e.g. picks after the deadline)
 
 
 def member_of(request: Request) -> str:
@@ -192,8 +195,60 @@ async def submit(request: Request, member: str):
         message if isinstance(message, str) else None,
         int(seed),
     )
-    queued["place"] = await run_in_threadpool(status.place, queued["id"])
+    if queued["status"] == "rejected":  # over the daily limit: recorded, nothing runs
+        return JSONResponse(jsonable(queued), status_code=429)
     return JSONResponse(queued, status_code=202)
+
+
+@threaded
+def competition_rules(request: Request, member: str):
+    """The rules, and where the token's member stands: remaining today, their picks."""
+    comp = registry.get(request.path_params["name"])
+    a = rules.allowance(comp.name, member)
+    out = rules.describe(rules.current(comp.name)) | {
+        "private_shown": rules.shown_at(comp.name, comp.spec.version) is not None,
+        "user": a.entrant.name,
+        "team": a.entrant.team,
+        "members": a.entrant.members,
+        "remaining": a.remaining,
+        "picks": rules.picks(comp.name, member),
+    }
+    return JSONResponse(jsonable(out))
+
+
+@threaded
+def private(request: Request, member: str):
+    """The private board once shown; before, `hidden` says until when."""
+    comp = registry.get(request.path_params["name"])
+    rows = leaderboards.private_board(comp)
+    return JSONResponse(
+        jsonable(
+            {
+                "competition": comp.name,
+                "metric": comp.spec.metric,
+                "better": comp.metric.better,
+                "rows": rows,
+                "hidden": rules.hidden_until(comp.name) if rows is None else None,
+            }
+        )
+    )
+
+
+async def select(request: Request, member: str):
+    """The token's member (or their team) picks final submissions: {"ids": [...]}."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return error(400, 'the body must be JSON: {"ids": [12, 15]}')
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or any(type(i) is not int or not 0 < i < 2**31 for i in ids)
+    ):
+        return error(400, 'the body must name submission ids: {"ids": [12, 15]}')
+    out = await run_in_threadpool(rules.select, ids, member)
+    return JSONResponse(out)
 
 
 @threaded
@@ -239,6 +294,9 @@ def app() -> Starlette:
         Route("/competitions/{name}/files/{path:path}", file),
         Route("/competitions/{name}/leaderboard", leaderboard),
         Route("/competitions/{name}/submissions", endpoint(submit), methods=["POST"]),
+        Route("/competitions/{name}/rules", competition_rules),
+        Route("/competitions/{name}/private", private),
+        Route("/picks", endpoint(select), methods=["POST"]),
         Route("/submissions/{id}", submission),
         Route("/submissions/{id}/record", record),
     ]

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 from harness.competition import data, registry
 from harness.errors import HarnessError, UsageError
 from harness.paths import home
 from harness.run.submission import CODE_LIMIT
-from harness.store import queue
+from harness.server import status
+from harness.store import queue, records, rules
 from harness.validate import CSV_LIMIT, size_text
 
 MAX_MESSAGE = 1000
@@ -86,7 +88,9 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
     """Stores an upload as queued work and returns its place.
 
     Returns:
-        {"id", "status": "queued", "place", "competition", "user"}.
+        {"id", "status": "queued", "place", "competition", "user", "remaining",
+        "daily_limit"}; over
+        the daily limit, the rejected submission's record (status "rejected", its error).
 
     Raises:
         UnknownCompetition, UsageError: a wrong call; TooLarge: over the file's limit;
@@ -102,14 +106,28 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
             f"{size_text(limit_of(name))}"
         )
     prepared(comp)
-    sub_id = queue.next_id()
-    folder = uploads_dir() / str(sub_id)
+    folder = uploads_dir() / uuid.uuid4().hex
     folder.mkdir(parents=True)
     try:
         (folder / name).write_bytes(content)
-        queue.enqueue(sub_id, comp.name, member, message, name, str(folder / name), seed)
+        try:
+            sub_id = queue.enqueue(comp.name, member, message, name, str(folder / name), seed)
+        except rules.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
+            from harness.run import pipeline
+
+            row = pipeline.reject(comp.name, folder / name, member, message, str(e))
+            shutil.rmtree(folder, ignore_errors=True)
+            return {**records.summary(row), **rules.left(comp.name, member)}
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    out = {
+        "id": sub_id,
+        "status": "queued",
+        "place": status.place(sub_id),  # before a worker is woken: it could be running already
+        "competition": comp.name,
+        "user": member,
+        **rules.left(comp.name, member),
+    }
     woken.set()
-    return {"id": sub_id, "status": "queued", "competition": comp.name, "user": member}
+    return out

@@ -46,7 +46,7 @@ class Scheduler:
         self.workers = workers
         self.sandboxed = sandboxed
         # several runs at once share the cores: each gets its share of threads
-        self.threads = None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
+        self.share = None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
         self.turns: dict[str, int] = {}
         self.progress: dict[int, dict] = {}
         self.stopping = threading.Event()
@@ -79,7 +79,7 @@ class Scheduler:
             else:
                 log(f"submission {r['id']}: {STOPPED}; queued to run once more")
                 queue.requeue(r["id"])
-        owned = {str(r["id"]) for r in queue.items()}
+        owned = {Path(r["upload"]).parent.name for r in queue.items()}
         if intake.uploads_dir().exists():
             for folder in intake.uploads_dir().iterdir():
                 if folder.name not in owned:
@@ -124,7 +124,8 @@ class Scheduler:
                 on_output=on_output,
                 log=lambda msg: log(f"submission {sub_id}: {msg}"),
                 queued=sub_id,
-                executor=LocalExecutor(sandboxed=self.sandboxed, threads=self.threads),
+                executor=LocalExecutor(sandboxed=self.sandboxed, threads=self.share),
+                submitted_at=item["queued_at"],
             )
             log(f"submission {sub_id}: {row['status']}")
         except Exception as e:  # it could not run at all: recorded failed, the server goes on
@@ -162,5 +163,6 @@ def give_up(item: dict, error: str) -> None:
         "metric": metric,
         "higher_is_better": higher,
         "seed": item["seed"],
+        "submitted_at": item["queued_at"],
     }
     db.insert_submission(row, [], queued=item["id"])

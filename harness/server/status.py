@@ -3,7 +3,7 @@ place in line), running (with its epochs so far), or its record once it has one.
 
 from __future__ import annotations
 
-from harness.store import db, queue, records
+from harness.store import db, queue, records, rules
 
 # the running server's scheduler (None in a process that only shows pages, e.g. a test)
 CURRENT = None
@@ -39,7 +39,9 @@ def of(sub_id: int) -> dict | None:
             )
         return out
     row = db.submission(sub_id)
-    return None if row is None else records.summary(row)
+    if row is None:
+        return None
+    return {**records.summary(row), **rules.left(row["competition"], row["user_name"])}
 
 
 def record(sub_id: int) -> dict | None:

@@ -10,7 +10,9 @@ its outcome is known, so a crash never leaves a half-written row.
 from __future__ import annotations
 
 import json
+import os
 import random
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from harness.errors import StoreError
+from harness.errors import StoreError, UsageError
 from harness.metrics import Metric
 from harness.paths import db_path
 
@@ -27,6 +29,9 @@ LOCK_WAIT_SECONDS = 120.0
 # server, which both writes (uploads, its queue) and reads (pages, the API), opens every
 # connection read-write (`serving()`)
 _ONE_WRITER_PROCESS = False
+
+
+_migrating = threading.Lock()
 
 
 def serving() -> None:
@@ -195,6 +200,57 @@ MIGRATIONS: list[str] = [
     ALTER TABLE reproductions ADD COLUMN differences JSON;
     ALTER TABLE reproductions ADD COLUMN verdict VARCHAR;
     """,
+    # 10: the competitions' rules (every change kept), teams, final picks; when each
+    # submission was made (the daily limit and the deadline judge that moment, not the
+    # end of its run); its score on the valid set; local runs under way (the daily limit
+    # counts them, so two at once cannot both take the last one)
+    """
+    ALTER TABLE submissions ADD COLUMN submitted_at TIMESTAMP;
+    UPDATE submissions SET submitted_at = created_at;
+    ALTER TABLE submissions ADD COLUMN valid_score DOUBLE;
+    CREATE TABLE rules (
+        competition VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL,
+        daily_limit INTEGER,
+        final_picks INTEGER NOT NULL,
+        deadline TIMESTAMP,
+        team_size INTEGER NOT NULL,
+        changed VARCHAR NOT NULL
+    );
+    CREATE TABLE teams (
+        competition VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (competition, name)
+    );
+    CREATE TABLE team_members (
+        competition VARCHAR NOT NULL,
+        member VARCHAR NOT NULL,
+        team VARCHAR NOT NULL,
+        joined_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (competition, member)
+    );
+    CREATE TABLE team_changes (
+        competition VARCHAR NOT NULL,
+        team VARCHAR NOT NULL,
+        member VARCHAR,
+        change VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE picks (
+        submission_id INTEGER PRIMARY KEY,
+        competition VARCHAR NOT NULL,
+        picked_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE pending (
+        id INTEGER PRIMARY KEY,
+        competition VARCHAR NOT NULL,
+        user_name VARCHAR NOT NULL,
+        submitted_at TIMESTAMP NOT NULL,
+        host VARCHAR NOT NULL,
+        pid INTEGER NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model", "differences")
@@ -254,17 +310,46 @@ def connect(read_only: bool = False, path: Path | None = None):
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only)
+    if read_only and stored_version(con) < SCHEMA_VERSION:
+        # a store an older harness wrote: brought up to date once, then read as usual
+        con.close()
+        with connect(path=path):
+            pass
+        con = _open(path, read_only)
     try:
         if not read_only:
-            migrate(con)
+            with _migrating:  # threads of one process share the database: one migrates
+                migrate(con)
         yield con
     finally:
         con.close()
 
 
 def now() -> datetime:
-    """UTC, without tzinfo: every timestamp in the store is UTC."""
+    """UTC, without tzinfo: every timestamp in the store is UTC.
+
+    HARNESS_NOW (ISO 8601) sets the clock instead: tests cross a UTC midnight or a
+    deadline without waiting, and an organiser can rehearse what a date will show.
+    """
+    if fixed := os.environ.get("HARNESS_NOW"):
+        return parse_time(fixed, "HARNESS_NOW")
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """ISO 8601 text as naive UTC: an offset is converted, no offset means UTC.
+
+    Raises:
+        UsageError: not a date or a time.
+    """
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-12-31T23:59 or "
+            "2026-12-31T23:59+01:00; without an offset it is UTC)"
+        ) from None
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _rows(cur) -> list[dict]:
@@ -316,10 +401,12 @@ def insert_submission(
     """Writes a submission, its epochs and its artifacts in one transaction; returns its id.
 
     Args:
-        queued: the id of the server's queued work this row ends; the row takes that id
-            and the work leaves the queue in the same transaction.
+        queued: the id of the server's queued work (or of a local run's reservation,
+            `rules.reserve`) this row ends; the row takes that id and the work leaves the
+            queue in the same transaction.
     """
     row = {**row, "created_at": row.get("created_at") or now()}
+    row["submitted_at"] = row.get("submitted_at") or row["created_at"]
     if queued is not None:
         row["id"] = queued
     for c in JSON_COLUMNS:
@@ -349,8 +436,9 @@ def insert_submission(
                 "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
                 [[sub_id, a["name"], a["kind"], a.get("title"), a["path"]] for a in artifacts],
             )
-        if queued is not None:
+        if queued is not None:  # the server's queued work, or a local run under way
             con.execute("DELETE FROM queue WHERE id = ?", [queued])
+            con.execute("DELETE FROM pending WHERE id = ?", [queued])
         con.execute("COMMIT")
     return sub_id
 
@@ -380,6 +468,12 @@ def submission(sub_id: int) -> dict | None:
         if not rows:
             return None
         row = rows[0]
+        from harness.store import rules
+
+        # what the rules make of it now: late (made at or after the deadline), and when
+        # the private scores were shown (None: still hidden)
+        row["late"] = rules.current(row["competition"], con).late(row.get("submitted_at"))
+        row["revealed_at"] = rules.shown_at(row["competition"], row["competition_version"], con)
         row["epochs"] = _rows(
             con.execute(
                 "SELECT fit, epoch, seconds, train_loss, valid_loss, metrics FROM epochs "
@@ -415,35 +509,66 @@ def latest_board(competition: str, version: int) -> str | None:
     return rows[0]["data_fingerprint"] if rows else None
 
 
-def leaderboard(competition: str, version: int, fingerprint: str, metric: Metric):
-    """Best public score per user; ties go to the earlier submission, as on Kaggle.
+def leaderboard(
+    competition: str,
+    version: int,
+    fingerprint: str,
+    metric: Metric,
+    deadline: datetime | None = None,
+):
+    """Best public score per entrant (a member, or their team); ties go to the earlier
+    submission, as on Kaggle. Late submissions (made at or after `deadline`) stay off.
 
     Returns:
-        A list of dicts with rank, user, score, submission_id, entries, submitted_at,
-        is_baseline, best first.
+        A list of dicts with rank, user (the member's or the team's name), team (bool),
+        members, score, submission_id, entries, submitted_at, last_submission_at,
+        is_baseline and also, best first.
     """
-    sql = """
+    sql = f"""
         WITH scored AS (
-            SELECT id, user_name, public_score, created_at, is_baseline, extra_scores,
-                   row_number() OVER (PARTITION BY user_name
+            SELECT id, entrant, is_team, public_score, created_at, is_baseline, extra_scores,
+                   row_number() OVER (PARTITION BY entrant
                                       ORDER BY ? * public_score, created_at, id) AS pick,
-                   count(*) OVER (PARTITION BY user_name) AS entries,
-                   max(created_at) OVER (PARTITION BY user_name) AS last_at
-            FROM submissions
-            WHERE competition = ? AND competition_version = ? AND data_fingerprint = ?
-              AND status = 'scored'
+                   count(*) OVER (PARTITION BY entrant) AS entries,
+                   max(created_at) OVER (PARTITION BY entrant) AS last_at,
+                   list(DISTINCT user_name) OVER (PARTITION BY entrant) AS who
+            FROM ({ENTRIES}) e
+            WHERE competition_version = ? AND data_fingerprint = ? AND status = 'scored'
+              AND NOT late
         )
         SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
                extra_scores,
-               user_name AS user, public_score AS score, id AS submission_id, entries,
+               entrant AS user, is_team AS team, who AS members,
+               public_score AS score, id AS submission_id, entries,
                created_at AS submitted_at, last_at AS last_submission_at, is_baseline
         FROM scored WHERE pick = 1 ORDER BY rank
     """
-    rows = read(sql, [metric.sign, competition, version, fingerprint, metric.sign])
+    params = [metric.sign, deadline, deadline, competition, version, fingerprint, metric.sign]
+    rows = read(sql, params)
+    teams: dict[str, list[str]] = {}
+    if any(r["team"] for r in rows):  # a team's members, also those yet to submit
+        for t in read(
+            "SELECT team, member FROM team_members WHERE competition = ? ORDER BY joined_at, member",
+            [competition],
+        ):
+            teams.setdefault(t["team"], []).append(t["member"])
     for r in rows:
         # the board is public: only the public part of the extra scores
         r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
+        r["members"] = teams.get(r["user"], sorted(r["members"])) if r["team"] else [r["user"]]
     return rows
+
+
+# a competition's submissions with who they count for (the team a member is in, else the
+# member) and whether they were late; parameters: deadline, deadline, competition
+ENTRIES = """
+    SELECT s.*, coalesce(t.team, s.user_name) AS entrant, t.team IS NOT NULL AS is_team,
+           coalesce(CAST(? AS TIMESTAMP) IS NOT NULL AND s.submitted_at >= CAST(? AS TIMESTAMP),
+                    false) AS late
+    FROM submissions s
+    LEFT JOIN team_members t ON t.competition = s.competition AND t.member = s.user_name
+    WHERE s.competition = ?
+"""
 
 
 def done_before(competition: str, fingerprint: str, file_sha256: str, user: str) -> int | None:

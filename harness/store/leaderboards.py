@@ -4,7 +4,9 @@ Every query reads through `db.connect(read_only=True)`, and a page holds one suc
 connection while it renders (`reading`). Opening waits while a `harness submit` holds
 DuckDB's write lock, so a page is a moment late, never an error; a submit likewise waits
 out a page. Every query takes parameters; nothing user-written is pasted into SQL.
-Private scores leave this module only for competition versions the organiser revealed.
+Private scores leave this module only once they are shown (`rules.shown_at`: the
+deadline passed, or the organiser revealed them). Rows are per entrant: a member, or the
+team they are in; late submissions stay off the boards.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from datetime import datetime
 
 from harness.competition import data
 from harness.competition.registry import Competition
-from harness.store import db
+from harness.store import db, rules
 
 POINTS = 500  # the score-vs-time chart: the best this many (more slows the browser)
-# a board's rows: one competition version, one prepared dataset, scored (a constant, no input)
-ON_BOARD = (
-    "competition = ? AND competition_version = ? AND data_fingerprint = ? AND status = 'scored'"
-)
+# a board's rows: one competition version, one prepared dataset, scored, in time (a
+# constant, no input); the submissions come from db.ENTRIES (entrant, is_team, late)
+IN_TIME = "competition_version = ? AND data_fingerprint = ? AND status = 'scored' AND NOT late"
+ON_BOARD = f"({db.ENTRIES}) e WHERE {IN_TIME}"
 
 
 @dataclass
@@ -32,18 +34,21 @@ class Board:
         fingerprint: the data the board is ranked on; None before any data or score.
         rows: `db.leaderboard` rows, best first; with `private` (the private score of
             each user's best public submission) and `private_rank` once revealed.
-        revealed_at: when the organiser revealed the private scores, else None.
+        revealed_at: when the private scores were shown, else None.
+        rules: the competition's rules.
     """
 
     competition: Competition
     fingerprint: str | None
     rows: list[dict]
     revealed_at: datetime | None
+    rules: rules.Rules
 
     @property
     def params(self) -> list:
         """The parameters of ON_BOARD for this board."""
-        return [self.competition.name, self.competition.spec.version, self.fingerprint]
+        d = self.rules.deadline
+        return [d, d, self.competition.name, self.competition.spec.version, self.fingerprint]
 
     @property
     def sign(self) -> float:
@@ -65,13 +70,9 @@ def reading():
 
 
 def revealed_at(competition: str, version: int) -> datetime | None:
-    """When the organiser revealed this competition version's private scores, if ever."""
-    rows = db.read(
-        "SELECT revealed_at FROM reveals WHERE competition = ? AND competition_version = ?",
-        [competition, version],
-        table="reveals",
-    )
-    return rows[0]["revealed_at"] if rows else None
+    """When this competition version's private scores were shown, else None."""
+    with db.connect(read_only=True) as con:
+        return None if con is None else rules.shown_at(competition, version, con)
 
 
 @dataclass
@@ -115,33 +116,98 @@ def ranking(comp: Competition) -> tuple[str | None, list[dict]]:
     )
     if fingerprint is None:
         return None, []
-    rows = db.leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric)
+    deadline = rules.current(comp.name).deadline
+    rows = db.leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric, deadline)
     return fingerprint, rows
 
 
 def read_board(comp: Competition) -> Board:
-    """The board `harness leaderboard` shows, plus the private scores once revealed."""
+    """The board `harness leaderboard` shows, plus the private scores once shown."""
     fingerprint, rows = ranking(comp)
     revealed = revealed_at(comp.name, comp.spec.version)
-    out = Board(comp, fingerprint, rows, revealed)
+    out = Board(comp, fingerprint, rows, revealed, rules.current(comp.name))
     if revealed and rows:
-        private = {
-            r["id"]: r["private_score"]
-            for r in db.read(
-                "SELECT id, private_score FROM submissions WHERE id IN (SELECT unnest(?))",
-                [[r["submission_id"] for r in rows]],
-            )
-        }
+        private = {r["user"]: r for r in private_rows(out)}
         for r in rows:
-            r["private"] = private.get(r["submission_id"])
-        # Kaggle's private board: each user's chosen (here: best public) submission
-        ranked = sorted(
-            rows,
-            key=lambda r: (r["private"] is None, out.sign * (r["private"] or 0), r["submitted_at"]),
-        )
-        for i, r in enumerate(ranked, 1):
-            r["private_rank"] = i if r["private"] is not None else None
+            p = private.get(r["user"], {})
+            r["private"], r["private_rank"] = p.get("score"), p.get("rank")
     return out
+
+
+def private_board(comp: Competition) -> list[dict] | None:
+    """The private board once it is shown (None before): each entrant's final picks (with
+    none picked, their best public ones, as on Kaggle), ranked by the best private score
+    among them.
+
+    Returns:
+        Dicts with rank, user, score (the best private score of the picks), public_rank,
+        picks (the ids that counted), picked (whether the entrant chose them), moved
+        (public_rank - rank: up is positive), team, members, and the counted
+        submission's submission_id, public_score and valid_score; best first.
+    """
+    if revealed_at(comp.name, comp.spec.version) is None:
+        return None
+    fingerprint, rows = ranking(comp)
+    b = Board(comp, fingerprint, rows, None, rules.current(comp.name))
+    return private_rows(b) if rows else []
+
+
+def arrow(moved: int) -> str:
+    """A move from the public to the private board: up (better) is positive."""
+    return f"↑{moved}" if moved > 0 else f"↓{-moved}" if moved < 0 else "="
+
+
+def private_rows(b: Board) -> list[dict]:
+    entries = db.read(
+        f"""
+        SELECT e.id, e.entrant, e.public_score, e.private_score, e.valid_score, e.created_at,
+               p.picked_at
+        FROM ({db.ENTRIES}) e LEFT JOIN picks p ON p.submission_id = e.id WHERE {IN_TIME}
+        ORDER BY e.id
+        """,
+        b.params,
+    )
+    mine: dict[str, list[dict]] = {}
+    for e in entries:
+        mine.setdefault(e["entrant"], []).append(e)
+    public = {r["user"]: r for r in b.rows}
+    final, sign = b.rules.final, b.sign
+    out = []
+    for who, subs in mine.items():
+        chosen = sorted(
+            (e for e in subs if e["picked_at"] is not None),
+            key=lambda e: (e["picked_at"], e["id"]),
+            reverse=True,
+        )[:final]
+        picked = bool(chosen)
+        if not picked:
+            chosen = sorted(
+                subs, key=lambda e: (sign * e["public_score"], e["created_at"], e["id"])
+            )
+            chosen = chosen[:final]
+        best = min(chosen, key=lambda e: (sign * e["private_score"], e["created_at"], e["id"]))
+        row = public[who]
+        out.append(
+            {
+                "user": who,
+                "score": best["private_score"],
+                "public_rank": row["rank"],
+                "picks": sorted(e["id"] for e in chosen),
+                "picked": picked,
+                "team": row["team"],
+                "members": row["members"],
+                "submission_id": best["id"],
+                "public_score": best["public_score"],
+                "valid_score": best["valid_score"],
+                "_order": (sign * best["private_score"], best["created_at"], best["id"]),
+            }
+        )
+    out.sort(key=lambda r: r.pop("_order"))
+    for i, r in enumerate(out, 1):
+        r["rank"] = i
+        r["moved"] = r["public_rank"] - i
+    keys = ["rank", "user", "score", "public_rank", "moved", "picks", "picked"]
+    return [{k: r[k] for k in keys} | r for r in out]
 
 
 def activity() -> dict[str, dict]:
@@ -161,18 +227,18 @@ def best_over_time(b: Board, users: list[str]) -> list[dict]:
     return db.read(
         f"""
         WITH runs AS (
-            SELECT id, user_name, created_at,
-                   min(? * public_score) OVER (PARTITION BY user_name ORDER BY created_at, id
+            SELECT id, entrant, created_at,
+                   min(? * public_score) OVER (PARTITION BY entrant ORDER BY created_at, id
                                                ROWS UNBOUNDED PRECEDING) AS best
-            FROM submissions WHERE {ON_BOARD} AND user_name IN (SELECT unnest(?))
+            FROM {ON_BOARD} AND entrant IN (SELECT unnest(?))
         ), steps AS (
-            SELECT *, lag(best) OVER (PARTITION BY user_name ORDER BY created_at, id) AS before
+            SELECT *, lag(best) OVER (PARTITION BY entrant ORDER BY created_at, id) AS before
             FROM runs
         )
-        SELECT user_name AS user, created_at AS submitted_at, ? * best AS best,
+        SELECT entrant AS user, created_at AS submitted_at, ? * best AS best,
                id AS submission_id
         FROM steps WHERE before IS NULL OR best < before
-        ORDER BY user_name, created_at, id
+        ORDER BY entrant, created_at, id
         """,
         [b.sign, *b.params, users, b.sign],
     )
@@ -192,7 +258,7 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
         WITH picked AS (  -- only the columns shown: logs and code are large
             SELECT id, user_name, filename, config, model, message, public_score, seconds,
                    created_at
-            FROM submissions WHERE {ON_BOARD}
+            FROM {ON_BOARD}
             ORDER BY ? * public_score, created_at, id LIMIT ?
         ), per_epoch AS (
             SELECT submission_id, avg(seconds) AS seconds_per_epoch FROM epochs
@@ -221,12 +287,36 @@ def latest(competition: str, limit: int = 20) -> list[dict]:
 
 
 def submission(sub_id: int) -> dict | None:
-    """`db.submission`, its private score removed unless its version is revealed."""
+    """`db.submission`, its private scores removed until they are shown."""
     row = db.submission(sub_id)
     if row is not None:
-        row["revealed_at"] = revealed_at(row["competition"], row["competition_version"])
         if row["revealed_at"] is None:
             row["private_score"] = None
             for v in (row.get("extra_scores") or {}).values():
                 v.pop("private", None)
     return row
+
+
+def allowances(comp: Competition) -> list[dict]:
+    """Each member's (or team's) submissions left today: user, members, used, remaining,
+    for the group's members and everyone who has submitted to the competition."""
+    names = db.read("SELECT name FROM members ORDER BY name", table="members")
+    names += db.read(
+        "SELECT DISTINCT user_name AS name FROM submissions WHERE competition = ? "
+        "AND NOT is_baseline ORDER BY name",
+        [comp.name],
+    )
+    out: dict[str, dict] = {}
+    at = db.now()
+    for n in dict.fromkeys(r["name"] for r in names):
+        a = rules.allowance(comp.name, n, at)
+        out.setdefault(
+            a.entrant.name,
+            {
+                "user": a.entrant.name,
+                "members": ", ".join(a.entrant.members) if a.entrant.team else "",
+                "used today": a.used,
+                "left today": a.remaining,
+            },
+        )
+    return sorted(out.values(), key=lambda r: r["user"])

@@ -17,13 +17,13 @@ _claiming = threading.Lock()  # one claim at a time in a process: no run is clai
 _drawing = threading.Lock()  # one id drawn at a time: the draw rewrites one row
 
 
-def next_id() -> int:
+def draw(con) -> int:
     """A fresh id from the submissions' sequence (the submission will keep it).
 
     The draw is written down with it: DuckDB 1.x does not keep a sequence's step taken
     in a transaction that writes nothing else, and would hand out the same id again.
     """
-    with _drawing, db.connect() as con:
+    with _drawing:
         got = con.execute(
             "INSERT OR REPLACE INTO meta VALUES "
             "('last_queued_id', CAST(nextval('submission_ids') AS VARCHAR)) RETURNING value"
@@ -31,22 +31,38 @@ def next_id() -> int:
     return int(got[0])
 
 
+def next_id() -> int:
+    """`draw` in a connection of its own."""
+    with db.connect() as con:
+        return draw(con)
+
+
 def enqueue(
-    sub_id: int,
     competition: str,
     user: str,
     message: str | None,
     filename: str,
     upload: str,
     seed: int,
-) -> None:
-    """Stores uploaded work as queued (its file already lies at `upload`)."""
-    with db.connect() as con:
+) -> int:
+    """Admits uploaded work under the competition's daily limit and stores it as queued
+    (its file already lies at `upload`); returns its id.
+
+    Raises:
+        rules.OverLimit: the member (or their team) has no submission left today.
+    """
+    from harness.store import rules
+
+    at = db.now()
+    with rules._admitting, db.connect() as con:
+        rules.admit(con, competition, user, at)
+        sub_id = draw(con)
         con.execute(
             "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
             "state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
-            [sub_id, competition, user, message, filename, upload, seed, db.now()],
+            [sub_id, competition, user, message, filename, upload, seed, at],
         )
+    return sub_id
 
 
 def items() -> list[dict]:

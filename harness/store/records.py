@@ -1,6 +1,7 @@
 """What a submission's record shows to members: the JSON of `submit` and `show`, locally
-and through the group's server alike. Private scores stay out until the organiser shows
-them on the board; the `also` metrics are their public part only."""
+and through the group's server alike. `private_score` is null until the private scores
+are shown (the deadline passed, or the organiser revealed them); the `also` metrics are
+their public part only. `late`: made at or after the deadline (kept off the boards)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ PUBLIC_FIELDS = (
     "status",
     "metric",
     "public_score",
+    "private_score",
+    "valid_score",
+    "late",
     "error",
     "user",
     "message",
@@ -23,9 +27,9 @@ PUBLIC_FIELDS = (
     "wall_seconds",
     "peak_memory_mb",
     "sandboxed",
+    "submitted_at",
     "created_at",
 )
-HIDDEN_FIELDS = ("private_score",)  # revealed by the organiser, never by `show`
 # what the record leaves out: the host's own folders
 HOST_FIELDS = ("run_dir",)
 
@@ -35,22 +39,29 @@ def public_also(row: dict) -> dict:
     return {k: v["public"] for k, v in (row.get("extra_scores") or {}).items()}
 
 
+def private(row: dict) -> float | None:
+    """The private score once shown, else None."""
+    return row.get("private_score") if row.get("revealed_at") else None
+
+
 def summary(row: dict) -> dict:
     """The submit JSON: the public fields plus a `user` alias."""
     out = {k: row.get(k) for k in PUBLIC_FIELDS}
+    out["private_score"] = private(row)
     out["user"] = row["user_name"]
     out["also"] = public_also(row)
     return out
 
 
 def record(row: dict, host: bool = True) -> dict:
-    """The show JSON: everything stored for a submission but its private scores.
+    """The show JSON: everything stored for a submission, its private score null until shown.
 
     Args:
         host: False when it leaves the host (the server's API): without the host's paths.
     """
     row = dict(row)
-    for k in HIDDEN_FIELDS + (() if host else HOST_FIELDS):
+    row["private_score"] = private(row)
+    for k in () if host else HOST_FIELDS:
         row.pop(k, None)
     row["also"] = public_also(row)
     row.pop("extra_scores", None)

@@ -26,7 +26,10 @@ def test_submit_and_show_print_one_json_object(name, ready, tmp_path):
     assert row["competition"] == name and isinstance(row["public_score"], float)
     status, shown = cli_json("show", str(row["id"]))
     assert status == 0 and shown["id"] == row["id"] and shown["public_score"] == row["public_score"]
-    assert "private_score" not in shown
+    # hidden until the deadline or a reveal: null, in both
+    assert shown["private_score"] is None and row["private_score"] is None
+    assert row["late"] is False and shown["late"] is False
+    assert row["remaining"] is None and row["daily_limit"] is None  # no limit by default
 
 
 def test_every_failure_path_prints_one_json_object(ready, tmp_path):

@@ -54,7 +54,7 @@ def test_submit_json_scored_failed_rejected_and_usage(ready, tmp_path):
         "accuracy",
         None,
     )
-    assert isinstance(out["public_score"], float) and "private_score" not in out
+    assert isinstance(out["public_score"], float) and out["private_score"] is None
 
     code, out = cli_json(
         "submit",
@@ -107,7 +107,7 @@ def test_human_summary_leaderboard_show_and_reproduce(ready, tmp_path):
 
     code, shown = cli_json("show", str(board[0]["submission_id"]), home=ready)
     assert code == 0 and shown["docstring"] == "Women first." and shown["user"] == "ann"
-    assert "private_score" not in shown and shown["content"].startswith('"""Women first')
+    assert shown["private_score"] is None and shown["content"].startswith('"""Women first')
     assert "docstring:" in cli("show", str(board[0]["submission_id"]), home=ready).stdout
     assert cli("show", "999", home=ready).returncode == 2
 

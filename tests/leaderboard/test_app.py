@@ -15,7 +15,7 @@ from streamlit.testing.v1.element_tree import Block
 
 from harness.paths import REPO_ROOT
 from harness.server import scheduler, status
-from harness.store import db, members, queue
+from harness.store import db, members, queue, rules
 from tests.leaderboard.conftest import HOSTILE, done, harness
 
 APP = REPO_ROOT / "leaderboard" / "app.py"
@@ -120,13 +120,60 @@ def test_revealed_private_scores_join_the_board(page, board_home):
         assert sorted(board["private rank"]) == list(range(1, len(board) + 1))
         best_private = board.sort_values("private", ascending=False)["private"].iloc[0]
         assert board.set_index("private rank").loc[1, "private"] == best_private
-        assert "private scores revealed" in " ".join(texts(at))
+        assert "private scores shown since" in " ".join(texts(at))
         best = int(board["best"].iloc[0])
         shown = [t.value for t in page(submission=str(best)).text]
-        assert f"private accuracy {private[best]:.5f}" in shown  # on its page too, once revealed
+        # on its page too, once revealed
+        assert any(t.startswith(f"private accuracy {private[best]:.5f}") for t in shown)
     finally:
         done(harness(board_home, "reveal", "titanic", "--hide"))
-    assert "private" not in page(competition="titanic").dataframe[0].value
+    at = page(competition="titanic")
+    assert "private" not in at.dataframe[0].value
+    assert "Private leaderboard" not in [h.value for h in at.subheader]
+
+
+def test_the_private_board_and_its_shake_up_once_shown(page, board_home):
+    done(harness(board_home, "reveal", "titanic"))
+    try:
+        at = page(competition="titanic")
+        private = json.loads(
+            done(harness(board_home, "leaderboard", "titanic", "--private", "--json"))
+        )
+    finally:
+        done(harness(board_home, "reveal", "titanic", "--hide"))
+    heads = [h.value for h in at.subheader]
+    assert heads.index("Private leaderboard") < heads.index("Latest submissions")
+    table = next(d.value for d in at.dataframe if "public_rank" in d.value.columns)
+    assert table["user"].tolist() == [r["user"] for r in private]
+    assert table["score"].tolist() == [r["score"] for r in private]
+    arrows = {"=": 0} | {f"↑{n}": n for n in range(1, 9)} | {f"↓{n}": -n for n in range(1, 9)}
+    assert [arrows[m] for m in table["move"]] == [r["moved"] for r in private]
+    drawn = charts(at)
+    shake = drawn["Shake-up: public rank to private rank"]
+    ann = shake[shake["user"] == "ann"].set_index("board")["rank"].to_dict()
+    mine = next(r for r in private if r["user"] == "ann")
+    assert ann == {"public": mine["public_rank"], "private": mine["rank"]}
+    scores = drawn["Valid, public and private accuracy"]
+    assert set(scores["part"]) == {"valid", "public", "private"}
+    got = scores[scores["user"] == "ann"].set_index("part")["score"].to_dict()
+    assert got["private"] == mine["score"] and got["public"] == mine["public_score"]
+
+
+def test_each_members_submissions_left_today_under_a_daily_limit(page, board_home, ids):
+    assert "Submissions left today" not in [h.value for h in page(competition="titanic").subheader]
+    done(harness(board_home, "rules", "titanic", "--daily-limit", "50"))
+    try:
+        at = page(competition="titanic")
+    finally:
+        done(harness(board_home, "rules", "titanic", "--daily-limit", "none"))
+    assert "50 submissions a day per member or team" in " ".join(texts(at))
+    left = next(d.value for d in at.dataframe if "left today" in d.value.columns)
+    rows = left.set_index("user")
+    used = {u: int(rows.loc[u, "used today"]) for u in ("ann", "bob", "cat")}
+    # scored today count; bob's failure and cat's rejected CSV do not
+    assert used == {"ann": 2, "bob": 1, "cat": 0}
+    assert int(rows.loc["ann", "left today"]) == 48
+    assert "course" not in rows.index  # the baselines are not a member's
 
 
 def test_best_score_over_time_steps_at_each_improvement(page, ids):
@@ -154,6 +201,7 @@ def test_submission_page_shows_code_config_curves_artifacts_and_log(page, ids):
     score = at.success[0].value
     assert score.startswith("Scored: public accuracy ") and score.endswith(" (higher is better)")
     texts = [t.value for t in at.text]
+    assert texts.pop(0).startswith("valid accuracy 0.")  # the run's score on the valid set
     assert texts[0].startswith("by bob · tiny_fastai.py (code, train) · titanic (version ")
     assert texts[0].endswith(" UTC") and texts[1] == "tabular"  # the message
     assert texts[2].startswith("Model: TabularModel, ") and " parameters (" in texts[2]
@@ -256,7 +304,7 @@ def test_a_hostile_name_and_markdown_are_shown_as_text(page, ids):
     for at in (board, sub, both):
         assert not at.get("html") and not any("<script" in t for t in texts(at))
     assert HOSTILE in board.dataframe[0].value["user"].tolist()
-    shown = [t.value for t in sub.text]  # st.text: verbatim
+    shown = [t.value for t in sub.text][1:]  # st.text: verbatim; after the valid score
     assert shown[0].startswith(f"by {HOSTILE} · zeros.py ") and shown[1] == f"{HOSTILE} **bold**"
     women = page(submission=str(ids["ann_women"]))
     assert "Women first: *the* **gender** rule." in [t.value for t in women.text]
@@ -461,6 +509,20 @@ def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros
     at.radio[0].set_value("Submit").run()
     assert at.text_input(key="token").value == token
     assert at.success[0].value.startswith(f"#{sub} scored")
+
+
+def test_the_submit_page_shows_what_is_left_and_refuses_over_the_limit(submit_home, zeros):
+    token = members.add("dee")
+    rules.change("titanic", daily_limit=1)
+    at = submit_form(token, ("zeros.csv", zeros, "text/csv"))
+    [item] = queue.items()
+    assert "dee on titanic: 0 of 1 left today" in [t.value for t in at.text]
+    over = submit_form(token, ("zeros.csv", zeros, "text/csv"))
+    [row] = db.read("SELECT id, status, error FROM submissions")  # recorded, never queued
+    assert row["status"] == "rejected" and len(queue.items()) == 1
+    assert [e.value for e in over.error] == [f"#{row['id']} rejected:"]
+    assert over.code[0].value == row["error"]
+    assert row["error"].startswith("daily limit reached: titanic allows 1 submission a day")
 
 
 def test_a_wrong_token_queues_nothing(submit_home, zeros):

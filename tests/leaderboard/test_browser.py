@@ -196,6 +196,33 @@ def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
     assert not dialogs and not errors
 
 
+def test_the_private_board_and_its_shake_up_in_chromium(server, chromium, board_home, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    done(harness(board_home, "reveal", "titanic"))
+    try:
+        private = json.loads(
+            done(harness(board_home, "leaderboard", "titanic", "--private", "--json"))
+        )
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 3000})  # every chart shown
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server + "?competition=titanic")
+            idle(page, "titanic")
+            page.get_by_role("heading", name="Private leaderboard").wait_for()
+            marks = drawn(page, 4)  # best over time, score against time, shake-up, scores
+            # the shake-up: a line and two points per member; the scores: three points each
+            assert marks[2] >= 3 * len(private) and marks[3] >= 4 * len(private)
+            rows = grid(page, 1)
+            assert [r[1] for r in rows] == [r["user"] for r in private]
+            shot(page, tmp_path / "private.png")
+            browser.close()
+    finally:
+        done(harness(board_home, "reveal", "titanic", "--hide"))
+    assert not errors
+
+
 def test_a_member_submits_in_chromium_and_sees_the_run_scored(
     server, chromium, board_home, tmp_path
 ):

@@ -63,7 +63,7 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     assert code == 0 and csv["status"] == "scored" and csv["user"] == "alice", csv
     code, py = cli_json("submit", "titanic", str(write(tmp_path / "w.py", WOMEN)), home=laptop)
     assert code == 0 and py["status"] == "scored" and py["sandboxed"] is True, py
-    assert py["id"] > csv["id"] and "private_score" not in py
+    assert py["id"] > csv["id"] and py["private_score"] is None
 
     # impersonation: a usage error, nothing queued
     bob = cli("submit", "titanic", str(sample(ready)), "--user", "bob", home=laptop)
@@ -75,7 +75,7 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     assert code == 0 and board == json.loads(json.dumps(host_board)) and board[0]["user"] == "alice"
     code, shown = cli_json("show", str(py["id"]), home=laptop)
     assert code == 0 and shown["user"] == "alice" and shown["status"] == "scored"
-    assert "private_score" not in shown and "run_dir" not in shown
+    assert shown["private_score"] is None and "run_dir" not in shown
     assert all("path" not in a for a in shown["artifacts"])
     human = cli("submit", "titanic", str(sample(ready)), home=laptop)
     assert human.returncode == 0 and "scored" in human.stdout and "rank 1 of 1" in human.stdout

@@ -43,8 +43,7 @@ def test_ids_are_unique_across_threads_connections_and_local_submits(home):
 
 def test_claim_marks_running_and_records_the_attempt(home):
     for user in ("a", "a", "b"):
-        i = queue.next_id()
-        queue.enqueue(i, "titanic", user, None, "x.csv", f"/nowhere/{i}", 42)
+        queue.enqueue("titanic", user, None, "x.csv", f"/nowhere/{user}", 42)
     turns: dict[str, int] = {}
     first = queue.claim(turns)
     second = queue.claim(turns)
