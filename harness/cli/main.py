@@ -103,6 +103,7 @@ def cmd_submit(args) -> int:
         is_baseline=args.baseline,
         on_output=echo(args.verbose),
         log=err,
+        executor=executor_of(args),
     )
     from harness.store import rules
 
@@ -118,6 +119,18 @@ def cmd_submit(args) -> int:
     return EXIT_OK if row["status"] == "scored" else EXIT_FAILED
 
 
+def executor_of(args, **kwargs):
+    """The executor `--executor` names: None (the local default), or a Ray one."""
+    if args.executor == "local":
+        if args.ray_address:
+            raise UsageError("--ray-address goes with --executor ray")
+        return None
+    from harness.run.ray_executor import RayExecutor, connect
+
+    connect(args.ray_address)  # now: a missing ray or a cluster that does not answer stops here
+    return RayExecutor(args.ray_address, **kwargs)
+
+
 def submit_remote(srv, args) -> int:
     from harness.cli import remote
 
@@ -126,7 +139,11 @@ def submit_remote(srv, args) -> int:
         raise UsageError(
             f"--user {args.user!r} is not you: the server records your token's member, {member!r}"
         )
-    local = [f for f in ("device", "timeout", "memory_mb") if getattr(args, f) is not None]
+    local = [
+        f for f in ("device", "timeout", "memory_mb", "ray_address") if getattr(args, f) is not None
+    ]
+    if args.executor != "local":
+        local.insert(0, "executor")
     if local or args.baseline:
         flag = "--" + (local[0].replace("_", "-") if local else "baseline")
         raise UsageError(f"{flag} is for local runs; the server sets its runs' limits")
@@ -424,7 +441,7 @@ def show_waiting(st: dict, as_json: bool) -> int:
 def cmd_reproduce(args) -> int:
     from harness.run import pipeline
 
-    res = pipeline.reproduce(args.id, on_output=echo(args.verbose))
+    res = pipeline.reproduce(args.id, executor=executor_of(args), on_output=echo(args.verbose))
     if args.json:
         dump(res)
     else:
@@ -515,7 +532,15 @@ def cmd_serve(args) -> int:
         err(f"harness: warning: members' code runs NOT sandboxed ({why}; --no-sandbox)")
     else:
         err(f"harness: members' code runs sandboxed: bubblewrap, {sb.mode} mode")
-    app.serve(args.host, args.port, args.workers, sandboxed=sb is not None)
+    if args.executor == "ray":
+        from harness.run.ray_executor import connect
+
+        ray = connect(args.ray_address)
+        cpus = ray.cluster_resources().get("CPU", 0)
+        err(f"harness: runs go to Ray ({len(ray.nodes())} node(s), {cpus:g} CPUs)")
+    elif args.ray_address:
+        raise UsageError("--ray-address goes with --executor ray")
+    app.serve(args.host, args.port, args.workers, sb is not None, args.executor, args.ray_address)
     return EXIT_OK
 
 
@@ -731,6 +756,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, help="seconds (default 3600)")
     s.add_argument("--memory-mb", type=float, help="memory limit (default 3/4 of RAM, <=16 GiB)")
     s.add_argument("--baseline", action="store_true", help="mark it as a course baseline")
+    s.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
+        "--ray-address, else a local Ray for this command)",
+    )
+    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--verbose", "-v", action="store_true", help="show the whole worker log")
     s.add_argument(
@@ -795,6 +828,14 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reproduce", help="re-run a code submission, compare the score")
     s.add_argument("id", type=int)
+    s.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
+        "--ray-address, else a local Ray for this command)",
+    )
+    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_reproduce)
@@ -857,6 +898,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even where no sandbox works (members' code then runs unsandboxed)",
     )
+    s.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
+        "--ray-address, else a local Ray for this command)",
+    )
+    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
     s.set_defaults(fn=cmd_serve)
 
     m = sub.add_parser("member", help="the group's members and their tokens (on the host)")

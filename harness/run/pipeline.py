@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -217,8 +218,12 @@ def run_code(
 ) -> dict:
     """Runs a code submission in a worker and scores it; returns the row's run fields."""
     inputs = {split: prepared.inputs / f"{split}.parquet" for split in data.INPUTS}
+    executor = executor or LocalExecutor()
     res, final, memory_mb = _run_worker(comp, inputs, sub, limits, executor, on_output)
     fields = {
+        "executor": getattr(executor, "name", type(executor).__name__),
+        "node": res.node or socket.gethostname(),
+        "gpu": res.gpu or (res.result.get("versions") or {}).get("gpu"),
         "seed": limits.seed,
         "device": res.result.get("device", limits.device),
         "versions": res.result.get("versions"),

@@ -88,6 +88,8 @@ class RunResult:
     wall_seconds: float = 0.0
     peak_memory_mb: float = 0.0
     sandboxed: bool | None = None  # None: the executor does not say
+    node: str | None = None  # the machine it ran on (None: this one)
+    gpu: str | None = None  # that machine's GPU, where the executor knows it
 
 
 class Executor(Protocol):
@@ -159,12 +161,16 @@ class Tail(threading.Thread):
 class LocalExecutor:
     """Runs the worker as a child process of this one, in the sandbox when there is one.
 
+    `name` is what a submission's row records as its executor.
+
     Args:
         sandboxed: None (default) follows HARNESS_SANDBOX; False runs without a sandbox;
             True requires one.
         threads: the worker's OpenMP/MKL threads (its share of the cores); None: torch's
             own choice, one per core.
     """
+
+    name = "local"
 
     def __init__(self, sandboxed: bool | None = None, threads: int | None = None):
         self.sandboxed = sandboxed

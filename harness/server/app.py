@@ -48,12 +48,12 @@ def hold_home() -> int:
     return fd
 
 
-def build(workers: int, sandboxed: bool | None):
+def build(workers: int, sandboxed: bool | None, executor: str = "local", ray_address=None):
     """The ASGI app: the leaderboard, the API, and the queue's workers in its lifespan."""
     import streamlit as st
     from starlette.routing import Mount
 
-    sched = scheduler.Scheduler(workers=workers, sandboxed=sandboxed)
+    sched = scheduler.Scheduler(workers, sandboxed, executor, ray_address)
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -72,7 +72,14 @@ def build(workers: int, sandboxed: bool | None):
     )
 
 
-def serve(host: str, port: int, workers: int, sandboxed: bool | None) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    sandboxed: bool | None,
+    executor: str = "local",
+    ray_address: str | None = None,
+) -> None:
     """Serves until stopped (Ctrl-C or SIGTERM); the caller holds the home (`hold_home`)."""
     import uvicorn
     from streamlit import config
@@ -82,5 +89,5 @@ def serve(host: str, port: int, workers: int, sandboxed: bool | None) -> None:
         pass
     for k, v in {**STREAMLIT_OPTIONS, "server.port": port, "server.address": host}.items():
         config.set_option(k, v)
-    app = build(workers, sandboxed)
+    app = build(workers, sandboxed, executor, ray_address)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -20,6 +20,7 @@ from pathlib import Path
 from harness.competition import registry
 from harness.errors import HarnessError
 from harness.run import pipeline
+from harness.run.ray_executor import NodeLost
 from harness.run.runner import LocalExecutor
 from harness.server import intake
 from harness.store import db, queue
@@ -42,9 +43,16 @@ class Scheduler:
         progress: what each running id has done so far: epochs and its last line.
     """
 
-    def __init__(self, workers: int = 1, sandboxed: bool | None = True):
+    def __init__(
+        self,
+        workers: int = 1,
+        sandboxed: bool | None = True,
+        executor: str = "local",
+        ray_address: str | None = None,
+    ):
         self.workers = workers
         self.sandboxed = sandboxed
+        self.executor, self.ray_address = executor, ray_address
         # several runs at once share the cores: each gets its share of threads
         self.share = None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
         self.turns: dict[str, int] = {}
@@ -114,6 +122,7 @@ class Scheduler:
                 seen["line"] = line
 
         log(f"submission {sub_id} ({item['user_name']}, {item['filename']}): running")
+        again = False
         try:
             row = pipeline.submit(
                 item["competition"],
@@ -124,16 +133,34 @@ class Scheduler:
                 on_output=on_output,
                 log=lambda msg: log(f"submission {sub_id}: {msg}"),
                 queued=sub_id,
-                executor=LocalExecutor(sandboxed=self.sandboxed, threads=self.share),
+                executor=self.runner(item),
                 submitted_at=item["queued_at"],
             )
             log(f"submission {sub_id}: {row['status']}")
+        except NodeLost as e:  # the machine running it dropped out: once more, in line
+            log(f"submission {sub_id}: {e}; queued to run once more")
+            queue.requeue(sub_id)
+            again = True
         except Exception as e:  # it could not run at all: recorded failed, the server goes on
             log(f"submission {sub_id}: could not run: {e}")
             give_up(item, pipeline.one_line(e) if not isinstance(e, HarnessError) else str(e))
         finally:
             self.progress.pop(sub_id, None)
-            shutil.rmtree(Path(item["upload"]).parent, ignore_errors=True)
+            if not again:
+                shutil.rmtree(Path(item["upload"]).parent, ignore_errors=True)
+
+    def runner(self, item: dict):
+        """The executor for one run: local, or a Ray task (lost once: re-queued)."""
+        if self.executor == "ray":
+            from harness.run.ray_executor import RayExecutor
+
+            return RayExecutor(
+                self.ray_address,
+                sandboxed=self.sandboxed,
+                threads=self.share,
+                requeue=item["attempts"] < ATTEMPTS,
+            )
+        return LocalExecutor(sandboxed=self.sandboxed, threads=self.share)
 
 
 def give_up(item: dict, error: str) -> None:

@@ -251,6 +251,12 @@ MIGRATIONS: list[str] = [
         pid INTEGER NOT NULL
     );
     """,
+    # 11: where a code run ran: the executor (local or ray), the machine, its GPU
+    """
+    ALTER TABLE submissions ADD COLUMN executor VARCHAR;
+    ALTER TABLE submissions ADD COLUMN node VARCHAR;
+    ALTER TABLE submissions ADD COLUMN gpu VARCHAR;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model", "differences")
@@ -468,12 +474,12 @@ def submission(sub_id: int) -> dict | None:
         if not rows:
             return None
         row = rows[0]
-        from harness.store import rules
-
         # what the rules make of it now: late (made at or after the deadline), and when
         # the private scores were shown (None: still hidden)
-        row["late"] = rules.current(row["competition"], con).late(row.get("submitted_at"))
-        row["revealed_at"] = rules.shown_at(row["competition"], row["competition_version"], con)
+        deadline = (rules_row(con, row["competition"]) or {}).get("deadline")
+        made = row.get("submitted_at")
+        row["late"] = deadline is not None and made is not None and made >= deadline
+        row["revealed_at"] = shown_at(con, row["competition"], row["competition_version"])
         row["epochs"] = _rows(
             con.execute(
                 "SELECT fit, epoch, seconds, train_loss, valid_loss, metrics FROM epochs "
@@ -497,6 +503,54 @@ def submission(sub_id: int) -> dict | None:
             )
         )
     return row
+
+
+def rules_row(con, competition: str) -> dict | None:
+    """The competition's rules in force (the newest `rules` row), None before any."""
+    if not has_table(con, "rules"):
+        return None
+    rows = _rows(
+        con.execute(
+            "SELECT * FROM rules WHERE competition = ? "
+            "ORDER BY changed_at DESC, rowid DESC LIMIT 1",
+            [competition],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def shown_at(con, competition: str, version: int) -> datetime | None:
+    """When a competition version's private scores were shown: the organiser's reveal,
+    or the deadline once it has passed, whichever came first; None while hidden."""
+    times = []
+    if has_table(con, "reveals"):
+        got = con.execute(
+            "SELECT revealed_at FROM reveals WHERE competition = ? AND competition_version = ?",
+            [competition, version],
+        ).fetchone()
+        times += [got[0]] if got else []
+    deadline = (rules_row(con, competition) or {}).get("deadline")
+    if deadline is not None and now() >= deadline:
+        times.append(deadline)
+    return min(times) if times else None
+
+
+_drawing = threading.Lock()  # one id drawn at a time in a process: the draw rewrites one row
+
+
+def draw_id(con) -> int:
+    """A fresh id from the submissions' sequence, for work not yet recorded (the server's
+    queue, a local run under way); the submission keeps it.
+
+    The draw is written down with it: DuckDB 1.x does not keep a sequence's step taken
+    in a transaction that writes nothing else, and would hand out the same id again.
+    """
+    with _drawing:
+        got = con.execute(
+            "INSERT OR REPLACE INTO meta VALUES "
+            "('last_queued_id', CAST(nextval('submission_ids') AS VARCHAR)) RETURNING value"
+        ).fetchone()
+    return int(got[0])
 
 
 def latest_board(competition: str, version: int) -> str | None:

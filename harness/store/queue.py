@@ -14,27 +14,12 @@ import threading
 from harness.store import db
 
 _claiming = threading.Lock()  # one claim at a time in a process: no run is claimed twice
-_drawing = threading.Lock()  # one id drawn at a time: the draw rewrites one row
-
-
-def draw(con) -> int:
-    """A fresh id from the submissions' sequence (the submission will keep it).
-
-    The draw is written down with it: DuckDB 1.x does not keep a sequence's step taken
-    in a transaction that writes nothing else, and would hand out the same id again.
-    """
-    with _drawing:
-        got = con.execute(
-            "INSERT OR REPLACE INTO meta VALUES "
-            "('last_queued_id', CAST(nextval('submission_ids') AS VARCHAR)) RETURNING value"
-        ).fetchone()
-    return int(got[0])
 
 
 def next_id() -> int:
-    """`draw` in a connection of its own."""
+    """`db.draw_id` in a connection of its own."""
     with db.connect() as con:
-        return draw(con)
+        return db.draw_id(con)
 
 
 def enqueue(
@@ -56,7 +41,7 @@ def enqueue(
     at = db.now()
     with rules._admitting, db.connect() as con:
         rules.admit(con, competition, user, at)
-        sub_id = draw(con)
+        sub_id = db.draw_id(con)
         con.execute(
             "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
             "state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",

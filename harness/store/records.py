@@ -27,6 +27,8 @@ PUBLIC_FIELDS = (
     "wall_seconds",
     "peak_memory_mb",
     "sandboxed",
+    "executor",
+    "node",
     "submitted_at",
     "created_at",
 )

@@ -77,15 +77,12 @@ def _con_or_read(con, sql: str, params: list, table: str) -> list[dict]:
 
 def current(competition: str, con=None) -> Rules:
     """The rules in force (the defaults until the organiser sets any)."""
-    rows = _con_or_read(
-        con,
-        "SELECT * FROM rules WHERE competition = ? ORDER BY changed_at DESC, rowid DESC LIMIT 1",
-        [competition],
-        "rules",
-    )
-    if not rows:
+    if con is None:
+        with db.connect(read_only=True) as con:
+            return current(competition, con) if con is not None else Rules(competition)
+    r = db.rules_row(con, competition)
+    if r is None:
         return Rules(competition)
-    r = rows[0]
     return Rules(
         competition,
         r["daily_limit"],
@@ -294,13 +291,11 @@ def reserve(competition: str, user: str) -> tuple[int, datetime]:
     Raises:
         OverLimit: no submission left today.
     """
-    from harness.store import queue
-
     host, at = socket.gethostname(), db.now()
     with _admitting, db.connect() as con:
         _forget_dead(con, host)
         admit(con, competition, user, at)
-        sub_id = queue.draw(con)
+        sub_id = db.draw_id(con)
         con.execute(
             "INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?)",
             [sub_id, competition, user, at, host, os.getpid()],
@@ -329,19 +324,11 @@ def _forget_dead(con, host: str) -> None:
 
 
 def shown_at(competition: str, version: int, con=None) -> datetime | None:
-    """When the private scores were shown: the organiser's reveal, or the deadline once it
-    has passed, whichever came first; None while they are hidden."""
-    rows = _con_or_read(
-        con,
-        "SELECT revealed_at FROM reveals WHERE competition = ? AND competition_version = ?",
-        [competition, version],
-        "reveals",
-    )
-    times = [rows[0]["revealed_at"]] if rows else []
-    rules = current(competition, con)
-    if rules.closed():
-        times.append(rules.deadline)
-    return min(times) if times else None
+    """When the private scores were shown (`db.shown_at`); None while they are hidden."""
+    if con is None:
+        with db.connect(read_only=True) as con:
+            return None if con is None else db.shown_at(con, competition, version)
+    return db.shown_at(con, competition, version)
 
 
 def hidden_until(competition: str) -> str:

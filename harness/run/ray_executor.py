@@ -1,0 +1,242 @@
+"""Runs code submissions on a Ray cluster: one Ray task per run, on whichever node has
+what the run asks for (its CPUs, its memory, a GPU for a CUDA run).
+
+The task runs the same sandboxed worker as `LocalExecutor`, on the node it lands on,
+under the same time and memory limits. Its inputs (the submission and the train, valid
+and test features) travel through Ray's object store, and its outputs (predictions,
+epochs, artifacts, the log) come back the same way: the machines share no disk. The
+hidden labels never leave the host: scoring and the store stay there.
+
+Ray is imported only when this executor is used (`pip install 'harness[cluster]'`).
+With RAY_ADDRESS (or an address given) the harness joins that cluster; without one it
+starts a local Ray for the command's life, on 127.0.0.1, and stops it at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from harness.errors import HarnessError
+from harness.run.runner import Job, LocalExecutor, RunResult
+
+LOST = "the Ray node running it was lost"
+SHIPPED_BACK = ("out", "artifacts")  # the run's folders that come back to the host
+_started: dict[str, object] = {}
+
+
+class NodeLost(HarnessError):
+    """The node (or the Ray worker) running a task died before it answered."""
+
+
+class RayUnavailable(HarnessError):
+    """Ray is not installed, or the cluster cannot be reached."""
+
+
+def connect(address: str | None = None):
+    """The `ray` module, joined to the cluster (`address`, else RAY_ADDRESS) or to a local
+    Ray started now for this process's life.
+
+    Raises:
+        RayUnavailable: ray is not installed, or the cluster does not answer.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            "the Ray executor needs ray: pip install 'harness[cluster]' (or pip install ray)"
+        ) from None
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        if address:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        else:  # a Ray of our own on this machine: started now, stopped at exit
+            ray.init(
+                include_dashboard=False,
+                logging_level="ERROR",
+                log_to_driver=False,
+                _node_ip_address="127.0.0.1",
+            )
+            atexit.register(ray.shutdown)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = address or "a local Ray"
+        raise RayUnavailable(f"cannot start or join {where}: {' '.join(str(e).split())}") from e
+    _started["address"] = address or "local"
+    return ray
+
+
+def _files(root: Path, folders: tuple[str, ...]) -> dict[str, bytes]:
+    """Every regular file under `root`'s `folders`, by its path relative to `root`."""
+    out = {}
+    for name in folders:
+        top = root / name
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for folder, _, files in os.walk(top, followlinks=False):
+            for f in files:
+                p = Path(folder) / f
+                if p.is_file() and not p.is_symlink():
+                    out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out
+
+
+def _place(root: Path, files: dict[str, bytes]) -> None:
+    """Writes files by relative path under `root`; a path that leaves it is refused."""
+    for rel, data in files.items():
+        parts = PurePosixPath(rel).parts
+        if PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
+            raise HarnessError(f"a Ray task sent back a file outside its run folder: {rel!r}")
+        dest = root.joinpath(*parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+
+
+def gpu_name() -> str | None:
+    """The node's first GPU (nvidia-smi), without importing torch; None without one."""
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0].strip() if out.strip() else None
+
+
+def run_on_node(
+    inputs: dict[str, bytes], spec: dict, sandboxed: bool | None, threads: int | None
+) -> dict:
+    """The Ray task: the run in a private folder of the node, through `LocalExecutor`
+    (sandboxed, limited), and what came back; the folder is removed after."""
+    root = Path(tempfile.mkdtemp(prefix="harness-ray-"))
+    try:
+        _place(root, inputs)
+        job = Job(
+            run_dir=root,
+            submission=root / spec["submission"],
+            competition=spec["competition"],
+            entry=spec["entry"],
+            seed=spec["seed"],
+            device=spec["device"],
+            timeout=spec["timeout"],
+            memory_mb=spec["memory_mb"],
+        )
+        res = LocalExecutor(sandboxed=sandboxed, threads=threads).run(job)
+        return {
+            "ok": res.ok,
+            "error": res.error,
+            "result": res.result,
+            "epochs": res.epochs,
+            "log": res.log,
+            "wall_seconds": res.wall_seconds,
+            "peak_memory_mb": res.peak_memory_mb,
+            "sandboxed": res.sandboxed,
+            "node": socket.gethostname(),
+            "gpu": gpu_name(),
+            "files": _files(root, SHIPPED_BACK) | {"log.txt": job.log_path.read_bytes()},
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class RayExecutor:
+    """Runs each job as one Ray task (`run_on_node`) and brings its outputs home.
+
+    Args:
+        address: the cluster to join (default: RAY_ADDRESS, else a local Ray).
+        sandboxed, threads: as for `LocalExecutor`, on the node.
+        requeue: the server re-queues work whose node was lost: `run` then raises
+            NodeLost instead of returning a failed run.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        sandboxed: bool | None = None,
+        threads: int | None = None,
+        requeue: bool = False,
+    ):
+        self.address, self.sandboxed, self.threads = address, sandboxed, threads
+        self.requeue = requeue
+
+    def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
+        ray = connect(self.address)
+        from ray import exceptions as rex
+
+        inputs = _files(job.run_dir, ("inputs",))
+        inputs[job.submission.name] = job.submission.read_bytes()
+        spec = {
+            "submission": job.submission.name,
+            "competition": job.competition,
+            "entry": job.entry,
+            "seed": job.seed,
+            "device": job.device,
+            "timeout": job.timeout,
+            "memory_mb": job.memory_mb,
+        }
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        cuda = job.device.startswith("cuda")
+        if cuda and not any(n.get("GPU", 0) >= 1 for n in nodes):
+            error = "no node of the Ray cluster has a GPU for this CUDA run"
+            return RunResult(ok=False, error=error, predictions=None, log=f"[harness] {error}\n")
+        # never more than the largest node offers: Ray would wait for it forever
+        biggest = max((n.get("memory", 0) for n in nodes), default=0)
+        wants = {
+            "num_cpus": min(self.threads or 1, max((n.get("CPU", 1) for n in nodes), default=1)),
+            "memory": int(min(job.memory_mb * 2**20, biggest)) or None,
+            "max_retries": 0,  # a lost run is the server's to re-queue, once
+        }
+        if cuda:
+            wants["num_gpus"] = 1
+        task = ray.remote(run_on_node).options(**wants)
+        ref = task.remote(ray.put(inputs), spec, self.sandboxed, self.threads)
+        lost = (
+            rex.WorkerCrashedError,
+            rex.NodeDiedError,
+            rex.ObjectLostError,
+            rex.OwnerDiedError,
+            rex.RaySystemError,
+            rex.ActorDiedError,
+        )
+        try:
+            got = ray.get(ref, timeout=job.timeout + 600)  # the node enforces the limit
+        except lost as e:
+            if self.requeue:
+                raise NodeLost(f"{LOST} ({type(e).__name__})") from e
+            return RunResult(ok=False, error=LOST, predictions=None, log=f"[harness] {LOST}\n")
+        except rex.GetTimeoutError:
+            ray.cancel(ref, force=True)
+            return RunResult(ok=False, error=LOST, predictions=None, log=f"[harness] {LOST}\n")
+        _place(job.run_dir, got["files"])
+        shutil.rmtree(job.inputs, ignore_errors=True)
+        if on_output:  # the run's lines, once it has ended
+            for line in got["log"].splitlines():
+                on_output(line)
+        res = RunResult(
+            ok=got["ok"],
+            error=got["error"],
+            predictions=job.out / "predictions.csv" if got["ok"] else None,
+            result=got["result"],
+            epochs=got["epochs"],
+            log=got["log"],
+            wall_seconds=got["wall_seconds"],
+            peak_memory_mb=got["peak_memory_mb"],
+            sandboxed=got["sandboxed"],
+        )
+        res.node, res.gpu = got["node"], got["gpu"]
+        return res
