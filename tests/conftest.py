@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,3 +105,81 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+# a test cluster on the loopback only: Ray would otherwise swap 127.0.0.1 for the machine's
+# own address (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps it), and without Ray's token
+# (nothing but this machine can reach it); a process that joins it needs the same
+RAY_TEST_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def free_port_for_ray() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real Ray cluster: `ray start --head --block` on 127.0.0.1 with two CPUs (its own
+    temp folder, stopped by its own process group at the end); its address. This
+    process is connected to it. RAY_TEST_ENV holds what a process joining it needs."""
+    ray = pytest.importorskip("ray")
+    port = free_port_for_ray()
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's sockets need a short path
+    cmd = [
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--head",
+        "--block",
+        f"--port={port}",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=2",
+        "--num-gpus=0",
+        "--include-dashboard=false",
+        f"--temp-dir={temp}",
+        "--disable-usage-stats",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **RAY_TEST_ENV},
+        start_new_session=True,  # its own process group: stopped as one at the end
+    )
+    address = f"127.0.0.1:{port}"
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # the head takes a few seconds to answer
+            try:
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+                break
+            except (ConnectionError, RuntimeError):
+                assert proc.poll() is None and time.monotonic() < deadline, "ray start failed"
+                time.sleep(1)
+        yield address
+    finally:
+        ray.shutdown()
+        mp.undo()
+        os.killpg(proc.pid, signal.SIGKILL)  # a SIGTERM would drain for 30 s first
+        proc.wait()
+        for p in psutil.process_iter(["cmdline"]):  # nothing of it outlives the session
+            if any(temp in a for a in p.info["cmdline"] or []):
+                p.kill()
+
+
+def kill_ray_worker(name: str = "ray::run_on_node", within: float = 120) -> int:
+    """SIGKILLs the Ray worker process running a harness run once it has started; its pid."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for p in psutil.process_iter(["cmdline"]):
+            if any(name in a for a in p.info["cmdline"] or []):
+                time.sleep(1.0)  # the run has started inside it
+                p.kill()
+                return p.pid
+        time.sleep(0.1)
+    raise AssertionError("no Ray worker ran the task")

@@ -1,15 +1,14 @@
-"""The Ray executor against a real Ray cluster this module starts on 127.0.0.1 (its own
-temp folder, two CPUs) and stops by its own process group: scores identical to local
-runs, two runs at once, a Ray worker killed mid-run, a timeout on the node."""
+"""The Ray executor against a real Ray cluster the tests start on 127.0.0.1 (`ray_cluster`
+in tests/conftest.py): scores identical to local runs, two runs at once, a Ray worker
+killed mid-run, a timeout on the node, and `--executor ray` with no address."""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ import pytest
 from harness.run import pipeline
 from harness.run.ray_executor import LOST, NodeLost, RayExecutor
 from harness.run.runner import LocalExecutor
-from tests.conftest import cli_json, write
+from harness.store import db
+from tests.conftest import cli, cli_json, kill_ray_worker, write
 
 ray = pytest.importorskip("ray")
 
@@ -43,71 +43,11 @@ def fit_predict(train, valid, test):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """`ray start --head --block` on 127.0.0.1 with two CPUs; its address."""
-    port = free_port()
-    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's sockets need a short path
-    cmd = [
-        sys.executable,
-        "-m",
-        "ray.scripts.scripts",
-        "start",
-        "--head",
-        "--block",
-        f"--port={port}",
-        "--node-ip-address=127.0.0.1",
-        "--num-cpus=2",
-        "--num-gpus=0",
-        "--include-dashboard=false",
-        f"--temp-dir={temp}",
-        "--disable-usage-stats",
-    ]
-    # a cluster on the loopback only: Ray would otherwise swap 127.0.0.1 for the
-    # machine's own address (the flag is read when ray is imported, and at each call)
-    # and without Ray's token (loopback only: nobody else can reach it)
-    loopback = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **loopback},
-        start_new_session=True,  # its own process group: stopped as one at the end
-    )
-    address = f"127.0.0.1:{port}"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
-    try:
-        deadline = time.monotonic() + 90
-        while True:  # the head takes a few seconds to answer
-            try:
-                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-                break
-            except (ConnectionError, RuntimeError):
-                assert proc.poll() is None and time.monotonic() < deadline, "ray start failed"
-                time.sleep(1)
-        yield address
-    finally:
-        ray.shutdown()
-        mp.undo()
-        os.killpg(proc.pid, signal.SIGKILL)  # a SIGTERM would drain for 30 s first
-        proc.wait()
-        for p in psutil.process_iter(["cmdline"]):  # nothing of it outlives the module
-            if any(temp in a for a in p.info["cmdline"] or []):
-                p.kill()
-
-
-def test_titanic_and_mnist_score_on_ray_as_they_do_locally(cluster, ready, tmp_path):
+def test_titanic_and_mnist_score_on_ray_as_they_do_locally(ray_cluster, ready, tmp_path):
     for name, code in (("titanic", WOMEN), ("mnist", CENTROIDS)):
         path = write(tmp_path / f"{name}.py", code)
         local = pipeline.submit(name, path, "ann", executor=LocalExecutor())
-        on_ray = pipeline.submit(name, path, "ann", executor=RayExecutor(cluster))
+        on_ray = pipeline.submit(name, path, "ann", executor=RayExecutor(ray_cluster))
         assert local["status"] == on_ray["status"] == "scored", on_ray["error"]
         for key in ("public_score", "private_score", "valid_score", "predictions_sha256"):
             assert on_ray[key] == local[key], key
@@ -119,7 +59,8 @@ def test_titanic_and_mnist_score_on_ray_as_they_do_locally(cluster, ready, tmp_p
         assert again["identical"] is True
 
 
-def test_two_runs_at_once_on_two_cpus(cluster, ready, tmp_path):
+def test_two_runs_at_once_on_two_cpus(ray_cluster, ready, tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "_ONE_WRITER_PROCESS", True)  # two threads record, as the server's
     path = write(tmp_path / "sleepy.py", SLEEPY.format(seconds=4))
     rows, t0 = [], time.monotonic()
 
@@ -127,7 +68,9 @@ def test_two_runs_at_once_on_two_cpus(cluster, ready, tmp_path):
 
     def one():
         rows.append(
-            pipeline.submit("titanic", path, "ann", limits=limits, executor=RayExecutor(cluster))
+            pipeline.submit(
+                "titanic", path, "ann", limits=limits, executor=RayExecutor(ray_cluster)
+            )
         )
 
     threads = [threading.Thread(target=one) for _ in range(2)]
@@ -141,41 +84,63 @@ def test_two_runs_at_once_on_two_cpus(cluster, ready, tmp_path):
     assert took < sum(r["wall_seconds"] for r in rows)  # side by side, not in turn
 
 
-def kill_when_running(name: str = "ray::run_on_node", within: float = 60) -> int:
-    """SIGKILLs the Ray worker running our task as soon as it has one; its pid."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        for p in psutil.process_iter(["cmdline"]):
-            if any(name in a for a in p.info["cmdline"] or []):
-                time.sleep(1.0)  # it has started the run
-                p.kill()
-                return p.pid
-        time.sleep(0.1)
-    raise AssertionError("no Ray worker ran the task")
-
-
-def test_a_ray_worker_killed_mid_run_ends_it_failed_or_back_in_line(cluster, ready, tmp_path):
+def test_a_ray_worker_killed_mid_run_ends_it_failed_or_back_in_line(ray_cluster, ready, tmp_path):
     path = write(tmp_path / "long.py", SLEEPY.format(seconds=60))
-    killer = threading.Thread(target=kill_when_running)
+    killer = threading.Thread(target=kill_ray_worker)
     killer.start()
     t0 = time.monotonic()
-    row = pipeline.submit("titanic", path, "ann", executor=RayExecutor(cluster))
+    row = pipeline.submit("titanic", path, "ann", executor=RayExecutor(ray_cluster))
     killer.join()
     assert (row["status"], row["error"]) == ("failed", LOST)
     assert time.monotonic() - t0 < 45  # not the submission's 60 s: the loss ends it
     # the server's executor raises instead, and puts the work back in line once
-    killer = threading.Thread(target=kill_when_running)
+    killer = threading.Thread(target=kill_ray_worker)
     killer.start()
     with pytest.raises(NodeLost, match=LOST):
-        pipeline.submit("titanic", path, "bob", executor=RayExecutor(cluster, requeue=True))
+        pipeline.submit("titanic", path, "bob", executor=RayExecutor(ray_cluster, requeue=True))
     killer.join()
     assert not cli_json("leaderboard", "titanic")[1]
     assert not [p for p in psutil.process_iter(["cmdline"]) if "long.py" in str(p.info["cmdline"])]
 
 
-def test_a_run_times_out_on_the_node(cluster, ready, tmp_path):
+def test_a_run_times_out_on_the_node(ray_cluster, ready, tmp_path):
     path = write(tmp_path / "long.py", SLEEPY.format(seconds=60))
     limits = pipeline.Limits(timeout=3)
-    row = pipeline.submit("titanic", path, "ann", limits=limits, executor=RayExecutor(cluster))
+    row = pipeline.submit("titanic", path, "ann", limits=limits, executor=RayExecutor(ray_cluster))
     assert row["status"] == "failed" and row["error"] == "timed out after 3 s; the run was stopped"
     assert row["executor"] == "ray" and row["wall_seconds"] < 30
+
+
+def test_executor_ray_without_an_address_starts_a_local_ray_and_stops_it(ready, tmp_path):
+    path = write(tmp_path / "women.py", WOMEN)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    before = {p.pid for p in psutil.process_iter() if "raylet" in p.name()}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "submit",
+            "titanic",
+            str(path),
+            "--user",
+            "ann",
+            "--executor",
+            "ray",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(proc.stdout)
+    assert (row["status"], row["executor"], row["node"]) == ("scored", "ray", socket.gethostname())
+    local = pipeline.submit("titanic", path, "bob", executor=LocalExecutor())
+    assert row["public_score"] == local["public_score"]
+    time.sleep(1)
+    after = {p.pid for p in psutil.process_iter() if "raylet" in p.name()}
+    assert after <= before  # its Ray ended with it
+    shown = cli("show", str(row["id"])).stdout
+    assert "executor" in shown and "ray" in shown
