@@ -724,6 +724,17 @@ def cmd_kaggle_leaderboard(args) -> int:
 # --- parser -----------------------------------------------------------------------------
 
 
+def executor_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
+        "--ray-address, else a local Ray for this command)",
+    )
+    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -756,14 +767,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, help="seconds (default 3600)")
     s.add_argument("--memory-mb", type=float, help="memory limit (default 3/4 of RAM, <=16 GiB)")
     s.add_argument("--baseline", action="store_true", help="mark it as a course baseline")
-    s.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        default="local",
-        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
-        "--ray-address, else a local Ray for this command)",
-    )
-    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
+    executor_flags(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--verbose", "-v", action="store_true", help="show the whole worker log")
     s.add_argument(
@@ -828,14 +832,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reproduce", help="re-run a code submission, compare the score")
     s.add_argument("id", type=int)
-    s.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        default="local",
-        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
-        "--ray-address, else a local Ray for this command)",
-    )
-    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
+    executor_flags(s)
     s.add_argument("--json", action="store_true")
     s.add_argument("--verbose", "-v", action="store_true")
     s.set_defaults(fn=cmd_reproduce)
@@ -898,14 +895,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even where no sandbox works (members' code then runs unsandboxed)",
     )
-    s.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        default="local",
-        help="where code runs: this machine (default) or a Ray cluster (RAY_ADDRESS, "
-        "--ray-address, else a local Ray for this command)",
-    )
-    s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
+    executor_flags(s)
     s.set_defaults(fn=cmd_serve)
 
     m = sub.add_parser("member", help="the group's members and their tokens (on the host)")

@@ -27,6 +27,10 @@ from harness.run.runner import Job, LocalExecutor, RunResult
 
 LOST = "the Ray node running it was lost"
 SHIPPED_BACK = ("out", "artifacts")  # the run's folders that come back to the host
+# what travels: the job's settings out, the run's outcome back (the files apart)
+JOB_FIELDS = ("competition", "entry", "seed", "device", "timeout", "memory_mb")
+RESULT_FIELDS = ("ok", "error", "result", "epochs", "log", "wall_seconds", "peak_memory_mb")
+RESULT_FIELDS += ("sandboxed",)
 _started: dict[str, object] = {}
 
 
@@ -124,26 +128,10 @@ def run_on_node(
     root = Path(tempfile.mkdtemp(prefix="harness-ray-"))
     try:
         _place(root, inputs)
-        job = Job(
-            run_dir=root,
-            submission=root / spec["submission"],
-            competition=spec["competition"],
-            entry=spec["entry"],
-            seed=spec["seed"],
-            device=spec["device"],
-            timeout=spec["timeout"],
-            memory_mb=spec["memory_mb"],
-        )
+        job = Job(run_dir=root, submission=root / spec["submission"], **spec["job"])
         res = LocalExecutor(sandboxed=sandboxed, threads=threads).run(job)
         return {
-            "ok": res.ok,
-            "error": res.error,
-            "result": res.result,
-            "epochs": res.epochs,
-            "log": res.log,
-            "wall_seconds": res.wall_seconds,
-            "peak_memory_mb": res.peak_memory_mb,
-            "sandboxed": res.sandboxed,
+            **{k: getattr(res, k) for k in RESULT_FIELDS},
             "node": socket.gethostname(),
             "gpu": gpu_name(),
             "files": _files(root, SHIPPED_BACK) | {"log.txt": job.log_path.read_bytes()},
@@ -182,12 +170,7 @@ class RayExecutor:
         inputs[job.submission.name] = job.submission.read_bytes()
         spec = {
             "submission": job.submission.name,
-            "competition": job.competition,
-            "entry": job.entry,
-            "seed": job.seed,
-            "device": job.device,
-            "timeout": job.timeout,
-            "memory_mb": job.memory_mb,
+            "job": {k: getattr(job, k) for k in JOB_FIELDS},
         }
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
         cuda = job.device.startswith("cuda")
@@ -227,16 +210,9 @@ class RayExecutor:
         if on_output:  # the run's lines, once it has ended
             for line in got["log"].splitlines():
                 on_output(line)
-        res = RunResult(
-            ok=got["ok"],
-            error=got["error"],
+        return RunResult(
             predictions=job.out / "predictions.csv" if got["ok"] else None,
-            result=got["result"],
-            epochs=got["epochs"],
-            log=got["log"],
-            wall_seconds=got["wall_seconds"],
-            peak_memory_mb=got["peak_memory_mb"],
-            sandboxed=got["sandboxed"],
+            node=got["node"],
+            gpu=got["gpu"],
+            **{k: got[k] for k in RESULT_FIELDS},
         )
-        res.node, res.gpu = got["node"], got["gpu"]
-        return res
