@@ -111,7 +111,9 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
     try:
         (folder / name).write_bytes(content)
         try:
-            sub_id = queue.enqueue(comp.name, member, message, name, str(folder / name), seed)
+            sub_id, stands = queue.enqueue(
+                comp.name, member, message, name, str(folder / name), seed
+            )
         except rules.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
             from harness.run import pipeline
 
@@ -127,7 +129,7 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
         "place": status.place(sub_id),  # before a worker is woken: it could be running already
         "competition": comp.name,
         "user": member,
-        **rules.left(comp.name, member),
+        **rules.left(comp.name, member, stands),
     }
     woken.set()
     return out

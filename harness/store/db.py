@@ -563,15 +563,19 @@ def latest_board(competition: str, version: int) -> str | None:
     return rows[0]["data_fingerprint"] if rows else None
 
 
+_IN_FORCE = object()  # the deadline of the rules in force, read with the board
+
+
 def leaderboard(
     competition: str,
     version: int,
     fingerprint: str,
     metric: Metric,
-    deadline: datetime | None = None,
+    deadline=_IN_FORCE,
 ):
     """Best public score per entrant (a member, or their team); ties go to the earlier
-    submission, as on Kaggle. Late submissions (made at or after `deadline`) stay off.
+    submission, as on Kaggle. Late submissions (made at or after `deadline`, by default
+    the one in force) stay off.
 
     Returns:
         A list of dicts with rank, user (the member's or the team's name), team (bool),
@@ -584,32 +588,37 @@ def leaderboard(
                    row_number() OVER (PARTITION BY entrant
                                       ORDER BY ? * public_score, created_at, id) AS pick,
                    count(*) OVER (PARTITION BY entrant) AS entries,
-                   max(created_at) OVER (PARTITION BY entrant) AS last_at,
-                   list(DISTINCT user_name) OVER (PARTITION BY entrant) AS who
+                   max(created_at) OVER (PARTITION BY entrant) AS last_at
             FROM ({ENTRIES}) e
             WHERE competition_version = ? AND data_fingerprint = ? AND status = 'scored'
               AND NOT late
         )
         SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
                extra_scores,
-               entrant AS user, is_team AS team, who AS members,
+               entrant AS user, is_team AS team,
                public_score AS score, id AS submission_id, entries,
                created_at AS submitted_at, last_at AS last_submission_at, is_baseline
         FROM scored WHERE pick = 1 ORDER BY rank
     """
-    params = [metric.sign, deadline, deadline, competition, version, fingerprint, metric.sign]
-    rows = read(sql, params)
     teams: dict[str, list[str]] = {}
-    if any(r["team"] for r in rows):  # a team's members, also those yet to submit
-        for t in read(
-            "SELECT team, member FROM team_members WHERE competition = ? ORDER BY joined_at, member",
-            [competition],
-        ):
-            teams.setdefault(t["team"], []).append(t["member"])
+    with connect(read_only=True) as con:  # one open for the rules, the board, the teams
+        if con is None:
+            return []
+        if deadline is _IN_FORCE:
+            deadline = (rules_row(con, competition) or {}).get("deadline")
+        params = [metric.sign, deadline, deadline, competition, version, fingerprint, metric.sign]
+        rows = _rows(con.execute(sql, params))
+        if any(r["team"] for r in rows):  # a team's members, also those yet to submit
+            for team, member in con.execute(
+                "SELECT team, member FROM team_members WHERE competition = ? "
+                "ORDER BY joined_at, member",
+                [competition],
+            ).fetchall():
+                teams.setdefault(team, []).append(member)
     for r in rows:
         # the board is public: only the public part of the extra scores
         r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
-        r["members"] = teams.get(r["user"], sorted(r["members"])) if r["team"] else [r["user"]]
+        r["members"] = teams.get(r["user"], []) if r["team"] else [r["user"]]
     return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from harness.store import db
+from harness.store import db, rules
 
 _claiming = threading.Lock()  # one claim at a time in a process: no run is claimed twice
 
@@ -29,25 +29,23 @@ def enqueue(
     filename: str,
     upload: str,
     seed: int,
-) -> int:
+) -> tuple[int, rules.Allowance]:
     """Admits uploaded work under the competition's daily limit and stores it as queued
-    (its file already lies at `upload`); returns its id.
+    (its file already lies at `upload`); returns its id and where the member stands.
 
     Raises:
         rules.OverLimit: the member (or their team) has no submission left today.
     """
-    from harness.store import rules
-
     at = db.now()
-    with rules._admitting, db.connect() as con:
-        rules.admit(con, competition, user, at)
+    with db.connect() as con, rules._admitting:
+        stands = rules.admit(con, competition, user, at)
         sub_id = db.draw_id(con)
         con.execute(
             "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
             "state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
             [sub_id, competition, user, message, filename, upload, seed, at],
         )
-    return sub_id
+    return sub_id, stands
 
 
 def items() -> list[dict]:

@@ -28,7 +28,9 @@ from harness.store import db
 
 DEFAULT_FINAL = 2
 DEFAULT_TEAM_SIZE = 4
-_admitting = threading.Lock()  # one admission at a time in a process (the server's threads)
+# one admission at a time in a process (the server's threads), taken once the connection
+# is open: opening is the slow part (tens of milliseconds), counting and inserting are not
+_admitting = threading.Lock()
 
 
 class OverLimit(HarnessError):
@@ -235,7 +237,8 @@ class Allowance:
 
 
 def allowance(competition: str, user: str, at: datetime | None = None, con=None) -> Allowance:
-    """The entrant's submissions left on the UTC day of `at` (default now)."""
+    """The entrant's submissions left on the UTC day of `at` (default now); without a
+    daily limit nothing is counted (`used` 0)."""
     at = at or db.now()
     if con is None:
         with db.connect(read_only=True) as con:
@@ -247,14 +250,16 @@ def allowance(competition: str, user: str, at: datetime | None = None, con=None)
     rules = current(competition, con)
     who = entrant(competition, user, con)
     start, end = day_of(at)
+    if rules.daily_limit is None:  # nothing to count against
+        return Allowance(who, None, 0, end)
     n = used(con, competition, who.members, start, end)
     return Allowance(who, rules.daily_limit, n, end)
 
 
-def left(competition: str, user: str) -> dict:
+def left(competition: str, user: str, a: Allowance | None = None) -> dict:
     """What a submit's JSON says of the limit: `remaining` (submissions left today, None
-    without a limit) and `daily_limit`."""
-    a = allowance(competition, user)
+    without a limit) and `daily_limit`; from `a` when the caller has it."""
+    a = a or allowance(competition, user)
     return {"remaining": a.remaining, "daily_limit": a.limit}
 
 
@@ -275,12 +280,16 @@ def over_limit(a: Allowance, competition: str, at: datetime) -> str:
 def admit(con, competition: str, user: str, at: datetime) -> Allowance:
     """Checks the daily limit inside the caller's connection (which must then reserve).
 
+    Returns:
+        Where the entrant stands with this submission counted.
+
     Raises:
         OverLimit: no submission left today; its message is the rejection's error.
     """
     a = allowance(competition, user, at, con)
     if a.limit is not None and a.used >= a.limit:
         raise OverLimit(over_limit(a, competition, at))
+    a.used += a.limit is not None
     return a
 
 
@@ -292,7 +301,7 @@ def reserve(competition: str, user: str) -> tuple[int, datetime]:
         OverLimit: no submission left today.
     """
     host, at = socket.gethostname(), db.now()
-    with _admitting, db.connect() as con:
+    with db.connect() as con, _admitting:
         _forget_dead(con, host)
         admit(con, competition, user, at)
         sub_id = db.draw_id(con)
@@ -380,7 +389,7 @@ def select(ids: list[int], member: str | None = None) -> dict:
     ids = list(dict.fromkeys(ids))
     if not ids:
         raise UsageError("name at least one submission id to pick")
-    with _admitting, db.connect() as con:
+    with db.connect() as con, _admitting:
         found = {
             r["id"]: r
             for r in db._rows(

@@ -89,7 +89,7 @@ def create(competitions: list[str], name: str, who: list[str]) -> dict:
         raise UsageError("a team needs at least one member: --members a,b")
     if len(set(who)) != len(who):
         raise UsageError(f"--members names someone twice: {','.join(who)}")
-    with rules._admitting, db.connect() as con:
+    with db.connect() as con, rules._admitting:
         for c in competitions:
             r = _open_for_changes(con, c)
             if con.execute(
@@ -127,7 +127,7 @@ def add(competitions: list[str], name: str, member: str) -> dict:
         merge rule.
     """
     member = members.check_name(member)
-    with rules._admitting, db.connect() as con:
+    with db.connect() as con, rules._admitting:
         for c in competitions:
             r = _open_for_changes(con, c)
             now_in = _require(con, c, name)
@@ -145,7 +145,7 @@ def add(competitions: list[str], name: str, member: str) -> dict:
 def remove(competitions: list[str], name: str, member: str) -> dict:
     """`member` leaves the team on each of `competitions` (their submissions go with them);
     the last one to leave ends it there."""
-    with rules._admitting, db.connect() as con:
+    with db.connect() as con, rules._admitting:
         left = {}
         for c in competitions:
             _open_for_changes(con, c)
