@@ -92,6 +92,20 @@ def cli(*args: str, home: Path | None = None, timeout: float = 300) -> subproces
     )
 
 
+def started(*args: str, home: Path | None = None) -> subprocess.Popen:
+    """The real `harness` command started in the background (stdout and stderr piped)."""
+    env = dict(os.environ)
+    if home is not None:
+        env["HARNESS_HOME"] = str(home)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
 def cli_json(*args: str, home: Path | None = None) -> tuple[int, object]:
     """Runs `harness ... --json` and parses stdout, which must be exactly one JSON value."""
     proc = cli(*args, "--json", home=home)

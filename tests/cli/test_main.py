@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import cli, cli_json, write
+from tests.conftest import cli, cli_json, started, write
 
 WOMEN = "def fit_predict(train, valid, test):\n    return (test['Sex'] == 'female').astype(int)\n"
 SUBMIT_KEYS = {"id", "competition", "status", "metric", "public_score", "error"}
@@ -118,23 +118,7 @@ def test_human_summary_leaderboard_show_and_reproduce(ready, tmp_path):
 def test_four_concurrent_submits_give_four_rows(ready, tmp_path):
     w = write(tmp_path / "w.py", WOMEN)
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "harness.cli",
-                "submit",
-                "titanic",
-                str(w),
-                "--user",
-                f"user{i}",
-                "--json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HARNESS_HOME": str(ready)},
-        )
+        started("submit", "titanic", str(w), "--user", f"user{i}", "--json", home=ready)
         for i in range(4)
     ]
     outs = [p.communicate(timeout=300) for p in procs]

@@ -5,11 +5,8 @@ midnight, final picks, the deadline and the private reveal. Time is injected
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import cli, cli_json
+from tests.conftest import cli, cli_json, started
 from tests.store.conftest import at, submit
 
 
@@ -88,26 +85,8 @@ def test_the_daily_limit_counts_scored_work_per_utc_day(files, monkeypatch):
 def test_two_submits_at_once_with_one_left_only_one_runs(files, monkeypatch):
     at(monkeypatch, "2026-12-03T12:00")
     assert cli_json("rules", "titanic", "--daily-limit", "1")[0] == 0
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "harness.cli",
-                "submit",
-                "titanic",
-                str(files["slow"]),
-                "--user",
-                "ann",
-                "--json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ),
-        )
-        for _ in range(2)
-    ]
+    args = ("submit", "titanic", str(files["slow"]), "--user", "ann", "--json")
+    procs = [started(*args) for _ in range(2)]  # at once
     outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
     assert sorted(o["status"] for o in outs) == ["rejected", "scored"], outs
     assert [o["remaining"] for o in outs] == [0, 0]
