@@ -92,6 +92,39 @@ def cli(*args: str, home: Path | None = None, timeout: float = 300) -> subproces
     )
 
 
+def harness_here(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    """The `harness` command run in this process (`harness.cli.main.run`: the same code
+    as the console script, without a Python start-up per call), as `cli` returns it.
+
+    Args:
+        home: the harness home for this call (default: $HARNESS_HOME as it is).
+    """
+    import contextlib
+    import io
+
+    from harness.cli.main import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        if home is not None:
+            mp.setenv("HARNESS_HOME", str(home))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = run(list(args))
+            except SystemExit as e:  # argparse's usage errors
+                code = e.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def harness_here_json(*args: str, home: Path | None = None) -> tuple[int, object]:
+    """`harness ... --json` in this process: its exit code and its one JSON value."""
+    proc = harness_here(*args, "--json", home=home)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"stdout is not one JSON value:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+
+
 def started(*args: str, home: Path | None = None) -> subprocess.Popen:
     """The real `harness` command started in the background (stdout and stderr piped)."""
     env = dict(os.environ)

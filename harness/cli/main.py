@@ -934,6 +934,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # `harness leaderboard x --json | head` ends quietly, like any Unix tool
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    return run(argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """One command, its errors reported as `harness: error: ...`; its exit code."""
     args = parser().parse_args(argv)
     t0 = time.monotonic()
     try:

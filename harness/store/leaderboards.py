@@ -185,7 +185,9 @@ def private_rows(b: Board) -> list[dict]:
             )
             chosen = chosen[:final]
         best = min(chosen, key=lambda e: (sign * e["private_score"], e["created_at"], e["id"]))
-        row = public[who]
+        row = public.get(who)
+        if row is None:  # scored since the public board was read: on the next read
+            continue
         out.append(
             {
                 "user": who,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import cli, cli_json, write
+from tests.conftest import harness_here as here
+from tests.conftest import harness_here_json as here_json
+from tests.conftest import write
 from tests.server.conftest import WOMEN, login, member
 
 
@@ -14,7 +16,7 @@ def test_the_server_enforces_the_limit_picks_and_the_private_reveal(
 ):
     monkeypatch.setenv("HARNESS_NOW", "2026-12-05T10:00")  # the host, its server, the members
     alice, bob = member(ready, "alice"), member(ready, "bob")
-    code, _ = cli_json("rules", "titanic", "--daily-limit", "1", home=ready)
+    code, _ = here_json("rules", "titanic", "--daily-limit", "1", home=ready)
     assert code == 0
     server = serve()
 
@@ -41,19 +43,19 @@ def test_the_server_enforces_the_limit_picks_and_the_private_reveal(
     laptop, other = tmp_path / "laptop", tmp_path / "other"
     assert login(laptop, server.url, alice).returncode == 0
     assert login(other, server.url, bob).returncode == 0
-    code, mine = cli_json("rules", "titanic", home=laptop)
+    code, mine = here_json("rules", "titanic", home=laptop)
     assert code == 0 and (mine["user"], mine["remaining"], mine["picks"]) == ("alice", 0, [])
-    assert "0 of 1 left today" in cli("rules", "titanic", home=laptop).stdout
+    assert "0 of 1 left today" in here("rules", "titanic", home=laptop).stdout
     again = write(tmp_path / "again.py", WOMEN)
-    code, over = cli_json("submit", "titanic", str(again), home=laptop)
+    code, over = here_json("submit", "titanic", str(again), home=laptop)
     assert code == 1 and over["status"] == "rejected" and over["remaining"] == 0
-    setting = cli("rules", "titanic", "--daily-limit", "5", home=laptop)
+    setting = here("rules", "titanic", "--daily-limit", "5", home=laptop)
     assert setting.returncode == 2 and "organiser" in setting.stderr
-    code, theirs = cli_json("submit", "titanic", str(again), home=other)
+    code, theirs = here_json("submit", "titanic", str(again), home=other)
     assert code == 0 and theirs["status"] == "scored" and theirs["remaining"] == 0
 
     # final picks: only the token's own
-    code, picked = cli_json("select", str(queued["id"]), home=laptop)
+    code, picked = here_json("select", str(queued["id"]), home=laptop)
     assert code == 0 and picked == {
         "competition": "titanic",
         "user": "alice",
@@ -61,21 +63,21 @@ def test_the_server_enforces_the_limit_picks_and_the_private_reveal(
         "picks": [queued["id"]],
         "final": 2,
     }
-    stolen = cli("select", str(theirs["id"]), home=laptop)
+    stolen = here("select", str(theirs["id"]), home=laptop)
     assert stolen.returncode == 2 and "bob's, not alice's" in stolen.stderr
-    assert cli_json("rules", "titanic", home=laptop)[1]["picks"] == [queued["id"]]
-    assert cli_json("rules", "titanic", home=other)[1]["picks"] == []
+    assert here_json("rules", "titanic", home=laptop)[1]["picks"] == [queued["id"]]
+    assert here_json("rules", "titanic", home=other)[1]["picks"] == []
 
     # the private board: hidden until the organiser reveals it (no deadline here)
-    hidden = cli("leaderboard", "titanic", "--private", home=laptop)
+    hidden = here("leaderboard", "titanic", "--private", home=laptop)
     assert hidden.returncode == 1 and "until the organiser reveals them" in hidden.stderr
-    assert cli_json("show", str(queued["id"]), home=laptop)[1]["private_score"] is None
-    assert cli("reveal", "titanic", home=ready).returncode == 0
-    code, board = cli_json("leaderboard", "titanic", "--private", home=laptop)
+    assert here_json("show", str(queued["id"]), home=laptop)[1]["private_score"] is None
+    assert here("reveal", "titanic", home=ready).returncode == 0
+    code, board = here_json("leaderboard", "titanic", "--private", home=laptop)
     assert code == 0 and {r["user"]: r["picks"] for r in board} == {
         "alice": [queued["id"]],
         "bob": [theirs["id"]],
     }
     assert [r["rank"] for r in board] == [1, 2] and {r["public_rank"] for r in board} == {1, 2}
-    shown = cli_json("show", str(queued["id"]), home=laptop)[1]
+    shown = here_json("show", str(queued["id"]), home=laptop)[1]
     assert shown["private_score"] == next(r["score"] for r in board if r["user"] == "alice")

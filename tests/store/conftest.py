@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness.competition import data, registry
-from tests.conftest import cli_json, write
+from tests.conftest import harness_here, harness_here_json, write
 
 CRASH = "def fit_predict(train, valid, test):\n    return 1 / 0\n"
 SLOW_WOMEN = (
@@ -45,5 +45,8 @@ def files(ready, tmp_path) -> dict[str, Path]:
     }
 
 
+here, here_json = harness_here, harness_here_json  # the command, in this process
+
+
 def submit(path: Path, user: str) -> tuple[int, dict]:
-    return cli_json("submit", "titanic", str(path), "--user", user)
+    return here_json("submit", "titanic", str(path), "--user", user)

@@ -6,32 +6,32 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import cli, cli_json, started
-from tests.store.conftest import at, submit
+from tests.conftest import started
+from tests.store.conftest import at, here, here_json, submit
 
 
 def test_rules_are_set_printed_and_every_change_kept(ready, monkeypatch):
-    code, r = cli_json("rules", "titanic")
+    code, r = here_json("rules", "titanic")
     assert code == 0
     assert (r["daily_limit"], r["final"], r["deadline"], r["team_size"]) == (None, 2, None, 4)
     assert r["closed"] is False and r["history"] == []
 
     at(monkeypatch, "2026-12-01T09:00")
-    code, r = cli_json("rules", "titanic", "--daily-limit", "5", "--final", "1")
+    code, r = here_json("rules", "titanic", "--daily-limit", "5", "--final", "1")
     assert code == 0 and (r["daily_limit"], r["final"]) == (5, 1)
     at(monkeypatch, "2026-12-01T10:00")
     # an offset is converted: every time in the store is UTC
-    code, r = cli_json("rules", "titanic", "--deadline", "2026-12-31T23:59+01:00")
+    code, r = here_json("rules", "titanic", "--deadline", "2026-12-31T23:59+01:00")
     assert r["deadline"] == "2026-12-31 22:59:00" and r["daily_limit"] == 5
     at(monkeypatch, "2026-12-01T11:00")
-    code, r = cli_json("rules", "titanic", "--daily-limit", "none", "--team-size", "2")
+    code, r = here_json("rules", "titanic", "--daily-limit", "none", "--team-size", "2")
     assert (r["daily_limit"], r["team_size"], r["final"]) == (None, 2, 1)
     assert [(h["changed_at"], h["changed"]) for h in r["history"]] == [
         ("2026-12-01 09:00:00", "daily_limit=5, final=1"),
         ("2026-12-01 10:00:00", "deadline=2026-12-31 22:59"),
         ("2026-12-01 11:00:00", "daily_limit=none, team_size=2"),
     ]
-    text = cli("rules", "titanic").stdout
+    text = here("rules", "titanic").stdout
     assert "2026-12-31 22:59 UTC" in text and "up to 2" in text and "changes:" in text
 
     for bad, word in (
@@ -40,15 +40,15 @@ def test_rules_are_set_printed_and_every_change_kept(ready, monkeypatch):
         (["--final", "0"], "--final"),
         (["--deadline", "next friday"], "--deadline"),
     ):
-        proc = cli("rules", "titanic", *bad)
+        proc = here("rules", "titanic", *bad)
         assert proc.returncode == 2 and word in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout
-    assert len(cli_json("rules", "titanic")[1]["history"]) == 3  # nothing written
+    assert len(here_json("rules", "titanic")[1]["history"]) == 3  # nothing written
 
 
 def test_the_daily_limit_counts_scored_work_per_utc_day(files, monkeypatch):
     at(monkeypatch, "2026-12-03T20:00")
-    assert cli_json("rules", "titanic", "--daily-limit", "2")[0] == 0
+    assert here_json("rules", "titanic", "--daily-limit", "2")[0] == 0
 
     at(monkeypatch, "2026-12-03T23:50")
     code, first = submit(files["women"], "ann")
@@ -70,21 +70,22 @@ def test_the_daily_limit_counts_scored_work_per_utc_day(files, monkeypatch):
     assert "daily limit reached" in over["error"] and "2 submissions a day" in over["error"]
     assert "next is possible at 2026-12-04 00:00 UTC, in 0 h 06 min" in over["error"]
     assert over["public_score"] is None
-    assert cli_json("show", str(over["id"]))[1]["status"] == "rejected"  # recorded, run nothing
-    proc = cli("submit", "titanic", str(files["women"]), "--user", "ann")
+    assert here_json("show", str(over["id"]))[1]["status"] == "rejected"  # recorded, run nothing
+    proc = here("submit", "titanic", str(files["women"]), "--user", "ann")
     assert proc.returncode == 1 and "0 of 2 left today" in proc.stdout
 
     at(monkeypatch, "2026-12-04T00:00:01")  # a new UTC day
     code, fresh = submit(files["women"], "ann")
     assert (code, fresh["status"], fresh["remaining"]) == (0, "scored", 1)
     assert (
-        "1 of 2 left today" in cli("submit", "titanic", str(files["zeros"]), "--user", "bob").stdout
+        "1 of 2 left today"
+        in here("submit", "titanic", str(files["zeros"]), "--user", "bob").stdout
     )
 
 
 def test_two_submits_at_once_with_one_left_only_one_runs(files, monkeypatch):
     at(monkeypatch, "2026-12-03T12:00")
-    assert cli_json("rules", "titanic", "--daily-limit", "1")[0] == 0
+    assert here_json("rules", "titanic", "--daily-limit", "1")[0] == 0
     args = ("submit", "titanic", str(files["slow"]), "--user", "ann", "--json")
     procs = [started(*args) for _ in range(2)]  # at once
     outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
@@ -92,30 +93,30 @@ def test_two_submits_at_once_with_one_left_only_one_runs(files, monkeypatch):
     assert [o["remaining"] for o in outs] == [0, 0]
     rejected = next(o for o in outs if o["status"] == "rejected")
     assert "daily limit reached" in rejected["error"] and rejected["wall_seconds"] is None
-    assert len(cli_json("leaderboard", "titanic")[1]) == 1
+    assert len(here_json("leaderboard", "titanic")[1]) == 1
 
 
 def test_deadline_hides_private_scores_then_picks_decide_the_private_board(files, monkeypatch):
     at(monkeypatch, "2026-12-05T10:00")
-    cli_json("rules", "titanic", "--deadline", "2026-12-10T12:00")
+    here_json("rules", "titanic", "--deadline", "2026-12-10T12:00")
     _, women = submit(files["women"], "ann")
     _, klass = submit(files["class"], "ann")
     _, zeros = submit(files["zeros"], "bob")
     _, crash = submit(files["crash"], "bob")
     assert (
         women["private_score"] is None
-        and cli_json("show", str(women["id"]))[1]["private_score"] is None
+        and here_json("show", str(women["id"]))[1]["private_score"] is None
     )
-    proc = cli("leaderboard", "titanic", "--private")
+    proc = here("leaderboard", "titanic", "--private")
     assert proc.returncode == 1 and not proc.stdout
     assert proc.stderr.strip() == (
         "harness: error: titanic's private scores are hidden until the deadline, "
         "2026-12-10 12:00 UTC (or until the organiser reveals them)"
     )
-    assert cli("leaderboard", "titanic", "--private", "--json").returncode == 1
+    assert here("leaderboard", "titanic", "--private", "--json").returncode == 1
 
     # picks: one's own, scored, at most --final, one competition
-    code, picked = cli_json("select", str(klass["id"]))
+    code, picked = here_json("select", str(klass["id"]))
     assert code == 0 and (picked["user"], picked["picks"], picked["final"]) == (
         "ann",
         [klass["id"]],
@@ -128,26 +129,26 @@ def test_deadline_hides_private_scores_then_picks_decide_the_private_board(files
         ([9999], None, "no submission"),
     ):
         args = [str(i) for i in ids] + (["--user", user] if user else [])
-        proc = cli("select", *args)
+        proc = here("select", *args)
         assert proc.returncode == 2 and word in proc.stderr, proc.stderr
-    cli_json("rules", "titanic", "--final", "1")
-    proc = cli("select", str(women["id"]), str(klass["id"]))
+    here_json("rules", "titanic", "--final", "1")
+    proc = here("select", str(women["id"]), str(klass["id"]))
     assert proc.returncode == 2 and "allows 1 final pick, not 2" in proc.stderr
 
     at(monkeypatch, "2026-12-10T12:00")  # the deadline: closed, private scores shown
     code, late = submit(files["women"], "bob")
     assert code == 0 and late["status"] == "scored" and late["late"] is True
-    board = cli_json("leaderboard", "titanic")[1]
+    board = here_json("leaderboard", "titanic")[1]
     assert [(r["user"], r["submission_id"]) for r in board] == [
         ("ann", women["id"]),
         ("bob", zeros["id"]),
     ]  # bob's late (better) entry stays off
-    proc = cli("select", str(women["id"]))
+    proc = here("select", str(women["id"]))
     assert proc.returncode == 1 and "final picks are locked" in proc.stderr
 
-    shown = {i: cli_json("show", str(i))[1] for i in (women["id"], klass["id"], zeros["id"])}
+    shown = {i: here_json("show", str(i))[1] for i in (women["id"], klass["id"], zeros["id"])}
     assert all(isinstance(s["private_score"], float) for s in shown.values())
-    code, private = cli_json("leaderboard", "titanic", "--private")
+    code, private = here_json("leaderboard", "titanic", "--private")
     assert code == 0
     assert [
         {k: r[k] for k in ("rank", "user", "score", "public_rank", "picks")}
@@ -171,6 +172,6 @@ def test_deadline_hides_private_scores_then_picks_decide_the_private_board(files
     ]
     assert sorted(r["rank"] for r in private) == [1, 2]
     assert all(r["moved"] == r["public_rank"] - r["rank"] for r in private)
-    text = cli("leaderboard", "titanic", "--private").stdout
+    text = here("leaderboard", "titanic", "--private").stdout
     assert "shake-up" in text and "(auto)" in text
-    assert cli_json("show", str(late["id"]))[1]["late"] is True
+    assert here_json("show", str(late["id"]))[1]["late"] is True

@@ -3,34 +3,33 @@ team per member, the team's shared limit, board row and picks. Time is injected.
 
 from __future__ import annotations
 
-from tests.conftest import cli, cli_json
-from tests.store.conftest import at, submit
+from tests.store.conftest import at, here, here_json, submit
 
 
 def team(*args: str):
-    return cli_json("team", *args, "--competition", "titanic")
+    return here_json("team", *args, "--competition", "titanic")
 
 
 def test_teams_merge_under_kaggles_rule_and_share_limit_board_and_picks(files, monkeypatch):
     at(monkeypatch, "2026-12-01T09:00")
-    cli_json("rules", "titanic", "--daily-limit", "1", "--team-size", "2")
+    here_json("rules", "titanic", "--daily-limit", "1", "--team-size", "2")
     _, ann = submit(files["women"], "ann")
     _, bob = submit(files["zeros"], "bob")
 
     # day 1: two submissions together, over the one a team could have made so far
-    proc = cli("team", "create", "duo", "--members", "ann,bob", "--competition", "titanic")
+    proc = here("team", "create", "duo", "--members", "ann,bob", "--competition", "titanic")
     assert proc.returncode == 1 and not proc.stdout
     assert proc.stderr.strip() == (
         "harness: error: team 'duo' on titanic: together ann, bob made 2 submissions, more "
         "than the 1 a team could have made in the 1 day since titanic began (1 a day; "
         "Kaggle's merge rule)"
     )
-    assert cli_json("team", "list")[1] == []  # nothing written
+    assert here_json("team", "list")[1] == []  # nothing written
 
     at(monkeypatch, "2026-12-02T09:00")  # day 2: two allowed
     code, made = team("create", "duo", "--members", "ann,bob")
     assert code == 0 and made == {"team": "duo", "competitions": {"titanic": ["ann", "bob"]}}
-    board = cli_json("leaderboard", "titanic")[1]
+    board = here_json("leaderboard", "titanic")[1]
     assert [(r["user"], r["team"], r["members"], r["entries"]) for r in board] == [
         ("duo", True, ["ann", "bob"], 2)
     ]
@@ -51,30 +50,30 @@ def test_teams_merge_under_kaggles_rule_and_share_limit_board_and_picks(files, m
         (["add", "trio", "cat"], "no team called 'trio'", 2),
         (["remove", "duo", "cat"], "cat is not in team 'duo'", 2),
     ):
-        proc = cli("team", *args, "--competition", "titanic")
+        proc = here("team", *args, "--competition", "titanic")
         assert proc.returncode == exit_code and word in proc.stderr, (args, proc.stderr)
 
     # picks are the team's: bob picks ann's submission
-    code, picked = cli_json("select", str(first["id"]), "--user", "bob")
+    code, picked = here_json("select", str(first["id"]), "--user", "bob")
     assert code == 0 and (picked["user"], picked["team"]) == ("duo", True)
 
     # bob leaves: his submissions go with him, back to a row of his own
     code, left = team("remove", "duo", "bob")
     assert code == 0 and left["competitions"] == {"titanic": ["ann"]}
-    board = cli_json("leaderboard", "titanic")[1]
+    board = here_json("leaderboard", "titanic")[1]
     assert sorted((r["user"], r["members"]) for r in board) == [
         ("bob", ["bob"]),
         ("duo", ["ann"]),
     ]
-    rows = cli_json("team", "list")[1]
+    rows = here_json("team", "list")[1]
     assert [(r["competition"], r["team"], r["members"]) for r in rows] == [
         ("titanic", "duo", ["ann"])
     ]
 
     # a team of the whole course, on every competition still open; none once closed
-    cli_json("rules", "titanic", "--deadline", "2026-12-02T08:00")
-    code, course = cli_json("team", "create", "study", "--members", "cat,dan")
+    here_json("rules", "titanic", "--deadline", "2026-12-02T08:00")
+    code, course = here_json("team", "create", "study", "--members", "cat,dan")
     assert code == 0 and "titanic" not in course["competitions"]
     assert set(course["competitions"]) == {"mnist", "movielens", "pets", "rossmann"}
-    proc = cli("team", "add", "duo", "eve", "--competition", "titanic")
+    proc = here("team", "add", "duo", "eve", "--competition", "titanic")
     assert proc.returncode == 1 and "teams can no longer change" in proc.stderr
