@@ -173,8 +173,10 @@ class RayExecutor:
             "job": {k: getattr(job, k) for k in JOB_FIELDS},
         }
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-        cuda = job.device.startswith("cuda")
-        if cuda and not any(n.get("GPU", 0) >= 1 for n in nodes):
+        gpus = any(n.get("GPU", 0) >= 1 for n in nodes)
+        # a CUDA run needs a GPU; "auto" gets one where the cluster has any, as locally
+        cuda = job.device.startswith("cuda") or (job.device == "auto" and gpus)
+        if cuda and not gpus:
             error = "no node of the Ray cluster has a GPU for this CUDA run"
             return RunResult(ok=False, error=error, predictions=None, log=f"[harness] {error}\n")
         # never more than the largest node offers: Ray would wait for it forever
