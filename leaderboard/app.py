@@ -214,8 +214,8 @@ def leaderboard(comp) -> None:
     else:
         st.info(f"No scored submissions yet: harness submit {comp.name} FILE --user NAME")
     left_today(b)
-    if b.revealed_at and b.rows:
-        private_board(comp)
+    if b.private:
+        private_board(b)
     on_kaggle(comp)
     latest(comp.name)
 
@@ -264,11 +264,11 @@ def left_today(b: leaderboards.Board) -> None:
     )
 
 
-def private_board(comp) -> None:
+def private_board(b: leaderboards.Board) -> None:
     """The private board and the shake-up: public rank to private rank, and each one's
     valid, public and private score (who fitted the public board)."""
-    rows = leaderboards.private_board(comp) or []
-    metric = comp.spec.metric
+    rows = b.private
+    metric = b.competition.spec.metric
     st.subheader("Private leaderboard")
     df = pd.DataFrame(
         [

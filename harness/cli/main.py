@@ -546,18 +546,9 @@ def cmd_serve(args) -> int:
 
 def default_workers() -> int:
     """One per GPU, one on a CPU-only host (torch is not imported to count them)."""
-    import shutil
-    import subprocess
+    from harness.run.repro import gpu_names
 
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(
-                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10
-            ).stdout
-            return max(1, sum(line.startswith("GPU ") for line in out.splitlines()))
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return 1
+    return max(1, len(gpu_names()))
 
 
 def cmd_member(args) -> int:

@@ -23,14 +23,23 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from harness.errors import HarnessError
+from harness.run.repro import gpu_names
 from harness.run.runner import Job, LocalExecutor, RunResult
 
 LOST = "the Ray node running it was lost"
 SHIPPED_BACK = ("out", "artifacts")  # the run's folders that come back to the host
 # what travels: the job's settings out, the run's outcome back (the files apart)
 JOB_FIELDS = ("competition", "entry", "seed", "device", "timeout", "memory_mb")
-RESULT_FIELDS = ("ok", "error", "result", "epochs", "log", "wall_seconds", "peak_memory_mb")
-RESULT_FIELDS += ("sandboxed",)
+RESULT_FIELDS = (
+    "ok",
+    "error",
+    "result",
+    "epochs",
+    "log",
+    "wall_seconds",
+    "peak_memory_mb",
+    "sandboxed",
+)
 _started: dict[str, object] = {}
 
 
@@ -102,24 +111,6 @@ def _place(root: Path, files: dict[str, bytes]) -> None:
         dest.write_bytes(data)
 
 
-def gpu_name() -> str | None:
-    """The node's first GPU (nvidia-smi), without importing torch; None without one."""
-    import subprocess
-
-    if not shutil.which("nvidia-smi"):
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.splitlines()[0].strip() if out.strip() else None
-
-
 def run_on_node(
     inputs: dict[str, bytes], spec: dict, sandboxed: bool | None, threads: int | None
 ) -> dict:
@@ -133,7 +124,7 @@ def run_on_node(
         return {
             **{k: getattr(res, k) for k in RESULT_FIELDS},
             "node": socket.gethostname(),
-            "gpu": gpu_name(),
+            "gpu": next(iter(gpu_names()), None),  # the node's first
             "files": _files(root, SHIPPED_BACK) | {"log.txt": job.log_path.read_bytes()},
         }
     finally:

@@ -168,6 +168,25 @@ def versions() -> dict:
     return out
 
 
+def gpu_names() -> list[str]:
+    """This machine's GPUs as nvidia-smi names them, without importing torch; none
+    where there is no nvidia-smi or it fails."""
+    import shutil
+
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
 def git_hash() -> str | None:
     """The harness's own commit, with '+dirty' when the tree has changes."""
     try:

@@ -32,10 +32,11 @@ class Board:
 
     Attributes:
         fingerprint: the data the board is ranked on; None before any data or score.
-        rows: `db.leaderboard` rows, best first; with `private` (the private score of
-            each user's best public submission) and `private_rank` once revealed.
+        rows: `db.leaderboard` rows, best first; once the private scores are shown,
+            with `private` and `private_rank` (the entrant's row of `private`).
         revealed_at: when the private scores were shown, else None.
         rules: the competition's rules.
+        private: the private board once shown (`private_board`), else None.
     """
 
     competition: Competition
@@ -43,6 +44,7 @@ class Board:
     rows: list[dict]
     revealed_at: datetime | None
     rules: rules.Rules
+    private: list[dict] | None = None
 
     @property
     def params(self) -> list:
@@ -125,10 +127,11 @@ def read_board(comp: Competition) -> Board:
     fingerprint, rows = ranking(comp)
     revealed = revealed_at(comp.name, comp.spec.version)
     out = Board(comp, fingerprint, rows, revealed, rules.current(comp.name))
-    if revealed and rows:
-        private = {r["user"]: r for r in private_rows(out)}
+    if revealed:
+        out.private = private_rows(out) if rows else []
+        by_user = {r["user"]: r for r in out.private}
         for r in rows:
-            p = private.get(r["user"], {})
+            p = by_user.get(r["user"], {})
             r["private"], r["private_rank"] = p.get("score"), p.get("rank")
     return out
 
@@ -144,11 +147,7 @@ def private_board(comp: Competition) -> list[dict] | None:
         (public_rank - rank: up is positive), team, members, and the counted
         submission's submission_id, public_score and valid_score; best first.
     """
-    if revealed_at(comp.name, comp.spec.version) is None:
-        return None
-    fingerprint, rows = ranking(comp)
-    b = Board(comp, fingerprint, rows, None, rules.current(comp.name))
-    return private_rows(b) if rows else []
+    return read_board(comp).private
 
 
 def arrow(moved: int) -> str:

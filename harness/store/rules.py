@@ -64,10 +64,6 @@ class Entrant:
     members: list[str]
     team: bool
 
-    @property
-    def kind(self) -> str:
-        return "team" if self.team else "member"
-
 
 def _con_or_read(con, sql: str, params: list, table: str) -> list[dict]:
     if con is None:
@@ -97,13 +93,12 @@ def current(competition: str, con=None) -> Rules:
 
 def history(competition: str) -> list[dict]:
     """Every change, oldest first: changed_at, what changed, and the rules after it."""
-    rows = db.read(
+    return db.read(
         "SELECT changed_at, changed, daily_limit, final_picks AS final, deadline, team_size "
         "FROM rules WHERE competition = ? ORDER BY changed_at, rowid",
         [competition],
         table="rules",
     )
-    return rows
 
 
 def change(competition: str, **changes) -> Rules:
@@ -132,7 +127,8 @@ def change(competition: str, **changes) -> Rules:
         if big:
             raise UsageError(
                 f"team {big[0]!r} has {big[1]} members, more than --team-size {new.team_size}: "
-                f"remove members first (harness team remove {competition} {big[0]} NAME)"
+                f"remove members first (harness team remove {big[0]} MEMBER "
+                f"--competition {competition})"
             )
         said = ", ".join(f"{k}={_text(v)}" for k, v in changes.items()) or "nothing"
         con.execute(
