@@ -279,6 +279,21 @@ def _silently(fn):
     return quiet
 
 
+def prepare_process(job: dict) -> None:
+    """What every process that runs a member's code does before that code: the worker
+    itself, and a notebook's IPython kernel (harness.run.notebook). Nothing heavy is
+    imported here: each hook waits for its library's import (repro.after_import).
+
+    Args:
+        job: the job file's fields, paths as the sandbox shows them (out, inputs,
+            artifacts, competition, entry, seed, device).
+    """
+    from harness.run import repro
+
+    # torch is imported when the run needs it (the seeds wait for it), not before
+    repro.seed_everything(job["seed"])
+
+
 def where(exc: BaseException, submission: Path) -> str:
     """The innermost line of the submission file in a traceback, as 'file, line N, in f'."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(submission)]
@@ -299,8 +314,7 @@ def main(job_path: str) -> int:
         from harness.competition.registry import get
         from harness.run import repro
 
-        # torch is imported when the run needs it (the seeds wait for it), not before
-        repro.seed_everything(job["seed"])
+        prepare_process(job)
         if job["device"] not in ("auto", "cpu"):  # a GPU asked for: fail now if none
             result["device"] = repro.resolve_device(job["device"])
         comp = get(job["competition"])

@@ -257,9 +257,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE submissions ADD COLUMN node VARCHAR;
     ALTER TABLE submissions ADD COLUMN gpu VARCHAR;
     """,
+    # 12: the course's way in: the CSV a Kaggle-style run handed in (--output), the
+    # pretrained weights a run loaded, and what the run decided or warns about
+    """
+    ALTER TABLE submissions ADD COLUMN output VARCHAR;
+    ALTER TABLE submissions ADD COLUMN weights JSON;
+    ALTER TABLE submissions ADD COLUMN warnings JSON;
+    ALTER TABLE submissions ADD COLUMN decisions JSON;
+    ALTER TABLE queue ADD COLUMN output VARCHAR;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-JSON_COLUMNS = ("config", "versions", "seconds", "metrics", "extra_scores", "model", "differences")
+JSON_COLUMNS = (
+    "config",
+    "versions",
+    "seconds",
+    "metrics",
+    "extra_scores",
+    "model",
+    "differences",
+    "weights",
+    "warnings",
+    "decisions",
+)
 
 
 def _is_lock_conflict(e: Exception) -> bool:
