@@ -55,6 +55,7 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     differ("submission file (sha256)", row["file_sha256"], hashlib.sha256(content).hexdigest())
     differ("seed", job.get("seed", row["seed"]), seed)
     differ("data fingerprint", row["data_fingerprint"], fingerprint)
+    out += weights_differences(row.get("weights"), new.get("weights"))
     before, after = row.get("versions") or {}, new.get("versions") or {}
     for lib in LIBRARIES:
         differ(f"{lib} version", before.get(lib), after.get(lib))
@@ -63,6 +64,26 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     differ("harness commit", row.get("harness_git"), git_hash())
     differ("torch threads", before.get("torch_threads"), after.get("torch_threads"))
     differ("platform", before.get("platform"), after.get("platform"))
+    return out
+
+
+def weights_differences(then: list[dict] | None, now: list[dict] | None) -> list[dict]:
+    """Each pretrained weights file loaded then or now whose content differs (or that only
+    one of the runs loaded), named by model, library and file; none where the recorded run
+    predates the record of weights (None)."""
+    if then is None:
+        return []
+    before = {w["file"]: w for w in then}
+    after = {w["file"]: w for w in now or []}
+    out = []
+    for file in [*before, *(f for f in after if f not in before)]:
+        a, b = before.get(file), after.get(file)
+        original = a["sha256"] if a else "not loaded"
+        current = b["sha256"] if b else "not loaded"
+        if original != current:
+            w = a or b
+            what = f"pretrained weights {w['name']} ({w['library']}: {Path(file).name}), sha256"
+            out.append({"what": what, "original": original, "now": current})
     return out
 
 
