@@ -8,6 +8,7 @@ error rate beside it. Offline, a 5,000-image sample: the course's simple CNN rea
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,55 @@ def prepare(source: str, raw_dir: Path):
         # ImageId being the row number (the worker's test frame carries ImageId)
         files={"train.csv": labelled, "test.csv": features[PIXELS]},
     )
+
+
+def course_data() -> dict:
+    """What a run's `untar_data(URLs.MNIST)`, `URLs.MNIST_SAMPLE` and `URLs.MNIST_TINY`
+    find without network (harness.run.course_data)."""
+    return {"MNIST": mnist_png, "MNIST_SAMPLE": mnist_sample, "MNIST_TINY": mnist_tiny}
+
+
+def mnist_png(train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, bytes]:
+    """fastai's mnist_png/: training/<digit>/<n>.png from train, testing/<digit>/<n>.png
+    from valid (the book's GrandparentSplitter(train_name='training', valid_name='testing')
+    validates on it); the hidden test is never there."""
+    return {**png_folder(train, "training"), **png_folder(valid, "testing")}
+
+
+def mnist_sample(train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, bytes]:
+    """fastai's mnist_sample/ of the book's chapter 4: the 3s and 7s of train and valid in
+    train/{3,7}/ and valid/{3,7}/, and labels.csv (name, label: 0 a 3, 1 a 7)."""
+    files = {**png_folder(train, "train", (3, 7)), **png_folder(valid, "valid", (3, 7))}
+    return {**files, "labels.csv": labels_csv(files, {3: 0, 7: 1})}
+
+
+def mnist_tiny(train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, bytes]:
+    """fastai's mnist_tiny/: as mnist_sample, at most 350 of each digit a folder (about
+    fastai's 709 and 699), labels.csv's label the digit; no unlabelled test/ folder."""
+    files = {**png_folder(train, "train", (3, 7), 350), **png_folder(valid, "valid", (3, 7), 350)}
+    return {**files, "labels.csv": labels_csv(files, {3: 3, 7: 7})}
+
+
+def png_folder(df: pd.DataFrame, folder: str, digits=DIGITS, most: int | None = None) -> dict:
+    """A frame's images as {folder/<digit>/<row>.png: 28x28 grey PNG}, of the given digits."""
+    from PIL import Image
+
+    images = as_uint8(df[PIXELS].to_numpy()).reshape(-1, SIDE, SIDE)
+    out, seen = {}, dict.fromkeys(digits, 0)
+    for n, (img, label) in enumerate(zip(images, df[LABEL].tolist(), strict=True)):
+        if label not in seen or (most is not None and seen[label] >= most):
+            continue
+        seen[label] += 1
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        out[f"{folder}/{label}/{n}.png"] = buf.getvalue()
+    return out
+
+
+def labels_csv(files: dict, label_of: dict[int, int]) -> bytes:
+    """labels.csv of fastai's MNIST samples: name (the PNG's path), label."""
+    rows = [f"{name},{label_of[int(name.split('/')[1])]}" for name in files]
+    return ("name,label\n" + "\n".join(rows) + "\n").encode()
 
 
 class Digit:

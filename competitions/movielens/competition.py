@@ -126,6 +126,24 @@ def prepare(source: str, raw_dir: Path):
     )
 
 
+def course_data() -> dict:
+    """What a run's `untar_data(URLs.ML_100k)` finds without network (harness.run.course_data)."""
+    return {"ML_100k": ml_100k}
+
+
+def ml_100k(train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, bytes]:
+    """MovieLens' ml-100k/ folder as the course reads it, of train's and valid's ratings
+    (the hidden test's are not there): u.data (user, movie, rating, timestamp; tab-separated,
+    no header) and u.item (movie|title, latin-1; the dataset's other fields are not kept)."""
+    both = pd.concat([train, valid]).sort_values(["user", "movie"], kind="stable")
+    columns = ["user", "movie", "rating", "timestamp"]
+    ratings = both[columns].astype(int).to_csv(sep="\t", header=False, index=False)
+    movies = both.drop_duplicates("movie").sort_values("movie")
+    # written as u.item is, unquoted: MovieLens titles hold commas, never a '|'
+    items = "".join(f"{m}|{t}\n" for m, t in zip(movies["movie"], movies["title"], strict=True))
+    return {"u.data": ratings.encode(), "u.item": items.encode("latin-1", errors="replace")}
+
+
 def dls(train: pd.DataFrame, valid: pd.DataFrame, bs: int = 64):
     """fastai collaborative-filtering DataLoaders: users and movie titles as categories."""
     from fastai.collab import TabularCollab

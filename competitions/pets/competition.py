@@ -121,6 +121,19 @@ def read_folder(folder: Path) -> pd.DataFrame:
     return pd.DataFrame({"image": [f"images/{n}" for n in names], "label": labels, "data": data})
 
 
+def course_data() -> dict:
+    """What a run's `untar_data(URLs.PETS)` finds without network (harness.run.course_data)."""
+    return {"PETS": oxford_iiit_pet}
+
+
+def oxford_iiit_pet(train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, bytes]:
+    """fastai's oxford-iiit-pet/ folder: images/<breed>_<n>.jpg of train and valid (the
+    hidden test's are not there), so the course's `get_image_files(path/'images')`,
+    `RegexLabeller(r'^(.*)_\\d+.jpg$')` and `x[0].isupper()` (a cat) work as on the photos."""
+    both = pd.concat([train, valid])
+    return dict(zip(both["image"], both["data"], strict=True))
+
+
 def random_splitter(n: int, valid_pct: float = VALID_PCT, seed: int = 42):
     """fastai's RandomSplitter(valid_pct, seed) on n items: (train, valid) positions.
 

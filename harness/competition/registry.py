@@ -10,7 +10,10 @@ predictions cast to the format's type (`harness.competition.frames.submission_fr
 `diagnose(learn, out)`, run in the worker after a fastai Learner has trained; and
 `report(test, labels, preds, raw, out)`, run in the worker on the valid set (never on
 the hidden test: its scores are all it tells). The last two write artifacts
-(see `harness.competition.artifacts`). The folder name is the competition's key everywhere.
+(see `harness.competition.artifacts`). `course_data()` names the fastai datasets a run's
+`untar_data(URLs.X)` finds without network, as {"PETS": files(train, valid)}: each
+function gives that dataset's folder, {relative path: bytes}, made from train and valid
+only (`harness.run.course_data`). The folder name is the competition's key everywhere.
 
 Each discovered competition is the package `competitions.<name>` (its folder needs no
 `__init__.py`), so the modules beside its competition.py import plainly:
@@ -48,6 +51,7 @@ OPTIONAL = {
     "from_dls_target": ("preds",),
     "diagnose": ("learn", "out"),
     "report": ("test", "labels", "preds", "raw", "out"),
+    "course_data": (),
 }
 
 
@@ -156,7 +160,8 @@ class Competition:
         return get_metric(self.spec.metric)
 
     def hook(self, name: str):
-        """An optional function of the competition (`diagnose`, `report`), or None."""
+        """An optional function of the competition (`diagnose`, `report`, `course_data`),
+        or None."""
         fn = getattr(self.module, name, None)
         return fn if callable(fn) else None
 
