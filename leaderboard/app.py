@@ -445,8 +445,8 @@ RECORDED = ("scored", "failed", "rejected")
 
 
 def submit_page(comps: dict) -> None:
-    """A member's upload (token, competition, one .py or .csv file, a message), queued as
-    through the API, then its run followed until it is recorded."""
+    """A member's upload (token, competition, one notebook, .py or .csv file, a message),
+    queued as through the API, then its run followed until it is recorded."""
     state = st.session_state
     st.header("Submit")
     st.caption(
@@ -465,14 +465,23 @@ def submit_page(comps: dict) -> None:
         )
         upload = st.file_uploader(
             "File",
-            type=["py", "csv"],
-            help="Code with fit_predict or train (.py), or predictions for the test set (.csv)",
+            type=["ipynb", "py", "csv"],
+            help="A notebook or a script run as on Kaggle (its data in /kaggle/input, its "
+            "answer the CSV it writes), code with fit_predict or train (.py), or predictions "
+            "for the test set (.csv)",
+        )
+        output = st.text_input(
+            "Answer CSV (notebooks and scripts)",
+            placeholder="submission.csv",
+            max_chars=200,
+            help="Which CSV the run writes in /kaggle/working is the answer, when it writes "
+            "several and none is named submission.csv",
         )
         message = st.text_area("Message", max_chars=intake.MAX_MESSAGE)
         sent = st.form_submit_button("Submit", type="primary")
     if sent:
         state.member_token = state.token
-        send(state.token, comp, upload, message)
+        send(state.token, comp, upload, message, output)
     if member := members.who((state.get("member_token") or "").strip()):
         a = rules.allowance(comp, member)
         who = f"team {a.entrant.name}" if a.entrant.team else member
@@ -481,7 +490,9 @@ def submit_page(comps: dict) -> None:
         follow(state.submitted)
 
 
-def send(token: str | None, competition: str, upload, message: str | None) -> int | None:
+def send(
+    token: str | None, competition: str, upload, message: str | None, output: str | None = None
+) -> int | None:
     """Checks the token and queues the upload; the new id (kept in the session), or None
     after saying why not."""
     member = members.who((token or "").strip())
@@ -489,10 +500,17 @@ def send(token: str | None, competition: str, upload, message: str | None) -> in
         st.error("The token was refused: ask the organiser for yours; nothing was queued.")
         return None
     if upload is None:
-        st.error("Choose a .py or .csv file to submit.")
+        st.error("Choose a notebook, a .py or a .csv file to submit.")
         return None
     try:
-        got = intake.accept(member, competition, upload.name, upload.getvalue(), message or None)
+        got = intake.accept(
+            member,
+            competition,
+            upload.name,
+            upload.getvalue(),
+            message or None,
+            output=(output or "").strip() or None,
+        )
     except HarnessError as e:  # it may quote the member's file name: text, not markdown
         st.error("Not queued:")
         st.code(str(e), language=None, wrap_lines=True)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from harness.competition import artifacts, registry
 from harness.errors import HarnessError
+from harness.run import notebook
 from harness.run.compare import prediction_diff
 from harness.store import leaderboards
 
@@ -48,9 +49,12 @@ def submission(sub_id: int | None) -> None:
     if row["docstring"]:
         st.subheader("Docstring")
         st.text(row["docstring"])
-    st.subheader("Code" if row["kind"] == "code" else "File")
-    content = "\n".join((row["content"] or "").splitlines()[:CODE_LINES])
-    st.code(content, language="python" if row["kind"] == "code" else None, line_numbers=True)
+    if row["entry"] == "notebook":
+        executed(row)
+    else:
+        st.subheader("Code" if row["kind"] == "code" else "File")
+        content = "\n".join((row["content"] or "").splitlines()[:CODE_LINES])
+        st.code(content, language="python" if row["kind"] == "code" else None, line_numbers=True)
     if row["config"] is not None:
         st.subheader("CONFIG")
         st.json(row["config"])
@@ -80,6 +84,41 @@ def submission(sub_id: int | None) -> None:
         st.code("\n".join(lines[-LOG_LINES:]), language=None)
 
 
+def executed(row: dict) -> None:
+    """A notebook submission cell by cell, with the outputs its run made: as text and
+    images only (a member's notebook: never its HTML, JavaScript or markdown)."""
+    st.subheader("Notebook")
+    path = Path(row["run_dir"] or "") / "out" / notebook.EXECUTED
+    try:
+        cells = notebook.shown_cells(path) if row["run_dir"] else None
+    except ValueError as e:
+        st.warning(f"The executed notebook is not shown: {e}")
+        cells = None
+    if cells is None:  # not run (rejected), or its output refused: the cells as sent
+        st.caption("The notebook as it was sent (no outputs).")
+        try:
+            cells = notebook.shown_cells_of(row["content"] or "")
+        except ValueError:
+            cells = []
+    else:
+        st.caption("As the run executed it: its outputs, text and images.")
+    n = 0
+    for cell in cells:
+        if cell["kind"] != "code":
+            st.text(cell["source"])
+            continue
+        n += 1
+        st.caption(f"cell {n}")
+        st.code(cell["source"], language="python")
+        for kind, value in cell["outputs"]:
+            if kind == "image":
+                st.image(value)
+            elif kind == "error":
+                st.code(value, language=None, wrap_lines=True)
+            else:
+                st.text(value)
+
+
 # The facts the page's top shows; `provenance` is every other one, so none is lost.
 HEADLINE = ("user", "message", "course baseline", "competition", "file", "status")
 RUN_FACTS = ("model", "wall seconds", "device", "seed", "peak memory MiB", "peak GPU memory MiB")
@@ -97,6 +136,8 @@ def headline(row: dict) -> None:
     else:
         st.error(f"{row['status'].capitalize()}:")
         st.code(row["error"] or "", language=None, wrap_lines=True)
+    for w in row.get("warnings") or []:  # they quote the member's names: never markdown
+        st.warning(_plain(w))
     if row.get("late"):
         st.warning(
             "Late: made after the competition's deadline. It is scored and kept here, "
@@ -133,6 +174,8 @@ def run_facts(row: dict) -> None:
     """The model, and the run's time, device, seed and memory in one row of figures."""
     if line := model(row["model"]):
         st.text(f"Model: {line}")  # the member's code names it: text
+    if line := columns(row.get("decisions")):
+        st.text(f"Columns: {line}")
     seconds = [e["seconds"] for e in row["epochs"] if e["seconds"] is not None]
     figures = [
         ("wall time", row["wall_seconds"], "{:.1f} s"),
@@ -148,6 +191,13 @@ def run_facts(row: dict) -> None:
             col.metric(label, value)
 
 
+def columns(decisions: dict | None) -> str | None:
+    """The roles a tabular run's DataLoaders gave the columns, as one line."""
+    if not decisions:
+        return None
+    return "; ".join(f"{role} {', '.join(names) or 'none'}" for role, names in decisions.items())
+
+
 def _plain(s: str) -> str:
     """`s` with each ASCII punctuation mark backslash-escaped, so markdown shows it as is.
 
@@ -158,14 +208,20 @@ def _plain(s: str) -> str:
 
 
 def provenance(row: dict) -> list[tuple[str, str]]:
-    """The facts the page's top does not show: fingerprints, git, limits, sandboxing."""
+    """The facts the page's top does not show: fingerprints, git, limits, sandboxing, the
+    pretrained weights loaded."""
     above = SHOWN_FIRST | {f"public {row['metric']}"} | {k for k, _ in scores(row)}
     out = [(k, v) for k, v in facts(row) if k not in above]
     limits = [
         ("time limit seconds", row.get("timeout_seconds")),
         ("memory limit MiB", row.get("memory_limit_mb")),
     ]
-    return out + [(k, _text(v)) for k, v in limits if v is not None]
+    # the pretrained weights it started from: what a reproduction must load again
+    loaded = [
+        (f"pretrained weights {w['name']} ({w['library']})", f"{w['file']}, sha256 {w['sha256']}")
+        for w in row.get("weights") or []
+    ]
+    return out + [(k, _text(v)) for k, v in limits if v is not None] + loaded
 
 
 def follow(row: dict) -> None:
@@ -183,6 +239,7 @@ def facts(row: dict) -> list[tuple[str, str]]:
         ("course baseline", "yes" if row["is_baseline"] else None),
         ("competition", f"{row['competition']} (version {row['competition_version']})"),
         ("file", f"{row['filename']} ({row['kind']}, {row['entry'] or 'predictions'})"),
+        ("answer", row.get("output") and f"{row['output']} (in /kaggle/working)"),
         ("status", row["status"]),
         (f"public {row['metric']}", row["public_score"]),
         (f"private {row['metric']}", row["private_score"]),

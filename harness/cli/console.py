@@ -66,8 +66,13 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
         if row.get("daily_limit")
         else ""
     )
+    # what the run decided in silence otherwise: said under every outcome
+    warned = "".join(f"\n  warning: {w}" for w in row.get("warnings") or [])
     if row["status"] != "scored":
-        return f"{head}: {row['status']}\n  {row['error']}\n  log: harness show {row['id']}{left}"
+        return (
+            f"{head}: {row['status']}\n  {row['error']}{warned}\n  log: harness show "
+            f"{row['id']}{left}"
+        )
     also = "".join(f"; {k} {v:.5f}" for k, v in (row.get("also") or {}).items())
     direction = f" ({better} is better)" if better else ""
     lines = [
@@ -90,7 +95,7 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
             f" device {row['device']}, seed {row['seed']}"
             + ("" if row.get("sandboxed") is not False else ", NOT sandboxed")
         )
-    return "\n".join(lines) + left
+    return "\n".join(lines) + warned + left
 
 
 def print_board(name: str) -> None:

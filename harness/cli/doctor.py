@@ -1,7 +1,7 @@
 """`harness doctor`: what this machine has and lacks, one line a check, each with its fix.
 
-A check ends `ok`, `warn` (the harness runs, something is missing: the sandbox, the
-browser tests' Chromium, Kaggle credentials) or `FAIL` (submissions cannot run until it is
+A check ends `ok`, `warn` (the harness runs, something is missing: the sandbox, what the
+course's notebooks import, the browser tests' Chromium, Kaggle credentials) or `FAIL` (submissions cannot run until it is
 fixed). Nothing here changes the machine, contacts a network or imports the kaggle
 package (which signs in on import); the store is opened read-only.
 """
@@ -9,7 +9,9 @@ package (which signs in on import); the store is opened read-only.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -20,6 +22,10 @@ from harness.paths import db_path, home
 
 LIBRARIES = ("torch", "torchvision", "fastai", "timm", "duckdb", "streamlit", "pandas")
 DISK_FAIL, DISK_WARN = 10**9, 5 * 10**9  # bytes free under the home
+# what course22's and fastbook's notebooks import at the top, and a notebook's kernel
+COURSE = ("fastbook", "matplotlib", "ipywidgets", "sympy", "graphviz", "seaborn")
+COURSE += ("sentencepiece", "ipykernel", "nbclient", "nbformat")
+FASTBOOK = "0.0.29"  # installed without its NLP dependencies (README, What a run has)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,44 @@ def libraries() -> Check:
     if missing:
         return Check("libraries", "warn", detail, "pip install kaggle (only the Kaggle path)")
     return Check("libraries", "ok", detail)
+
+
+def course() -> Check:
+    """What a run offers the course's notebooks: the libraries course22's and fastbook's
+    import at the top, graphviz's `dot` where a run looks for it, pandas 2 (the course's and
+    Kaggle's) and an IPython kernel for notebooks. Found, not imported: a run imports them."""
+    import importlib.util
+
+    pandas = metadata.version("pandas")
+    found, fixes = [f"pandas {pandas}"], []
+    missing = [name for name in COURSE if importlib.util.find_spec(name) is None]
+    for name in COURSE:
+        if name not in missing:
+            found.append(f"{name} {metadata.version(name)}")
+    if "fastbook" in missing:
+        fixes.append(f"pip install --no-deps fastbook=={FASTBOOK} (./run does)")
+        missing.remove("fastbook")
+    if missing:
+        fixes.append(f"pip install {' '.join(missing)} (./run installs them)")
+    if not pandas.startswith("2."):
+        fixes.append(f"pip install 'pandas>=2,<3' (pandas {pandas}: the course's code needs 2)")
+    dot = shutil.which("dot", path=run_path())
+    if dot is None:
+        fixes.append("apt-get install graphviz (its dot draws graphviz.Source in a run)")
+    else:
+        said = subprocess.run([dot, "-V"], capture_output=True, text=True, timeout=30).stderr
+        version = re.search(r"version (\S+)", said)  # "dot - graphviz version 2.43.0 (0)"
+        found.append(f"dot {version.group(1) if version else '(version unknown)'} ({dot})")
+    detail = ", ".join(found)
+    return Check("course", "warn" if fixes else "ok", detail, "; ".join(fixes))
+
+
+def run_path() -> str:
+    """The PATH a run looks for programs on: the sandbox's own, else the harness's."""
+    from harness.run import sandbox
+
+    sb = None if sandbox.setting() == "off" else sandbox.find()[0]
+    return sandbox.env({})["PATH"] if sb is not None else os.environ.get("PATH", "")
 
 
 def device() -> Check:
@@ -142,6 +186,27 @@ def store() -> Check:
     return Check("store", "ok", f"{path}: schema {version}{behind}, {runs} submissions")
 
 
+def weights_check() -> Check:
+    """The pretrained-weights cache every run reads: what it holds (no file is hashed)."""
+    from harness.run import weights
+
+    folder = weights.root()
+    rows = weights.listing(folder, hashes=False) if folder.is_dir() else []
+    if not rows:
+        return Check(
+            "weights",
+            "warn",
+            f"{folder}: none yet; a run that asks for pretrained weights fails",
+            "harness weights fetch resnet34 resnet18 (the course's lesson 1 and 3 models)",
+        )
+    held = {}
+    for r in rows:
+        held.setdefault(r["name"], set()).add(r["library"])
+    names = ", ".join(f"{n} ({', '.join(sorted(libs))})" for n, libs in held.items())
+    size = sum(r["size"] for r in rows) / 1e6
+    return Check("weights", "ok", f"{folder}: {len(rows)} files, {size:,.0f} MB: {names}")
+
+
 def disk() -> Check:
     where = home()
     while not where.exists():
@@ -156,7 +221,8 @@ def disk() -> Check:
     return Check("disk", "ok", detail)
 
 
-CHECKS = (python, libraries, device, sandbox_check, chromium, kaggle, store, disk)
+CHECKS = (python, libraries, course, device, sandbox_check, chromium, kaggle, store)
+CHECKS += (weights_check, disk)
 
 
 def run_checks() -> list[Check]:

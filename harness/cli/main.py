@@ -83,6 +83,7 @@ def cmd_submit(args) -> int:
     if srv := remote.current():
         return submit_remote(srv, args)
     from harness.run import pipeline
+    from harness.run.kaggle_way import check_output
 
     if args.user is None:
         raise UsageError("--user is required (or harness login to a group's server)")
@@ -93,6 +94,7 @@ def cmd_submit(args) -> int:
         device=args.device or "auto",
         timeout=args.timeout or pipeline.DEFAULT_TIMEOUT,
         memory_mb=args.memory_mb,
+        output=check_output(args.output),
     )
     row = pipeline.submit(
         args.name,
@@ -150,7 +152,7 @@ def submit_remote(srv, args) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    queued = srv.upload(args.name, path, args.message, args.seed)
+    queued = srv.upload(args.name, path, args.message, args.seed, args.output)
     if queued["status"] == "rejected":  # over the daily limit: nothing runs
         if args.json:
             dump(queued)
@@ -387,6 +389,9 @@ def cmd_show(args) -> int:
         "docstring",
         "config",
         "artifacts",
+        "warnings",
+        "decisions",
+        "weights",
     }
     if m := row.get("model"):
         start = {True: ", pretrained", False: ", from scratch"}.get(m.get("pretrained"), "")
@@ -402,10 +407,19 @@ def cmd_show(args) -> int:
     for k, v in row.items():
         if k not in skip:
             print(f"{k.ljust(width)}  {cell(v)}")
+    for w in row.get("warnings") or []:
+        print(f"{'warning'.ljust(width)}  {w}")
     print(f"{'config'.ljust(width)}  {json.dumps(row['config'])}")
     print(f"{'versions'.ljust(width)}  {json.dumps(row['versions'])}")
     if row["docstring"]:
         print("\ndocstring:\n  " + row["docstring"].replace("\n", "\n  "))
+    if row.get("decisions"):
+        print("\ncolumns, as the DataLoaders took them:")
+        for role, names in row["decisions"].items():
+            print(f"  {role}: {', '.join(names) or 'none'}")
+    if row.get("weights"):
+        print("\npretrained weights loaded:")
+        print(table(row["weights"], ["name", "library", "sha256", "file"]))
     if row["epochs"]:
         print("\nepochs:")
         eps = [
@@ -748,9 +762,19 @@ def parser() -> argparse.ArgumentParser:
     pth.add_argument("name")
     pth.set_defaults(fn=cmd_data)
 
-    s = sub.add_parser("submit", help="run and score a submission (.py or .csv)")
+    s = sub.add_parser("submit", help="run and score a submission (.ipynb, .py or .csv)")
     s.add_argument("name", help="the competition")
-    s.add_argument("file", help="a .py with train(dls) or fit_predict(...), or a .csv")
+    s.add_argument(
+        "file",
+        help="a notebook (.ipynb) or a .py run as on Kaggle, a .py with train(dls) or "
+        "fit_predict(...), or a .csv",
+    )
+    s.add_argument(
+        "--output",
+        metavar="NAME",
+        help="a notebook or Kaggle-style script: the CSV in /kaggle/working that is the "
+        "answer (default: submission.csv, else the one CSV in the submission format)",
+    )
     s.add_argument("--user", help="who submits (through a server: the token's member)")
     s.add_argument("--message")
     s.add_argument("--seed", type=int, default=42)
@@ -915,6 +939,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_doctor)
 
+    from harness.cli.weights import add_parser as weights_parser
+
+    weights_parser(sub)  # harness weights fetch|list
+
     s = sub.add_parser("reveal", help="show a competition's private scores on the leaderboard")
     s.add_argument("name")
     s.add_argument("--hide", action="store_true", help="hide them again")
@@ -936,6 +964,8 @@ def run(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except HarnessError as e:
         err(f"harness: error: {e}")
+        if getattr(args, "json", False):  # a script reads stdout: one object, always
+            dump({"error": str(e), "exit_code": e.exit_code})
         return e.exit_code
     except KeyboardInterrupt:
         err(f"harness: interrupted after {time.monotonic() - t0:.0f} s; nothing was recorded")

@@ -86,10 +86,19 @@ class Server:
                 f.write(chunk)
         tmp.replace(dest)
 
-    def upload(self, competition: str, file: Path, message: str | None, seed: int) -> dict:
+    def upload(
+        self,
+        competition: str,
+        file: Path,
+        message: str | None,
+        seed: int,
+        output: str | None = None,
+    ) -> dict:
         fields = {"seed": str(seed)}
         if message:
             fields["message"] = message
+        if output:
+            fields["output"] = output
         with open(file, "rb") as f:
             r = self._call(
                 "POST",

@@ -136,11 +136,12 @@ def user_files(comp: Competition, s: Splits) -> dict[str, pd.DataFrame | bytes]:
     train = pd.concat([s.train, s.valid])
     if spec.id_col in train:
         train = train.sort_values(spec.id_col, kind="stable")
-    sample = comp.to_submission(s.test, _sample_predictions(spec, len(s.test)))
+    sample = comp.to_submission(s.test, sample_predictions(spec, len(s.test)))
     return {"train.csv": train, "test.csv": s.test, "sample_submission.csv": sample, **s.files}
 
 
-def _sample_predictions(spec, n: int) -> list:
+def sample_predictions(spec, n: int) -> list:
+    """The sample submission's value, n times (the first allowed, or the minimum)."""
     fmt = spec.submission
     value = fmt.allowed[0] if fmt.allowed else (fmt.min_value or 0.0)
     return [value] * n

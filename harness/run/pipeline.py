@@ -20,7 +20,7 @@ from harness.competition import artifacts, data, registry
 from harness.competition.registry import Competition
 from harness.errors import UsageError
 from harness.paths import runs_dir
-from harness.run import differences, sandbox
+from harness.run import differences, kaggle_way, sandbox
 from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
@@ -44,6 +44,7 @@ class Limits:
     device: str = "auto"
     timeout: float = DEFAULT_TIMEOUT
     memory_mb: float | None = None
+    output: str | None = None  # Kaggle's way: the CSV in /kaggle/working that is the answer
 
 
 def check_user(user: str) -> str:
@@ -76,6 +77,7 @@ def _base_row(
         "file_sha256": sub.sha256,
         "docstring": sub.docstring,
         "config": sub.config,
+        "warnings": list(sub.warnings) or None,  # what reading the file found
         "metric": comp.spec.metric,
         "higher_is_better": comp.metric.higher_is_better,
         "harness_git": git_hash(),
@@ -166,17 +168,23 @@ def _run_worker(
     limits: Limits,
     executor: Executor | None,
     on_output: Callable[[str], None] | None,
+    files: Path | None = None,
 ):
     """Runs a code submission on copies of the input parquet files; (result, run folder, MiB).
 
     The run is made in a private staging folder and moves into runs/ once it has ended;
-    an interrupted run leaves nothing. The sandboxed worker sees it only as /job.
+    an interrupted run leaves nothing. The sandboxed worker sees it only as /job; a run in
+    Kaggle's way also sees `files` (the competition's user-facing files) at
+    /kaggle/input/<slug>/.
     """
+    kaggle = sub.entry in kaggle_way.ENTRIES
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=staging(code=True)))
     try:
         (run_dir / "inputs").mkdir()
         for split in data.INPUTS:
             shutil.copyfile(inputs[split], run_dir / "inputs" / f"{split}.parquet")
+        if kaggle:
+            kaggle_way.link_files(files, run_dir / "inputs" / kaggle_way.FILES)
         code_path = run_dir / sub.path.name
         code_path.write_text(sub.content)
         memory_mb = limits.memory_mb or default_memory_mb()
@@ -189,6 +197,8 @@ def _run_worker(
             device=limits.device,
             timeout=limits.timeout,
             memory_mb=memory_mb,
+            slug=kaggle_way.slug(comp) if kaggle else None,
+            output=limits.output if kaggle else None,
         )
         res = (executor or LocalExecutor()).run(job, on_output)
         final = runs_dir() / uuid.uuid4().hex
@@ -219,7 +229,9 @@ def run_code(
     """Runs a code submission in a worker and scores it; returns the row's run fields."""
     inputs = {split: prepared.inputs / f"{split}.parquet" for split in data.INPUTS}
     executor = executor or LocalExecutor()
-    res, final, memory_mb = _run_worker(comp, inputs, sub, limits, executor, on_output)
+    res, final, memory_mb = _run_worker(
+        comp, inputs, sub, limits, executor, on_output, prepared.files
+    )
     fields = {
         "executor": getattr(executor, "name", type(executor).__name__),
         "node": res.node or socket.gethostname(),
@@ -237,15 +249,19 @@ def run_code(
         "epochs": res.epochs,
         "sandboxed": res.sandboxed,
     }
-    for key in ("config", "model", "gpu_peak_mb"):
+    if sub.entry in kaggle_way.ENTRIES:  # the CSV handed in, as the worker chose it
+        fields["output"] = res.result.get("output") or limits.output
+    for key in ("config", "model", "gpu_peak_mb", "decisions", "weights"):
         if res.result.get(key) is not None:
             fields[key] = res.result[key]
+    # the file's own (read here, before it ran), then the run's
+    fields["warnings"] = [*sub.warnings, *(res.result.get("warnings") or [])] or None
     if not res.ok:
         return {**fields, "status": "failed", "error": res.error}
     try:
         _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
         preds = final / "out" / "predictions.csv"
-        name = f"{sub.path.stem} predictions"
+        name = fields.get("output") or f"{sub.path.stem} predictions"
         scored = _scored(comp, prepared, preds, name)
         scored["valid_score"] = valid_score(comp, prepared, final / "out" / "valid_predictions.csv")
         return {**fields, **scored}
@@ -381,6 +397,7 @@ def _stored(row: dict):
             device=row["device"],
             timeout=row["timeout_seconds"],
             memory_mb=row["memory_limit_mb"],
+            output=row.get("output"),
         )
         yield read(src), limits, tmp
     finally:
@@ -499,7 +516,15 @@ def run_on_test(
             "valid": prepared.inputs / "valid.parquet",
             "test": tmp / "test.parquet",
         }
-        res, final, _ = _run_worker(comp, inputs, sub, limits, executor, on_output)
+        files = None
+        if sub.entry in kaggle_way.ENTRIES:  # a notebook reads this test in its files
+            files = tmp / "files"
+            kaggle_way.link_files(prepared.files, files)
+            (files / "test.csv").unlink()
+            test.to_csv(files / "test.csv", index=False)
+            sample = comp.to_submission(test, data.sample_predictions(comp.spec, len(test)))
+            sample.to_csv(files / "sample_submission.csv", index=False)
+        res, final, _ = _run_worker(comp, inputs, sub, limits, executor, on_output, files)
     return {
         "status": "ok" if res.ok else "failed",
         "error": res.error,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Protocol
 import psutil
 
 from harness.paths import competitions_dir
-from harness.run import sandbox
+from harness.run import kaggle_way, sandbox, weights
 from harness.run.repro import wait_policy, worker_env
 
 POLL_SECONDS = 0.1
@@ -41,6 +42,12 @@ PREDICTIONS_CAP = 512 * 2**20
 RAW_PREDS_CAP = 1 * 2**30
 MAX_EPOCHS = 100_000
 ERROR_SHOWN = 2000  # characters of the worker's own error message kept
+# what a run's warnings and decisions (result.json) may hold: each string one short line
+MAX_WARNINGS = 20
+WARNING_CHARS = 500
+MAX_DECISIONS = 10  # kinds of decision: categorical, continuous, dropped, ...
+MAX_NAMES = 2000  # names in one decision (a frame's columns)
+NAME_CHARS = 200
 # variables a worker must not inherit: they lead to the harness home and its labels
 PRIVATE_ENV = ("HARNESS_HOME", "HARNESS_CACHE", "HARNESS_SECRET", "XDG_DATA_HOME")
 
@@ -57,6 +64,12 @@ class Job:
     device: str
     timeout: float
     memory_mb: float
+    slug: str | None = None  # Kaggle's way (a notebook or script): /kaggle/input/<slug>
+    output: str | None = None  # the CSV in /kaggle/working that is the answer (--output)
+
+    @property
+    def kaggle_way(self) -> bool:
+        return self.slug is not None
 
     @property
     def inputs(self) -> Path:
@@ -200,12 +213,16 @@ class LocalExecutor:
             "entry": job.entry,
             "seed": job.seed,
             "device": job.device,
+            "output": job.output,
+            "slug": job.slug,
         }
         passive, waiting = wait_policy()
         wenv = worker_env(job.seed, passive)
         if self.threads:  # its share of the cores, when several runs share a machine
             wenv.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
             waiting += f"; {self.threads} thread(s): its share of the cores"
+        if job.kaggle_way:
+            wenv.update(kaggle_way.environment())
         job_file = job.run_dir / "job.json"
         paths = {
             "submission": job.submission,
@@ -213,14 +230,24 @@ class LocalExecutor:
             "out": job.out,
             "artifacts": job.artifacts,
         }
+        if job.kaggle_way and sb is None:  # no /kaggle unsandboxed: ../input/<slug> works
+            working = job.run_dir / "work" / "working"
+            working.mkdir()
+            (job.run_dir / "work" / "input").mkdir()
+            (job.run_dir / "work" / "input" / job.slug).symlink_to(job.inputs / kaggle_way.FILES)
+            paths["working"] = working
         job_file.write_text(json.dumps({**{k: str(v) for k, v in paths.items()}, **spec}, indent=1))
         if sb is None:
             env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
             env.update(wenv, PYTHONUNBUFFERED="1")
+            env.update(weights.run_env(weights.root()))  # the host's cache, where it lies
+            # untar_data's layouts of train and valid (harness.run.course_data): the run's
+            # own, never the organiser's ~/.fastai, where they would pass for a download
+            env["FASTAI_HOME"] = str(job.run_dir / "fastai")
             argv = [sys.executable, "-m", "harness.run.worker", str(job_file)]
             if setpriv := shutil.which("setpriv"):  # dies with the harness, as bwrap's does
                 argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
-            cwd = job.run_dir / "work"
+            cwd = paths.get("working", job.run_dir / "work")
             pass_fds = ()
             header = f"[harness] NOT sandboxed: {why}"
         else:
@@ -230,14 +257,17 @@ class LocalExecutor:
                 "out": sandbox.JOB / "out",
                 "artifacts": sandbox.JOB / "artifacts",
             }
+            if job.kaggle_way:
+                inside["working"] = kaggle_way.WORKING
             (job.run_dir / "job.sandbox.json").write_text(
                 json.dumps({**{k: str(v) for k, v in inside.items()}, **spec}, indent=1)
             )
             uid = sandbox.new_uid(sb)
             header = f"[harness] sandbox: {sb.describe(uid)}"
-            for f in job.inputs.iterdir():
-                f.chmod(0o644)
-            job.inputs.chmod(0o755)
+            for folder, _, files in os.walk(job.inputs):
+                os.chmod(folder, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(folder, f), 0o644)
             if sb.mode == "root":
                 sandbox.hand_over(writable, uid)
             argv = sandbox.argv(
@@ -248,6 +278,7 @@ class LocalExecutor:
                 competitions_dir(),
                 job.memory_mb,
                 wenv,
+                job.slug,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir
@@ -290,6 +321,7 @@ class LocalExecutor:
             if sb is not None and sb.mode == "root":
                 sandbox.take_back(writable)
         shutil.rmtree(job.run_dir / "work", ignore_errors=True)  # scratch: nothing is kept
+        shutil.rmtree(job.run_dir / "fastai", ignore_errors=True)  # unsandboxed untar_data's
         code = proc.returncode
         if sb is not None and 128 < code < 128 + 65:  # bwrap's pid 1 reports a signal so
             code = 128 - code
@@ -445,7 +477,83 @@ def check_result(result) -> dict:
         ok = ok and all(isinstance(m.get(k), int) for k in ("parameters", "trainable"))
         if not ok:
             raise Malformed("out/result.json: model lacks its architecture or parameter counts")
+    check_notes(result)
+    check_weights(result.get("weights"))
+    answer = result.get("output")  # the CSV a run in Kaggle's way handed in
+    if answer is not None and not (
+        isinstance(answer, str) and kaggle_way.OUTPUT_NAME.fullmatch(answer)
+    ):
+        raise Malformed("out/result.json: output is not a CSV's name in the working folder")
     return result
+
+
+WEIGHTS_FIELDS = ("library", "name", "file", "sha256")
+
+
+def check_weights(loaded) -> None:
+    """result.json's `weights`: at most MAX_RECORDED objects of short strings (library,
+    name, file, a sha256 of 64 hex digits).
+
+    Raises:
+        Malformed: anything else.
+    """
+    if loaded is None:
+        return
+    if not isinstance(loaded, list) or len(loaded) > weights.MAX_RECORDED:
+        raise Malformed(f"out/result.json: weights is not a list of at most {weights.MAX_RECORDED}")
+    for w in loaded:
+        ok = isinstance(w, dict) and set(w) == set(WEIGHTS_FIELDS)
+        ok = ok and all(isinstance(w[k], str) and 0 < len(w[k]) <= 500 for k in WEIGHTS_FIELDS)
+        ok = ok and len(w["sha256"]) == 64 and all(c in "0123456789abcdef" for c in w["sha256"])
+        if not ok or not w["file"].isprintable() or not w["name"].isprintable():
+            raise Malformed(
+                "out/result.json: weights holds an entry that is not library, name, file and sha256"
+            )
+
+
+def check_notes(result: dict) -> None:
+    """result.json's `warnings` (a list of strings) and `decisions` (an object of lists of
+    strings), type-checked, then cleaned in place: a string is one printable line, cut to
+    its length, and a list to its count. A member's code names the columns they quote.
+
+    Raises:
+        Malformed: either of another type.
+    """
+    warnings = result.get("warnings")
+    if warnings is not None:
+        if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+            raise Malformed("out/result.json: warnings is not a list of strings")
+        kept = [plain_line(w, WARNING_CHARS) for w in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            kept.append(f"and {len(warnings) - MAX_WARNINGS:,} more warnings: see the log")
+        result["warnings"] = [w for w in kept if w]
+    decisions = result.get("decisions")
+    if decisions is not None:
+        if (
+            not isinstance(decisions, dict)
+            or len(decisions) > MAX_DECISIONS
+            or not all(
+                isinstance(v, list) and all(isinstance(n, str) for n in v)
+                for v in decisions.values()
+            )
+        ):
+            raise Malformed(
+                f"out/result.json: decisions is not an object of at most {MAX_DECISIONS} "
+                "lists of strings"
+            )
+        result["decisions"] = {
+            plain_line(k, NAME_CHARS): [plain_line(n, NAME_CHARS) for n in v[:MAX_NAMES]]
+            for k, v in decisions.items()
+        }
+
+
+def plain_line(text: str, limit: int) -> str:
+    """`text` as one printable line of at most `limit` characters: control and format
+    characters (terminal escapes, bidi overrides, newlines) become spaces, runs of
+    spaces one."""
+    spaced = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    line = " ".join(spaced.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 EPOCH_NUMBERS = ("seconds", "train_loss", "valid_loss")

@@ -1,7 +1,8 @@
 """The sandbox every code run goes through: bubblewrap, an unprivileged uid, no network.
 
 A worker sees a private root: the Python environment, the harness package and the
-competitions folder read-only, its own inputs read-only at /job/inputs, and writes only
+competitions folder read-only, its own inputs read-only at /job/inputs, the host's
+pretrained-weights cache read-only at /weights (harness.run.weights), and writes only
 /job/out, /job/artifacts, /job/work and a size-capped /tmp and /dev/shm. It has its own
 PID, network, IPC, UTS and mount namespaces (so /proc shows only its own processes and
 127.0.0.1 is its own), a cleared environment, and dies with the harness.
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.run import kaggle_way, weights
 
 JOB = Path("/job")  # where the run's folder appears inside the sandbox
 SETTING = "HARNESS_SANDBOX"
@@ -221,21 +223,34 @@ def argv(
     competitions: Path,
     memory_mb: float,
     worker: dict[str, str],
+    slug: str | None = None,
 ) -> list[str]:
-    """The full command line of one sandboxed worker (its job file is /job/job.json)."""
+    """The full command line of one sandboxed worker (its job file is /job/job.json).
+
+    Args:
+        slug: a run in Kaggle's way: the competition's files read-only at
+            /kaggle/input/<slug>/, and /kaggle/working (its scratch folder) the working
+            directory, so that Kaggle's paths and `../input/<slug>/` both work.
+    """
     binds = [("--ro-bind", p, p) for p in python_paths()]
     binds.append(("--ro-bind", competitions.resolve(), competitions.resolve()))
+    work = JOB / "work" if slug is None else kaggle_way.WORKING
     binds += [
         ("--ro-bind", run_dir / "inputs", JOB / "inputs"),
         ("--ro-bind", run_dir / "job.sandbox.json", JOB / "job.json"),
         ("--ro-bind", submission, JOB / submission.name),
         ("--bind", run_dir / "out", JOB / "out"),
         ("--bind", run_dir / "artifacts", JOB / "artifacts"),
-        ("--bind", run_dir / "work", JOB / "work"),
+        ("--bind", run_dir / "work", work),
     ]
+    if slug is not None:
+        files = run_dir / "inputs" / kaggle_way.FILES
+        binds.append(("--ro-bind", files, kaggle_way.INPUT / slug))
+    if (cache := weights.root()).is_dir():  # the host's pretrained weights (env: where)
+        binds.append(("--ro-bind", cache.resolve(), weights.SANDBOX_ROOT))
     tmp_mb = int(max(64, min(TMP_MAX_MB, memory_mb / 4)))
     args = _base(sb, binds, tmp_mb)
-    args += ["--chdir", str(JOB / "work"), "--clearenv"]
+    args += ["--chdir", str(work), "--clearenv"]
     for k, v in env(worker).items():
         args += ["--setenv", k, v]
     py = str(Path(sys.prefix) / "bin" / "python")
@@ -254,7 +269,11 @@ def env(worker: dict[str, str]) -> dict[str, str]:
         "TMPDIR": "/tmp",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "XDG_CACHE_HOME": "/tmp/.cache",
-        "TORCH_HOME": "/tmp/torch",
+        # TORCH_HOME and HF_HOME: the host's weights cache, read-only, the hub offline
+        **weights.run_env(weights.SANDBOX_ROOT),
+        # fastai's ~/.fastai: untar_data lays the competition's data out under data/
+        # (harness.run.course_data), in the run's own /tmp
+        "FASTAI_HOME": "/tmp/.fastai",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",

@@ -21,7 +21,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.run import kaggle_way, notes, weights
+
 INPUTS = ("train", "valid", "test")
+
+
+# what a call that tried the network says inside the sandbox (no network namespace route)
+OFFLINE_SIGNS = (
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "No address associated with hostname",
+)
+
+
+def offline_hint(job: dict) -> str:
+    """Why a download failed, and where what it wanted is instead."""
+    name = job.get("competition", "")
+    where = f"/kaggle/input/{job['slug']}/" if job.get("slug") else f"harness data path {name}"
+    return (
+        f"a run has no network: {name}'s files are at {where}, pretrained weights come "
+        "from the host's cache (harness weights list)"
+    )
 
 
 class SubmissionFailed(Exception):
@@ -91,6 +112,7 @@ class Progress:
         print(
             f"[harness] fit {fit} epoch {epoch + 1}/{n_epoch} {shown} ({seconds:.1f}s)", flush=True
         )
+        notes.epoch(fit, epoch, n_epoch, row)  # a NaN loss is worth a warning
 
 
 def decode(learn, decoded) -> list:
@@ -130,6 +152,11 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
         train, valid = both.iloc[: len(train)], both.iloc[len(train) :]
         test = with_features(module.features, test.copy())
     dls = comp.dls(train, valid)
+    try:  # the columns' roles, said: a column of NaN must not train in silence
+        notes.tabular(dls, train, comp.spec.train_target)
+    except Exception:  # noting must never cost the member a scored run
+        print("[harness] the columns' roles could not be read; the run goes on:", flush=True)
+        traceback.print_exc()
     dls.to(device)
     learn = module.train(dls)
     if not isinstance(learn, Learner):
@@ -183,26 +210,34 @@ def run_fit_predict(module, comp, train, valid, test, out: Path, artifacts: Path
     features = valid_features(comp, valid, test) if comp.hook("report") else test.iloc[:0]
     both = pd.concat([test, features], ignore_index=True)
     preds = module.fit_predict(train.copy(), valid.copy(), both)
+    # what `test` held, said in full: nobody expects the valid rows after the test's
+    rows = f"the {len(test)} test rows"
+    if len(features):
+        rows = (
+            f"the {len(both)} rows of test: {len(test)} test rows + {len(features)} valid "
+            f"rows (the valid set without {spec.train_target}, after the test rows)"
+        )
+    if preds is None:
+        raise SubmissionFailed(
+            f"fit_predict returned None: did it forget `return`? It must return "
+            f"predictions for {rows}"
+        )
     if isinstance(preds, pd.DataFrame) and spec.id_col in preds and spec.target in preds:
         preds = preds.set_index(spec.id_col)[spec.target]
         missing = set(both[spec.id_col]) - set(preds.index)
         if missing or not preds.index.is_unique:
             raise SubmissionFailed(
-                f"fit_predict's frame must hold one {spec.target} for each of the "
-                f"{len(both)} rows of test ({len(missing)} missing or ids repeated)"
+                f"fit_predict's frame must hold one {spec.target} for each of {rows}; "
+                f"{len(missing)} missing or ids repeated"
             )
         preds = preds.loc[both[spec.id_col]].to_numpy()
     try:
         n = len(preds)
     except TypeError:
         raise SubmissionFailed(
-            f"fit_predict must return predictions for the {len(both)} rows of test, "
-            f"got {type(preds).__name__}"
+            f"fit_predict must return predictions for {rows}, got {type(preds).__name__}"
         ) from None
     if n != len(both):
-        rows = f"{len(test)} test rows"
-        if len(features):
-            rows = f"the {len(both)} rows of test ({rows}, then {len(features)} valid rows)"
         raise SubmissionFailed(f"fit_predict returned {n} predictions for {rows}")
     preds = np.asarray(preds)
     if len(features):
@@ -279,6 +314,51 @@ def _silently(fn):
     return quiet
 
 
+def run_kaggle_way(job: dict, comp, out: Path, artifacts: Path) -> str:
+    """A notebook or a script, run as on Kaggle; returns the name of the CSV handed in."""
+    from harness.run import notebook
+
+    working = Path(job.get("working") or Path.cwd())
+    submission = Path(job["submission"])
+    if job["entry"] == "notebook":
+        try:
+            notebook.execute(submission, job, out, working)
+        except notebook.CellFailed as e:
+            raise SubmissionFailed(str(e)) from None
+        what = "the notebook"
+    else:
+        instrument_when_imported(job, out, artifacts)
+        kaggle_way.run_script(submission)
+        what = "the script"
+    ids = pd.read_parquet(Path(job["inputs"]) / "test.parquet", columns=[comp.spec.id_col])
+    try:
+        return kaggle_way.hand_in(
+            working, out, comp, ids[comp.spec.id_col], job.get("output"), what
+        )
+    except kaggle_way.NoAnswer as e:
+        raise SubmissionFailed(str(e)) from None
+
+
+def kernel_setup(job: dict) -> None:
+    """What a notebook's kernel runs before the notebook's first cell (harness.run.notebook):
+    the worker's own set-up (seeds, hooks), and fastai's instrumentation once the notebook
+    imports fastai."""
+    prepare_process(job)
+    instrument_when_imported(job, Path(job["out"]), Path(job["artifacts"]))
+
+
+def instrument_when_imported(job: dict, out: Path, artifacts: Path) -> None:
+    """fastai's instrumentation (epochs, lr_find, device) the moment the code that runs
+    as on Kaggle imports fastai; nothing when it never does."""
+    from harness.run import repro
+
+    def instrument(_fastai) -> None:
+        device = repro.resolve_device(job["device"])
+        instrument_fastai(device, out, artifacts, None)
+
+    repro.after_import("fastai", instrument)
+
+
 def prepare_process(job: dict) -> None:
     """What every process that runs a member's code does before that code: the worker
     itself, and a notebook's IPython kernel (harness.run.notebook). Nothing heavy is
@@ -288,10 +368,17 @@ def prepare_process(job: dict) -> None:
         job: the job file's fields, paths as the sandbox shows them (out, inputs,
             artifacts, competition, entry, seed, device).
     """
-    from harness.run import repro
+    from harness.run import course_data, repro
 
     # torch is imported when the run needs it (the seeds wait for it), not before
     repro.seed_everything(job["seed"])
+    # fastbook's import calls set_seed(42), as on Colab: the run's own seed goes back after it
+    repro.after_import("fastbook", lambda _: repro.seed_everything(job["seed"]))
+    # no network: fastai's untar_data of the competition's datasets finds train and valid
+    course_data.install(job)
+    # pretrained weights only from the host's cache: a download fails in one line that
+    # names them, and each file loaded is noted for the run's record
+    weights.install()
 
 
 def where(exc: BaseException, submission: Path) -> str:
@@ -319,6 +406,12 @@ def main(job_path: str) -> int:
             result["device"] = repro.resolve_device(job["device"])
         comp = get(job["competition"])
         inputs = Path(job["inputs"])
+        if job["entry"] in kaggle_way.ENTRIES:
+            result["seconds"]["setup"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            result["output"] = run_kaggle_way(job, comp, out, Path(job["artifacts"]))
+            result["seconds"]["train_predict"] = time.perf_counter() - t1
+            return 0
         train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
         if job["entry"] == "train":
             import fastai.learner  # noqa: F401 - the harness builds fastai DataLoaders
@@ -344,24 +437,72 @@ def main(job_path: str) -> int:
             message = f"the submission called sys.exit({e.code!r}) before it produced predictions"
         elif isinstance(e, KeyboardInterrupt):
             message = "interrupted"
+        elif isinstance(e, SubmissionFailed):  # written for the member: said as it is
+            message = str(e)
+        elif line := weights.missing_line(e):  # as it is, whatever fastai made of it
+            message = line
         else:
             message = f"{type(e).__name__}: {e}".strip()
             if loc := where(e, submission):
                 message += f" ({loc})"
         # one line: fastai wraps errors over two ("Exception occured in ...:\n\t<cause>")
         one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+        if any(sign in one_line for sign in OFFLINE_SIGNS):
+            one_line += f" ({offline_hint(job)})"
         (out / "error.json").write_text(json.dumps({"message": one_line}))
         return 1
     finally:
-        with contextlib.suppress(Exception):  # what the run imported decides what is known
-            result["versions"] = repro.versions()
-            if result["device"] == "auto":  # a GPU used only where torch was imported
-                torch_seen = "torch" in sys.modules
-                result["device"] = repro.resolve_device("auto") if torch_seen else "cpu"
+        result.update(process_facts(result["device"]))
         result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        if "torch" in sys.modules and result["device"].startswith("cuda"):
-            result["gpu_peak_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
+        if job["entry"] == "notebook":  # the notebook's code ran in its kernel: its facts
+            with contextlib.suppress(Exception):
+                merge_facts(result, json.loads((out / KERNEL_FACTS).read_text()))
+            (out / KERNEL_FACTS).unlink(missing_ok=True)
         (out / "result.json").write_text(json.dumps(result, default=repr, indent=1))
+
+
+KERNEL_FACTS = "kernel.json"  # in out/: what a notebook's kernel knew at its end
+
+
+def process_facts(device: str) -> dict:
+    """What the process that ran a member's code knows at its end, for result.json:
+    library versions and the device (what it imported decides what is known), peak GPU
+    memory, its warnings and decisions (a failed run keeps them too), the weights it
+    loaded."""
+    from harness.run import repro
+
+    facts: dict = {}
+    with contextlib.suppress(Exception):
+        facts["versions"] = repro.versions()
+        if device == "auto":  # a GPU used only where torch was imported
+            device = repro.resolve_device("auto") if "torch" in sys.modules else "cpu"
+    facts["device"] = device
+    if "torch" in sys.modules and device.startswith("cuda"):
+        facts["gpu_peak_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
+    facts.update(notes.collected())
+    facts["weights"] = weights.loaded()
+    return facts
+
+
+def write_kernel_facts(job: dict) -> None:
+    """Run in a notebook's kernel after its last cell: its facts, for the worker."""
+    facts = process_facts(job["device"])
+    (Path(job["out"]) / KERNEL_FACTS).write_text(json.dumps(facts, default=repr))
+
+
+def merge_facts(result: dict, kernel: dict) -> None:
+    """A notebook's kernel's facts into the worker's: the kernel ran the member's code."""
+    for key in ("versions", "device", "gpu_peak_mb"):
+        if kernel.get(key) is not None:
+            result[key] = kernel[key]
+    warnings = [*(result.get("warnings") or []), *(kernel.get("warnings") or [])]
+    if warnings:
+        result["warnings"] = warnings
+    if kernel.get("decisions"):
+        result["decisions"] = {**(result.get("decisions") or {}), **kernel["decisions"]}
+    both = [*(result.get("weights") or []), *(kernel.get("weights") or [])]
+    once = {json.dumps(w, sort_keys=True): w for w in both if isinstance(w, dict)}
+    result["weights"] = list(once.values())[: weights.MAX_RECORDED]
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ async def submit(request: Request, member: str):
         return error(400, "the upload has no file (a form field named 'file')")
     content = await upload.read()
     message = form.get("message")
+    output = form.get("output")
     seed = form.get("seed") or "42"
     if not isinstance(seed, str) or not seed.isdigit() or int(seed) >= 2**31:
         return error(400, f"seed must be a whole number below 2**31, got {seed!r}")
@@ -194,6 +195,7 @@ async def submit(request: Request, member: str):
         content,
         message if isinstance(message, str) else None,
         int(seed),
+        output if isinstance(output, str) else None,
     )
     if queued["status"] == "rejected":  # over the daily limit: recorded, nothing runs
         return JSONResponse(jsonable(queued), status_code=429)

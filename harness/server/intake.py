@@ -15,7 +15,8 @@ from pathlib import Path
 from harness.competition import data, registry
 from harness.errors import HarnessError, UsageError
 from harness.paths import home
-from harness.run.submission import CODE_LIMIT
+from harness.run.kaggle_way import check_output
+from harness.run.submission import CODE_LIMIT, NOTEBOOK_LIMIT, SUFFIXES
 from harness.server import status
 from harness.store import queue, records, rules
 from harness.validate import CSV_LIMIT, size_text
@@ -54,6 +55,8 @@ def uploads_dir() -> Path:
 
 
 def limit_of(filename: str) -> int:
+    if filename.endswith(".ipynb"):
+        return NOTEBOOK_LIMIT
     return CODE_LIMIT if filename.endswith(".py") else CSV_LIMIT
 
 
@@ -64,14 +67,10 @@ def check_filename(filename: str) -> str:
         UsageError: not a plain .py or .csv name (no folders, no odd characters).
     """
     name = Path(filename or "").name
-    if (
-        not SAFE_NAME.fullmatch(name)
-        or name != filename
-        or Path(name).suffix not in (".py", ".csv")
-    ):
+    if not SAFE_NAME.fullmatch(name) or name != filename or Path(name).suffix not in SUFFIXES:
         raise UsageError(
-            f"the file name {filename!r} is not a plain .py or .csv name (letters, digits, "
-            "'.', '_' and '-', at most 100 characters)"
+            f"the file name {filename!r} is not a plain .ipynb, .py or .csv name (letters, "
+            "digits, '.', '_' and '-', at most 100 characters)"
         )
     return name
 
@@ -84,7 +83,15 @@ def check_message(message: str | None) -> str | None:
     return message
 
 
-def accept(member: str, competition: str, filename: str, content: bytes, message=None, seed=42):
+def accept(
+    member: str,
+    competition: str,
+    filename: str,
+    content: bytes,
+    message=None,
+    seed=42,
+    output: str | None = None,
+):
     """Stores an upload as queued work and returns its place.
 
     Returns:
@@ -99,8 +106,11 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
     comp = registry.get(competition)
     name = check_filename(filename)
     message = check_message(message)
+    output = check_output(output)
     if len(content) > limit_of(name):
-        kind = "a code submission" if name.endswith(".py") else "a CSV submission"
+        kind = {".py": "a code submission", ".ipynb": "a notebook"}.get(
+            Path(name).suffix, "a CSV submission"
+        )
         raise TooLarge(
             f"{name} is {size_text(len(content))}; {kind} may be at most "
             f"{size_text(limit_of(name))}"
@@ -112,7 +122,7 @@ def accept(member: str, competition: str, filename: str, content: bytes, message
         (folder / name).write_bytes(content)
         try:
             sub_id, stands = queue.enqueue(
-                comp.name, member, message, name, str(folder / name), seed
+                comp.name, member, message, name, str(folder / name), seed, output
             )
         except rules.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
             from harness.run import pipeline

@@ -129,7 +129,7 @@ class Scheduler:
                 Path(item["upload"]),
                 item["user_name"],
                 item["message"],
-                pipeline.Limits(seed=item["seed"]),
+                pipeline.Limits(seed=item["seed"], output=item.get("output")),
                 on_output=on_output,
                 log=lambda msg: log(f"submission {sub_id}: {msg}"),
                 queued=sub_id,

@@ -29,6 +29,7 @@ def enqueue(
     filename: str,
     upload: str,
     seed: int,
+    output: str | None = None,
 ) -> tuple[int, rules.Allowance]:
     """Admits uploaded work under the competition's daily limit and stores it as queued
     (its file already lies at `upload`); returns its id and where the member stands.
@@ -42,8 +43,8 @@ def enqueue(
         sub_id = db.draw_id(con)
         con.execute(
             "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
-            "state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
-            [sub_id, competition, user, message, filename, upload, seed, at],
+            "output, state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
+            [sub_id, competition, user, message, filename, upload, seed, output, at],
         )
     return sub_id, stands
 

@@ -1,7 +1,9 @@
 """What a submission's record shows to members: the JSON of `submit` and `show`, locally
 and through the group's server alike. `private_score` is null until the private scores
 are shown (the deadline passed, or the organiser revealed them); the `also` metrics are
-their public part only. `late`: made at or after the deadline (kept off the boards)."""
+their public part only. `late`: made at or after the deadline (kept off the boards).
+`warnings`: what the run (or reading its file) found that its author should know, a list
+of lines, empty when none."""
 
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ def summary(row: dict) -> dict:
     out["private_score"] = private(row)
     out["user"] = row["user_name"]
     out["also"] = public_also(row)
+    out["warnings"] = row.get("warnings") or []
     return out
 
 
@@ -66,6 +69,7 @@ def record(row: dict, host: bool = True) -> dict:
     for k in () if host else HOST_FIELDS:
         row.pop(k, None)
     row["also"] = public_also(row)
+    row["warnings"] = row.get("warnings") or []
     row.pop("extra_scores", None)
     row["user"] = row.pop("user_name")
     if not host:

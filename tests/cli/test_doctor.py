@@ -11,7 +11,7 @@ import duckdb
 from harness.run import sandbox
 from harness.store import db
 
-NAMES = ["python", "libraries", "device", "sandbox", "chromium", "kaggle", "store", "disk"]
+NAMES = "python libraries course device sandbox chromium kaggle store weights disk".split()
 
 
 def doctor(home: Path, *args: str, env: dict[str, str] | None = None):
@@ -60,6 +60,20 @@ def test_json_says_each_check_and_whether_runs_can_go(tmp_path):
     sb, why = sandbox.find()
     want = f"bubblewrap, {sb.mode} mode" if sb else why
     assert want in checks["sandbox"]["detail"]
+    course = checks["course"]
+    assert course["status"] == "ok", course
+    assert course["detail"].startswith("pandas 2.") and "fastbook 0.0.29" in course["detail"]
+    assert "ipykernel" in course["detail"] and ", dot " in course["detail"]
+
+
+def test_a_run_without_graphviz_dot_is_warned_of_with_what_to_install(tmp_path):
+    # an unsandboxed run looks for programs on the harness's own PATH: here, one without dot
+    env = {"HARNESS_SANDBOX": "off", "PATH": str(Path(sys.executable).parent)}
+    proc = doctor(tmp_path / "home", "--json", env=env)
+    assert proc.returncode == 0  # submissions run; a notebook that draws a graph would not
+    course = by_name(proc)["course"]
+    assert course["status"] == "warn" and "dot" not in course["detail"]
+    assert course["fix"] == "apt-get install graphviz (its dot draws graphviz.Source in a run)"
 
 
 def test_a_store_from_a_newer_harness_fails_with_its_fix(tmp_path):

@@ -1,5 +1,6 @@
 """The `harness` command as users and our acceptance checks call it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def test_submit_json_scored_failed_rejected_and_usage(ready, tmp_path):
         None,
     )
     assert isinstance(out["public_score"], float) and out["private_score"] is None
+    assert out["warnings"] == []  # a list, empty when the run has nothing to say
 
     code, out = cli_json(
         "submit",
@@ -80,7 +82,12 @@ def test_submit_json_scored_failed_rejected_and_usage(ready, tmp_path):
 
     for args in (["titanc", str(tmp_path / "w.py")], ["titanic", str(tmp_path / "nope.py")]):
         proc = cli("submit", *args, "--user", "bob", "--json", home=ready)
-        assert proc.returncode == 2 and proc.stdout == "" and "harness: error:" in proc.stderr
+        # a script reads stdout: the error as its one JSON object, the line on stderr
+        assert proc.returncode == 2 and "harness: error:" in proc.stderr
+        assert json.loads(proc.stdout) == {
+            "error": proc.stderr.strip().removeprefix("harness: error: "),
+            "exit_code": 2,
+        }
     assert cli("submit", "titanic", str(tmp_path / "w.py"), home=ready).returncode == 2  # no --user
 
 

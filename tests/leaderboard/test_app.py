@@ -538,7 +538,7 @@ def test_a_wrong_token_queues_nothing(submit_home, zeros):
 def test_a_refused_upload_is_explained_as_text(submit_home, zeros):
     token = members.add("dee")
     at = submit_form(token, None)
-    assert [e.value for e in at.error] == ["Choose a .py or .csv file to submit."]
+    assert [e.value for e in at.error] == ["Choose a notebook, a .py or a .csv file to submit."]
     odd = submit_form(token, ("zeros.csv", zeros, "text/csv"), "a \x1b[31m **b**")
     assert [e.value for e in odd.error] == ["Not queued:"]
     assert odd.code[0].value == "the message must be at most 1000 printable characters"

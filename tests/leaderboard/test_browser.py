@@ -263,3 +263,55 @@ def test_a_member_submits_in_chromium_and_sees_the_run_scored(
     shown = done(harness(board_home, "show", str(sub), "--json"))
     assert (shown["status"], shown["user"], shown["filename"]) == ("scored", "eve", "nobody.csv")
     assert shown["message"] == "nobody survives, from the browser"
+
+
+def test_a_notebook_from_the_submit_page_shows_cell_by_cell(server, chromium, board_home, tmp_path):
+    """A course notebook uploaded in the browser with its answer named; its page shows the
+    executed cells: code, printed text and the plot, as text and an image."""
+    from tests.run.test_notebooks import WOMEN, make
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    token = done(harness(board_home, "member", "add", "fay", "--json"))["token"]
+    nb = make(
+        tmp_path / "course.ipynb",
+        "import pandas as pd, matplotlib.pyplot as plt\n"
+        "df = pd.read_csv('../input/titanic/train.csv')\ntst = pd.read_csv('../input/titanic/test.csv')\n"
+        "df.Age.hist(); plt.show()\nprint('passengers:', len(df))",
+        "tst.assign(Survived=0)[['PassengerId', 'Survived']].to_csv('all_die.csv', index=False)",
+        WOMEN.format(name="women.csv"),
+        title="# <b>Women</b> first, from a notebook",
+    )
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "?view=submit")
+        idle(page, "Submit")
+        page.get_by_label("Token").fill(token)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Submit to").click()
+        page.get_by_role("option", name="titanic", exact=True).click()
+        page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(nb)
+        page.wait_for_function(UPLOADED, arg="course.ipynb")
+        page.get_by_role("textbox", name="Answer CSV (notebooks and scripts)").fill("women.csv")
+        page.get_by_role("button", name="Submit", exact=True).click()
+        scored = page.get_by_text(re.compile(r"^#\d+ scored: public accuracy "))
+        scored.wait_for(timeout=90_000)
+        sub = int(re.match(r"#(\d+)", scored.inner_text()).group(1))
+        page.goto(server + f"?submission={sub}")
+        idle(page, f"Submission {sub}")
+        page.get_by_role("heading", name="Notebook", exact=True).wait_for()
+        page.wait_for_selector(IDLE)
+        page.locator('[data-testid="stCode"]', has_text="df.Age.hist()").first.wait_for()
+        assert page.locator('[data-testid="stText"]', has_text="passengers: 891").count() == 1
+        # the plot the cell drew, as an image; the title as text, its HTML not rendered
+        images = page.locator('[data-testid="stImage"] img')
+        images.first.wait_for()
+        assert images.first.evaluate("i => i.complete && i.naturalWidth") > 100
+        assert page.get_by_text("# <b>Women</b> first, from a notebook").count() >= 1
+        assert page.locator("b", has_text="Women").count() == 0
+        shot(page, tmp_path / "notebook.png")
+        browser.close()
+    assert not errors
+    shown = done(harness(board_home, "show", str(sub), "--json"))
+    assert (shown["entry"], shown["output"], shown["user"]) == ("notebook", "women.csv", "fay")

@@ -50,7 +50,8 @@ FAILURES = {
     ),
     "wrong length": (
         "def fit_predict(train, valid, test):\n    return [0, 1]\n",
-        "fit_predict returned 2 predictions for the 596 rows of test (418 test rows, then 178 valid",
+        "fit_predict returned 2 predictions for the 596 rows of test: 418 test rows + 178 valid "
+        "rows",
         {},
     ),
     "bad values": (

@@ -44,7 +44,6 @@ def test_config_that_is_not_a_literal_is_left_to_the_worker(tmp_path):
     "code, problem",
     [
         ("def train(dls)\n  pass\n", "m.py, line 1: syntax error: expected ':'"),
-        ("x = 1\n", "m.py defines neither train(dls) (the fastai way) nor fit_predict"),
         ("def train(dls): pass\ndef fit_predict(a, b, c): pass\n", "defines both"),
         (
             "def fit_predict(train): pass\n",
@@ -60,5 +59,11 @@ def test_csv_and_usage_errors(tmp_path):
     assert read(write(tmp_path / "p.csv", "a,b\n")).kind == "csv"
     with pytest.raises(UsageError, match="no such file"):
         read(tmp_path / "missing.py")
-    with pytest.raises(UsageError, match=r"a submission is a \.py file .* or a \.csv file"):
-        read(write(tmp_path / "model.ipynb", "{}"))
+    with pytest.raises(UsageError, match=r"a notebook \(\.ipynb\), a \.py file .* or a \.csv"):
+        read(write(tmp_path / "model.r", "x <- 1"))
+
+
+def test_a_file_with_neither_entry_runs_as_on_kaggle(tmp_path):
+    """Kaggle's way: the script runs top to bottom and hands in the CSV it writes."""
+    sub = read(write(tmp_path / "m.py", '"""Kaggle style."""\nx = 1\n'))
+    assert (sub.entry, sub.problem, sub.docstring) == ("script", None, "Kaggle style.")
