@@ -66,7 +66,7 @@ def timed(cmd: list[str], env: dict, cwd: Path | None = None) -> tuple[float, st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=180)  # about 30 s here
     args = ap.parse_args()
     home = Path(os.environ.get("HARNESS_HOME") or tempfile.mkdtemp(prefix="bench-home-"))
     env = {**os.environ, "HARNESS_HOME": str(home)}
