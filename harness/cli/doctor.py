@@ -119,7 +119,7 @@ def sandbox_check() -> Check:
         return Check("sandbox", "warn", f"{sandbox.SETTING}=off: code runs unsandboxed", "unset it")
     sb, why = sandbox.find()
     if sb is not None:
-        return Check("sandbox", "ok", f"bubblewrap, {sb.mode} mode")
+        return Check("sandbox", "ok", f"bubblewrap, {sb.mode} mode; {sb.guard}")
     fix = "apt-get install bubblewrap (README, Sandbox)"
     if sandbox.setting() == "require":
         return Check("sandbox", "fail", f"{why}; {sandbox.SETTING}=require", fix)

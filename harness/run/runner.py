@@ -270,6 +270,7 @@ class LocalExecutor:
                     os.chmod(os.path.join(folder, f), 0o644)
             if sb.mode == "root":
                 sandbox.hand_over(writable, uid)
+            filter_r = sandbox.filter_pipe(sb)
             argv = sandbox.argv(
                 sb,
                 uid,
@@ -279,6 +280,8 @@ class LocalExecutor:
                 job.memory_mb,
                 wenv,
                 job.slug,
+                seccomp_fd=filter_r,
+                file_cap=DISK_CAP,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir
@@ -290,7 +293,7 @@ class LocalExecutor:
             os.write(args_w, b"".join(a.encode() + b"\0" for a in argv[1:cut]))
             os.close(args_w)
             argv = [argv[0], "--args", str(args_r), *argv[cut:]]
-            pass_fds = (args_r,)
+            pass_fds = (args_r,) if filter_r is None else (args_r, filter_r)
         tail = Tail(job.log_path, on_output) if on_output else None
         reason, peak = None, 0
         t0 = time.monotonic()

@@ -5,7 +5,9 @@ competitions folder read-only, its own inputs read-only at /job/inputs, the host
 pretrained-weights cache read-only at /weights (harness.run.weights), and writes only
 /job/out, /job/artifacts, /job/work and a size-capped /tmp and /dev/shm. It has its own
 PID, network, IPC, UTS and mount namespaces (so /proc shows only its own processes and
-127.0.0.1 is its own), a cleared environment, and dies with the harness.
+127.0.0.1 is its own), a cleared environment, and dies with the harness. A seccomp
+filter (harness.run.seccomp) keeps it from making namespaces or mounts of its own, and
+RLIMIT_FSIZE from writing, or fallocating, a file larger than the runner's disk cap.
 
 Two modes, chosen by who runs the harness:
 - root: bwrap runs as root and `setpriv` drops to a fresh unprivileged uid per run
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.run import kaggle_way, weights
+from harness.run import kaggle_way, seccomp, weights
 
 JOB = Path("/job")  # where the run's folder appears inside the sandbox
 SETTING = "HARNESS_SANDBOX"
@@ -76,12 +78,22 @@ class Sandbox:
     bwrap: str
     setpriv: str | None
     prlimit: str | None
+    filtered: bool = False  # the seccomp filter (harness.run.seccomp) is in force
 
     def describe(self, uid: int) -> str:
         """One line for the run's log: the mode in force, as the organiser reads it."""
         if self.mode == "root":
-            return f"bubblewrap, root mode: the run's own uid {uid}, no capabilities"
-        return f"bubblewrap, user-namespace mode: uid {USERNS_UID} inside, {uid} outside"
+            return f"bubblewrap, root mode: the run's own uid {uid}, no capabilities; {self.guard}"
+        return (
+            f"bubblewrap, user-namespace mode: uid {USERNS_UID} inside, {uid} outside; {self.guard}"
+        )
+
+    @property
+    def guard(self) -> str:
+        """What the seccomp filter keeps a run from, or why there is none (one line)."""
+        if self.filtered:
+            return "seccomp: no namespaces or mounts of its own"
+        return seccomp.unsupported() or "no seccomp filter"
 
 
 _probe: tuple[Sandbox | None, str] | None = None
@@ -110,12 +122,20 @@ def _find() -> tuple[Sandbox | None, str]:
     setpriv = shutil.which("setpriv")
     if root and setpriv is None:
         return None, "setpriv (util-linux) is missing"
-    sb = Sandbox("root" if root else "userns", bwrap, setpriv, shutil.which("prlimit"))
-    argv = [*_base(sb, [], 16), *_drop(sb, UID_BASE + UID_SPAN - 1), "/bin/true"]
+    mode = "root" if root else "userns"
+    filtered = seccomp.unsupported() is None
+    sb = Sandbox(mode, bwrap, setpriv, shutil.which("prlimit"), filtered)
+    fd = filter_pipe(sb)
+    argv = [*_base(sb, [], 16, fd), *_drop(sb, UID_BASE + UID_SPAN - 1, 2**30), "/bin/true"]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=30, pass_fds=() if fd is None else (fd,)
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"bubblewrap failed its self-test ({e})"
+    finally:
+        if fd is not None:
+            os.close(fd)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         hint = "" if root else "; unprivileged user namespaces may be turned off"
@@ -145,10 +165,27 @@ def _ancestors(path: Path) -> list[Path]:
     return [p for p in reversed(path.parents) if p != Path("/")]
 
 
-def _base(sb: Sandbox, binds: list[tuple[str, Path, Path]], tmp_mb: int) -> list[str]:
-    """bwrap's arguments: namespaces, the system read-only, the given binds, /tmp."""
+def filter_pipe(sb: Sandbox) -> int | None:
+    """A pipe's read end holding the seccomp program for bwrap, or None without one.
+
+    The caller hands it to bwrap (`pass_fds`) and closes it once bwrap has started.
+    """
+    if not sb.filtered:
+        return None
+    r, w = os.pipe()
+    os.write(w, seccomp.program())  # a few hundred bytes: well inside a pipe's buffer
+    os.close(w)
+    return r
+
+
+def _base(
+    sb: Sandbox, binds: list[tuple[str, Path, Path]], tmp_mb: int, seccomp_fd: int | None
+) -> list[str]:
+    """bwrap's arguments: namespaces, the seccomp filter, the system read-only, the binds."""
     args = [sb.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if seccomp_fd is not None:  # applied by bwrap to the command it execs, and all after
+        args += ["--seccomp", str(seccomp_fd)]
     if sb.mode == "userns":
         args += ["--unshare-user", "--uid", str(USERNS_UID), "--gid", str(USERNS_UID)]
         args += ["--disable-userns"]
@@ -188,11 +225,15 @@ def _base(sb: Sandbox, binds: list[tuple[str, Path, Path]], tmp_mb: int) -> list
     return args
 
 
-def _drop(sb: Sandbox, uid: int) -> list[str]:
-    """What runs inside, before the command: the task limit, then the uid drop."""
+def _drop(sb: Sandbox, uid: int, file_cap: int) -> list[str]:
+    """What runs inside, before the command: the task and file limits, then the uid drop."""
     args = ["--"]
     if sb.prlimit:
-        args += [sb.prlimit, f"--nproc={NPROC}:{NPROC}", "--core=0", "--"]
+        # --fsize: a write or fallocate past file_cap fails at once (EFBIG), where the
+        # runner's disk check, every two seconds, would stop the run only after the host
+        # lost the space; each file is capped, not their sum, which that check still keeps
+        fsize = f"--fsize={file_cap}:{file_cap}"
+        args += [sb.prlimit, f"--nproc={NPROC}:{NPROC}", fsize, "--core=0", "--"]
     if sb.mode == "root":
         args += [sb.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         args += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
@@ -224,6 +265,9 @@ def argv(
     memory_mb: float,
     worker: dict[str, str],
     slug: str | None = None,
+    *,
+    seccomp_fd: int | None,
+    file_cap: int,
 ) -> list[str]:
     """The full command line of one sandboxed worker (its job file is /job/job.json).
 
@@ -231,6 +275,8 @@ def argv(
         slug: a run in Kaggle's way: the competition's files read-only at
             /kaggle/input/<slug>/, and /kaggle/working (its scratch folder) the working
             directory, so that Kaggle's paths and `../input/<slug>/` both work.
+        seccomp_fd: filter_pipe(sb)'s read end, which the caller passes to bwrap.
+        file_cap: the largest file the run may write, in bytes (RLIMIT_FSIZE).
     """
     binds = [("--ro-bind", p, p) for p in python_paths()]
     binds.append(("--ro-bind", competitions.resolve(), competitions.resolve()))
@@ -249,12 +295,13 @@ def argv(
     if (cache := weights.root()).is_dir():  # the host's pretrained weights (env: where)
         binds.append(("--ro-bind", cache.resolve(), weights.SANDBOX_ROOT))
     tmp_mb = int(max(64, min(TMP_MAX_MB, memory_mb / 4)))
-    args = _base(sb, binds, tmp_mb)
+    args = _base(sb, binds, tmp_mb, seccomp_fd)
     args += ["--chdir", str(work), "--clearenv"]
     for k, v in env(worker).items():
         args += ["--setenv", k, v]
     py = str(Path(sys.prefix) / "bin" / "python")
-    return [*args, *_drop(sb, uid), py, "-m", "harness.run.worker", str(JOB / "job.json")]
+    worker_argv = [py, "-m", "harness.run.worker", str(JOB / "job.json")]
+    return [*args, *_drop(sb, uid, file_cap), *worker_argv]
 
 
 def env(worker: dict[str, str]) -> dict[str, str]:

@@ -58,7 +58,7 @@ def test_json_says_each_check_and_whether_runs_can_go(tmp_path):
         "fix": "",
     }
     sb, why = sandbox.find()
-    want = f"bubblewrap, {sb.mode} mode" if sb else why
+    want = f"bubblewrap, {sb.mode} mode; {sb.guard}" if sb else why  # the filter, or why none
     assert want in checks["sandbox"]["detail"]
     course = checks["course"]
     assert course["status"] == "ok", course

@@ -257,6 +257,100 @@ def fit_predict(train, valid, test):
     world.unchanged(row)
 
 
+@needs_bwrap
+@pytest.mark.skipif(SB is not None and not SB.filtered, reason="no seccomp filter here")
+def test_no_namespace_or_mount_of_its_own_so_no_memory_outside_the_limit(world, tmp_path):
+    # a tmpfs in a namespace of the run's own holds memory that no process's RSS shows
+    mount = "mount -t tmpfs -o size=8g none /tmp && echo FOUND mounted && df -h /tmp"
+    code = f"""
+import ctypes, errno, os, subprocess
+
+def refused(what, err):
+    print("refused", what, errno.errorcode.get(err, err))
+
+def fit_predict(train, valid, test):
+    sh = subprocess.run(["unshare", "-rm", "sh", "-c", {mount!r}], capture_output=True, text=True)
+    print(sh.stdout, end="")
+    print("unshare -rm:", sh.returncode, sh.stderr.strip())
+    if hasattr(os, "unshare"):  # Python 3.12 and later
+        try:
+            os.unshare(os.CLONE_NEWUSER | os.CLONE_NEWNS)
+            print("FOUND os.unshare")
+        except OSError as e:
+            refused("os.unshare", e.errno)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000 | 0x20000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS
+        print("FOUND unshare()")
+    else:
+        refused("unshare()", ctypes.get_errno())
+    calls = {{
+        # clone(CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, no stack): a fork into new namespaces
+        "clone": (56, 0x10000000 | 0x20000 | 17, 0, 0, 0, 0),
+        "clone3": (435, 0, 0),  # ENOSYS: glibc falls back to clone, whose flags are read
+        "setns": (308, 0, 0),
+        "mount": (165, b"none", b"/tmp", b"tmpfs", 0, 0),
+        "fsopen": (430, b"tmpfs", 0),
+    }}
+    for name, args in calls.items():
+        r = libc.syscall(*args)
+        if r == 0 and name == "clone":
+            os._exit(0)  # the child of a clone that should have been refused
+        if r >= 0:
+            print("FOUND", name, r)
+        else:
+            refused(name, ctypes.get_errno())
+    # what a run does every day still works: threads and processes of its own
+    print(subprocess.run(["sh", "-c", "echo child ok"], capture_output=True, text=True).stdout)
+    return {GENDER}
+"""
+    row = submit(tmp_path, "nested.py", code)
+    assert row["status"] == "scored", row["error"]
+    log = row["log"]
+    assert found(row) == []
+    assert "unshare failed: Operation not permitted" in log
+    refusals = ["unshare()", "clone", "setns", "mount", "fsopen"]
+    for name in refusals + (["os.unshare"] if hasattr(os, "unshare") else []):
+        assert f"refused {name} EPERM" in log, name
+    assert "refused clone3 ENOSYS" in log and "child ok" in log
+    assert "seccomp: no namespaces or mounts of its own" in log.splitlines()[0]
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_a_huge_fallocate_fails_at_once_and_the_host_keeps_its_disk(world, tmp_path):
+    code = f"""
+import os, time
+
+def fit_predict(train, valid, test):
+    free = os.statvfs(".").f_bavail * os.statvfs(".").f_frsize
+    fd = os.open("big.bin", os.O_CREAT | os.O_WRONLY, 0o600)  # the run's working folder
+    for what, call in [
+        ("fallocate", lambda: os.posix_fallocate(fd, 0, 5 * 2**30)),
+        ("write", lambda: os.pwrite(fd, b"x", 3 * 2**30)),
+    ]:
+        t0 = time.monotonic()
+        try:
+            call()
+            print("FOUND", what)
+        except OSError as e:
+            print(f"refused {{what}} errno {{e.errno}} in {{time.monotonic() - t0:.3f}} s")
+    lost = free - os.statvfs(".").f_bavail * os.statvfs(".").f_frsize
+    print(f"host disk lost: {{lost / 2**20:.0f}} MiB")
+    os.close(fd)
+    return {GENDER}
+"""
+    row = submit(tmp_path, "filler.py", code)
+    assert row["status"] == "scored", row["error"]
+    assert found(row) == []
+    lines = {x.split(" errno")[0]: x for x in row["log"].splitlines() if x.startswith("refused")}
+    for what in ("fallocate", "write"):
+        errno_, secs = lines[f"refused {what}"].split(" errno ")[1].split(" in ")
+        assert errno_ == "27" and float(secs.removesuffix(" s")) < 1, lines  # EFBIG, at once
+    lost = next(x for x in row["log"].splitlines() if x.startswith("host disk lost"))
+    assert int(lost.split()[-2]) < 512, lost  # other tests may write meanwhile: not 5 GiB
+    world.unchanged(row)
+
+
 ARTIFACT_ATTACKS = {
     "traversal": (
         'json.dump([{"name": "../../../data/titanic/raw/titanic3.csv", "kind": "csv", '
