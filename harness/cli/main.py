@@ -89,6 +89,9 @@ def cmd_submit(args) -> int:
         raise UsageError("--user is required (or harness login to a group's server)")
     if args.no_wait:
         raise UsageError("--no-wait is for a group's server (harness login); a local run waits")
+    for flag, value in (("--timeout", args.timeout), ("--memory-mb", args.memory_mb)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{flag} must be a positive number, got {value:g}")
     limits = pipeline.Limits(
         seed=args.seed,
         device=args.device or "auto",

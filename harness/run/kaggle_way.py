@@ -39,6 +39,7 @@ def check_output(name: str | None) -> str | None:
 
     if name is None or name == "":
         return None
+    name = name.removeprefix(f"{WORKING}/").removeprefix("./")  # the same file, named so
     if not OUTPUT_NAME.fullmatch(name) or not name.lower().endswith(".csv"):
         raise UsageError(
             f"--output {name!r} is not a CSV's name in /kaggle/working (e.g. submission.csv "
@@ -69,16 +70,14 @@ def environment() -> dict[str, str]:
 
 
 def link_files(files: Path, dest: Path) -> None:
-    """The competition's user-facing files into a run's inputs: hard links where the
-    filesystem allows (the run sees them read-only), copies elsewhere."""
+    """The competition's user-facing files into a run's inputs: copies, never links, so
+    that a run without a sandbox (where nothing is read-only) cannot change the
+    prepared files every later run reads (a few MiB: pets' images)."""
     for folder, _, names in os.walk(files):
         target = dest / Path(folder).relative_to(files)
         target.mkdir(parents=True, exist_ok=True)
         for name in names:
-            try:
-                os.link(os.path.join(folder, name), target / name)
-            except OSError:
-                shutil.copyfile(os.path.join(folder, name), target / name)
+            shutil.copyfile(os.path.join(folder, name), target / name)
 
 
 def run_script(path: Path) -> None:

@@ -632,7 +632,8 @@ def collect(job: Job, returncode: int, reason: str | None, wall: float, peak: in
         if err is not None and not (isinstance(err, dict) and isinstance(err.get("message"), str)):
             raise Malformed("out/error.json has no message")
         if error is None and err is not None:
-            error = " ".join(err["message"].split())[:ERROR_SHOWN] or "the submission failed"
+            # the member's own text: terminal escapes and bidi overrides go, as everywhere
+            error = plain_line(err["message"], ERROR_SHOWN) or "the submission failed"
         read_back(out / "predictions.csv", PREDICTIONS_CAP)
         read_back(out / "raw_preds.npy", RAW_PREDS_CAP)
     except (Malformed, OSError) as e:

@@ -26,6 +26,7 @@ from harness.run import kaggle_way, notes, weights
 INPUTS = ("train", "valid", "test")
 
 
+ERROR_CHARS = 4000  # of the error's one line written back (the host keeps fewer)
 # what a call that tried the network says inside the sandbox (no network namespace route)
 OFFLINE_SIGNS = (
     "Temporary failure in name resolution",
@@ -449,6 +450,9 @@ def main(job_path: str) -> int:
         one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
         if any(sign in one_line for sign in OFFLINE_SIGNS):
             one_line += f" ({offline_hint(job)})"
+        if len(one_line) > ERROR_CHARS:  # the host reads a capped file: the start is kept
+            cut = len(one_line) - ERROR_CHARS
+            one_line = f"{one_line[:ERROR_CHARS]} [... {cut:,} more characters]"
         (out / "error.json").write_text(json.dumps({"message": one_line}))
         return 1
     finally:

@@ -356,3 +356,55 @@ def test_a_forged_answer_name_is_refused(answer):
     assert check_result({"output": "out/women.csv"})["output"] == "out/women.csv"
     with pytest.raises(Malformed, match="output is not a CSV's name"):
         check_result({"output": answer})
+
+
+def test_a_decompression_bomb_is_not_shown(tmp_path):
+    """A huge PNG (its header says 20000x20000) is skipped, never decoded, and the page
+    goes on."""
+    import base64
+    import json
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    cell = {
+        "cell_type": "code",
+        "source": "display(bomb)",
+        "outputs": [
+            {"output_type": "display_data", "data": {"image/png": base64.b64encode(bomb).decode()}}
+        ],
+    }
+    path = tmp_path / "bomb.ipynb"
+    path.write_text(json.dumps({"cells": [cell]}))
+    assert notebook.shown_cells(path)[0]["outputs"] == []
+
+
+def test_a_long_or_escaped_error_is_one_clean_capped_line(ready, tmp_path):
+    nb = make(
+        tmp_path / "loud.ipynb",
+        "x = 1",
+        "raise ValueError('\\x1b]0;pwned\\x07 \\u202e' + 'E' * 200_000)",
+    )
+    row = pipeline.submit("titanic", nb, "eve")
+    assert row["status"] == "failed"
+    assert row["error"].startswith("cell 2 (raise ValueError(") and "ValueError:" in row["error"]
+    assert not any(c in row["error"] for c in "\x1b\x07\u202e")
+    assert len(row["error"]) <= 2000
+
+
+def test_output_names_and_limits_as_a_member_writes_them(ready, tmp_path):
+    from harness.run.kaggle_way import check_output
+
+    assert check_output("./submission.csv") == "submission.csv"
+    assert check_output("/kaggle/working/out/sub.csv") == "out/sub.csv"
+    nb = make(tmp_path / "n.ipynb", "x = 1")
+    for flag, value in (("--timeout", "-5"), ("--memory-mb", "0")):
+        proc = harness_here("submit", "titanic", str(nb), "--user", "ann", flag, value)
+        assert proc.returncode == 2 and f"{flag} must be a positive number" in proc.stderr
+    assert db.read("SELECT id FROM submissions") == []
