@@ -249,12 +249,19 @@ def torchvision_items(name: str) -> list[Item]:
     return [torchvision_item(name, enum.__name__, w, why) for w, why in chosen]
 
 
-def torchvision_item(name: str, enum: str, w, why: str) -> Item:
-    filename = os.path.basename(urlparse(w.url).path)
+def checkpoint(filename: str):
+    """An item's `cached`: the file in torch.hub's checkpoints folder, when it is there."""
 
     def cached(folder: Path) -> list[Path]:
         path = folder / weights.CHECKPOINTS / filename
         return [path] if path.is_file() else []
+
+    return cached
+
+
+def torchvision_item(name: str, enum: str, w, why: str) -> Item:
+    filename = os.path.basename(urlparse(w.url).path)
+    cached = checkpoint(filename)
 
     def get(folder: Path) -> list[Path]:
         checkpoints = folder / weights.CHECKPOINTS
@@ -322,10 +329,7 @@ def url_item(url: str) -> Item:
     filename = os.path.basename(urlparse(url).path)
     if not filename:
         raise UsageError(f"{url} names no file")
-
-    def cached(folder: Path) -> list[Path]:
-        path = folder / weights.CHECKPOINTS / filename
-        return [path] if path.is_file() else []
+    cached = checkpoint(filename)
 
     def get(folder: Path) -> list[Path]:
         import torch.hub
