@@ -266,6 +266,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE submissions ADD COLUMN decisions JSON;
     ALTER TABLE queue ADD COLUMN output VARCHAR;
     """,
+    # 13: a group the members can trust (Kaggle's privacy, quotas, the host's own
+    # measurements): organisers; a submission its member published; the size of what was
+    # sent (kept when the file is not); what a run said of itself, apart from what the
+    # host measured; rules that open all code after the deadline, a run's timeout, and
+    # caps on an entrant's queued uploads and stored bytes
+    """
+    ALTER TABLE members ADD COLUMN organiser BOOLEAN DEFAULT false;
+    ALTER TABLE submissions ADD COLUMN published_at TIMESTAMP;
+    ALTER TABLE submissions ADD COLUMN upload_bytes BIGINT;
+    ALTER TABLE submissions ADD COLUMN reported JSON;
+    ALTER TABLE rules ADD COLUMN open_code BOOLEAN;
+    ALTER TABLE rules ADD COLUMN timeout_seconds INTEGER;
+    ALTER TABLE rules ADD COLUMN max_queued INTEGER;
+    ALTER TABLE rules ADD COLUMN max_stored_mb INTEGER;
+    ALTER TABLE queue ADD COLUMN bytes BIGINT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 JSON_COLUMNS = (
@@ -279,6 +295,7 @@ JSON_COLUMNS = (
     "weights",
     "warnings",
     "decisions",
+    "reported",
 )
 
 

@@ -57,7 +57,10 @@ def add(name: str) -> str:
                 f"a member named {name!r} exists: `harness member token {name}` gives a new token"
             )
         at = db.now()
-        con.execute("INSERT INTO members VALUES (?, ?, ?, ?)", [name, _hash(token), at, at])
+        con.execute(
+            "INSERT INTO members (name, token_sha256, created_at, token_at) VALUES (?, ?, ?, ?)",
+            [name, _hash(token), at, at],
+        )
         con.execute("COMMIT")
     return token
 

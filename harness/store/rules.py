@@ -132,7 +132,8 @@ def change(competition: str, **changes) -> Rules:
             )
         said = ", ".join(f"{k}={_text(v)}" for k, v in changes.items()) or "nothing"
         con.execute(
-            "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rules (competition, changed_at, daily_limit, final_picks, deadline, "
+            "team_size, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 competition,
                 new.changed_at,
