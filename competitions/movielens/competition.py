@@ -193,7 +193,7 @@ def diagnose(learn, out: Path) -> None:
     titles = np.asarray(learn.dls.classes["title"], dtype=object)
     bias, factors = movie_params(learn)
     if bias is None and factors is None:
-        print("[harness] no movie embeddings found in this model: no diagnostics")
+        print("[run] no movie embeddings found in this model: no diagnostics")
         return
     # how often each title was rated in training: the course maps only well-known movies
     codes = learn.dls.train_ds.items["title"].to_numpy()

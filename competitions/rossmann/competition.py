@@ -206,7 +206,7 @@ def diagnose(learn, out: Path) -> None:
 
     found = models.embeddings(learn)
     if not found:
-        print("[harness] no learned embeddings in this model: no diagnostics")
+        print("[run] no learned embeddings in this model: no diagnostics")
         return
     plt, rows = pyplot(), []
     items = learn.dls.train_ds.items  # coded categories of the training rows

@@ -126,6 +126,22 @@ def sandbox_check() -> Check:
     return Check("sandbox", "warn", f"{why}: code runs unsandboxed", fix)
 
 
+def cgroups_check() -> Check:
+    """Whether the kernel holds a run's memory (tmpfs included), processes and CPU."""
+    from harness.run import cgroups
+
+    found, why = cgroups.find()
+    if found:
+        held = ", ".join(f"{h.controller} (v{2 if h.v2 else 1})" for h in found)
+        return Check("cgroups", "ok", f"a cgroup per run holds its {held}")
+    return Check(
+        "cgroups",
+        "warn",
+        f"{why}: a run's memory is watched as its processes' RSS (tmpfs not counted)",
+        "run the harness as root, or in a cgroup delegated to its user",
+    )
+
+
 def chromium() -> Check:
     path = shutil.which("chromium")
     if path is None and os.path.exists("/usr/bin/chromium"):
@@ -221,7 +237,8 @@ def disk() -> Check:
     return Check("disk", "ok", detail)
 
 
-CHECKS = (python, libraries, course, device, sandbox_check, chromium, kaggle, store)
+CHECKS = (python, libraries, course, device, sandbox_check, cgroups_check, chromium, kaggle)
+CHECKS += (store,)
 CHECKS += (weights_check, disk)
 
 

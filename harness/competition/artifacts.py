@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +28,12 @@ MAX_ENTRIES = 500
 MAX_TITLE = 300
 INDEX_CAP = 1 * 2**20  # bytes of artifacts.json
 FILE_CAP = 32 * 2**20  # bytes of one artifact
+# a plot is far smaller; a PNG of huge dimensions and a tiny file (a decompression
+# bomb) is far larger, and decoding it costs a page view seconds and gigabytes
+MAX_PIXELS = 25_000_000
+THUMB_SIDE = 1600  # an image wider or taller is shown as a thumbnail of this side
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+THUMBS = "thumbs"  # in the run's folder, beside artifacts/: the host's own, made once
 
 
 class ArtifactError(HarnessError):
@@ -140,6 +148,85 @@ def read_index(folder: Path) -> list[dict]:
             {"name": e["name"], "kind": e["kind"], "title": e.get("title"), "path": str(path)}
         )
     return out
+
+
+def image_size(path: Path, name: str) -> tuple[int, int]:
+    """A PNG's width and height, read from its header (nothing is decoded).
+
+    Raises:
+        ArtifactError: not a PNG.
+    """
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise ArtifactError(f"artifact {name!r} is not a PNG")
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
+def check_image(path: Path, name: str) -> tuple[int, int]:
+    """The PNG's size, at most MAX_PIXELS pixels, or raises ArtifactError."""
+    w, h = image_size(path, name)
+    if w * h > MAX_PIXELS:
+        raise ArtifactError(
+            f"artifact {name!r} is {w:,}x{h:,} pixels, over the cap of {MAX_PIXELS:,}"
+        )
+    return w, h
+
+
+def keep_declared(folder: Path) -> str | None:
+    """A run's artifacts folder once the run has ended: its index and the files the index
+    declares, each within its caps (bytes, and pixels for a PNG); everything else is
+    deleted. A broken index or entry empties the folder, and its line is returned.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    try:
+        found = read_index(folder)
+        for a in found:
+            if a["kind"] == "png":
+                check_image(Path(a["path"]), a["name"])
+        kept = {INDEX, *(a["name"] for a in found)}
+        problem = None
+    except ArtifactError as e:
+        kept, problem = set(), str(e)
+    for path in folder.iterdir():
+        if path.name in kept:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return problem
+
+
+def thumbnail(folder: Path, name: str) -> Path | None:
+    """The PNG artifact's thumbnail (THUMBS beside `folder`), made now if it is wider or
+    taller than THUMB_SIDE and has none yet; None for an image small enough as it is.
+
+    Raises:
+        ArtifactError: over the pixel cap, or not a PNG.
+    """
+    from PIL import Image
+
+    path = safe_path(folder, name)
+    thumb = Path(folder).parent / THUMBS / name
+    if thumb.is_file() and not thumb.is_symlink():
+        return thumb
+    w, h = check_image(path, name)
+    if max(w, h) <= THUMB_SIDE:
+        return None
+    thumb.parent.mkdir(exist_ok=True)
+    try:
+        with Image.open(path, formats=["PNG"]) as im:
+            im.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            part = thumb.with_name(f".{name}.part")
+            im.save(part, format="PNG")
+            part.replace(thumb)  # whole or not at all: a page never shows half of one
+    except Exception as e:
+        raise ArtifactError(f"artifact {name!r} cannot be reduced ({type(e).__name__})") from None
+    return thumb
 
 
 def pyplot():

@@ -6,6 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# the files `report` may draw: the harness's names, never a run's (harness.run.diagnostics)
+REPORT_NAMES = (
+    "confusion_matrix.csv",
+    "confusion_matrix.png",
+    "most_confused.csv",
+    "top_losses.csv",
+    "top_losses.png",
+)
+
 
 def probabilities(raw, n: int, classes: int) -> np.ndarray | None:
     """The model's outputs as class probabilities, (n, classes); None when not per class.

@@ -19,7 +19,7 @@ def fill_unseen_gaps(train: pd.DataFrame, df: pd.DataFrame, cont_names, log=None
         value = train[name].median()
         if log:
             log(
-                f"[harness] {df[name].isna().sum()} missing {name} where training has none;"
+                f"[run] {df[name].isna().sum()} missing {name} where training has none;"
                 f" filled with the training median {value:g}"
             )
         out = out if out is not df else df.copy()

@@ -119,7 +119,7 @@ def lay_out(job: dict, url: str, dest: Path, force: bool = False) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(
-        f"[harness] untar_data(URLs.{name}): {count:,} files made from the competition's "
+        f"[run] untar_data(URLs.{name}): {count:,} files made from the competition's "
         f"train and valid (no network in a run; never the hidden test) in {dest}",
         flush=True,
     )

@@ -55,14 +55,19 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     differ("submission file (sha256)", row["file_sha256"], hashlib.sha256(content).hexdigest())
     differ("seed", job.get("seed", row["seed"]), seed)
     differ("data fingerprint", row["data_fingerprint"], fingerprint)
-    out += weights_differences(row.get("weights"), new.get("weights"))
+    # what the runs said of themselves (weights loaded, torch's threads), beside what the
+    # host recorded (versions installed, device, GPU); a row from before `reported` had
+    # them all in its versions
+    said, says = row.get("reported") or {}, new.get("reported") or {}
+    out += weights_differences(said.get("weights", row.get("weights")), says.get("weights"))
     before, after = row.get("versions") or {}, new.get("versions") or {}
     for lib in LIBRARIES:
         differ(f"{lib} version", before.get(lib), after.get(lib))
     differ("device", row["device"], new["device"])
-    differ("GPU", before.get("gpu"), after.get("gpu"))
+    differ("GPU", row.get("gpu") or before.get("gpu"), new.get("gpu"))
     differ("harness commit", row.get("harness_git"), git_hash())
-    differ("torch threads", before.get("torch_threads"), after.get("torch_threads"))
+    seen, sees = said.get("versions") or before, says.get("versions") or {}
+    differ("torch threads", seen.get("torch_threads"), sees.get("torch_threads"))
     differ("platform", before.get("platform"), after.get("platform"))
     return out
 

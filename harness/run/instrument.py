@@ -59,13 +59,13 @@ class LRFinds:
             try:
                 finds.record(learn, suggestions)
             except Exception as e:  # a broken plot must not cost the member a scored run
-                print(f"[harness] could not record lr_find: {type(e).__name__}: {e}", flush=True)
+                print(f"[run] could not record lr_find: {type(e).__name__}: {e}", flush=True)
             return suggestions
 
         def fit(learn, *args, **kwargs):
             if finds.pending and not finds.inside:
                 finds.pending = False
-                print("[harness] lr_find before training (CONFIG lr_find)", flush=True)
+                print("[run] lr_find before training (CONFIG lr_find)", flush=True)
                 from fastai.callback.schedule import minimum, steep, valley
 
                 # the course's two suggestions (minimum/10, steepest point) and fastai's default
@@ -107,4 +107,4 @@ class LRFinds:
             ax.legend()
         save_figure(self.folder, name, fig, title)
         shown = ", ".join(f"{k} {v:.2e}" for k, v in found.items())
-        print(f"[harness] lr_find: {len(lrs)} steps; suggested {shown or 'nothing'}", flush=True)
+        print(f"[run] lr_find: {len(lrs)} steps; suggested {shown or 'nothing'}", flush=True)

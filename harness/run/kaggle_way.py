@@ -154,5 +154,5 @@ def hand_in(working: Path, out: Path, comp, test_ids, wanted: str | None, what: 
     """Copies the run's answer to out/predictions.csv; returns its name."""
     name = pick(working, comp, test_ids, wanted, what)
     shutil.copyfile(working / name, out / "predictions.csv")
-    print(f"[harness] the answer: {name} (in {WORKING})", flush=True)
+    print(f"[run] the answer: {name} (in {WORKING})", flush=True)
     return name

@@ -69,7 +69,7 @@ def execute(path: Path, job: dict, out: Path, working: Path, log=print) -> None:
             try:
                 for n, index in enumerate(code, start=1):
                     cell = nb.cells[index]
-                    log(f"[harness] cell {n}/{len(code)}: {first_line(cell.source)}")
+                    log(f"[run] cell {n}/{len(code)}: {first_line(cell.source)}")
                     try:
                         client.execute_cell(cell, index)
                     except CellExecutionError as e:

@@ -3,7 +3,7 @@
 The process that runs a member's code (the worker) collects them here as the run goes:
 the roles a tabular competition's DataLoaders gave the frame's columns, a continuous
 column that is all NaN (or infinite) in train, a loss that went NaN. Each is logged as a
-`[harness]` line when it happens, and `collected()` hands them to the worker's
+`[run]` line when it happens, and `collected()` hands them to the worker's
 result.json (`warnings`, `decisions`), which the host checks (`runner.check_result`)
 and stores beside the score. Silent choices cost members runs: a column of NaN that
 trains 16 epochs of `nan` loss and is scored without a word.
@@ -23,7 +23,7 @@ _losses = {"first": None, "bad": 0, "epochs": 0}
 
 def warn(line: str) -> None:
     """A warning for the run's author: logged now, recorded once."""
-    print(f"[harness] warning: {line}", flush=True)
+    print(f"[run] warning: {line}", flush=True)
     if line not in _warnings:
         _warnings.append(line)
 
@@ -42,7 +42,7 @@ def epoch(fit: int, epoch: int, n_epoch: int, row: dict) -> None:
     if _losses["first"] is None:
         _losses["first"] = (fit, epoch, n_epoch, {k: row[k] for k in bad})
         what = ", ".join(f"{k} {row[k]}" for k in bad)
-        print(f"[harness] warning: {what} in fit {fit}, epoch {epoch + 1}", flush=True)
+        print(f"[run] warning: {what} in fit {fit}, epoch {epoch + 1}", flush=True)
 
 
 def _loss_warning() -> str | None:
@@ -115,7 +115,7 @@ def tabular(dls, frame, target: str) -> None:
             "dropped": " (neither categorical nor continuous: not an input)",
             "added": " (made by the DataLoaders: FillMissing flags a column's gaps)",
         }.get(role, "")
-        print(f"[harness] columns {role} ({len(found)}): {_names(found)}{why}", flush=True)
+        print(f"[run] columns {role} ({len(found)}): {_names(found)}{why}", flush=True)
     by_name = {str(c): c for c in frame.columns}
     for name in roles["continuous"]:
         _check_continuous(frame[by_name[name]], name, ds)

@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from harness.competition import artifacts, data, registry
 from harness.competition.registry import Competition
 from harness.errors import UsageError
 from harness.paths import runs_dir
-from harness.run import differences, kaggle_way, sandbox
+from harness.run import diagnostics, differences, kaggle_way, sandbox
 from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
@@ -29,6 +30,10 @@ from harness.store import db, rules
 from harness.validate import SubmissionError, validate_csv
 
 DEFAULT_TIMEOUT = 3600.0
+# what a run says of itself in result.json (the device and versions it saw, its phases'
+# seconds, its GPU and memory peaks, the weights it loaded): kept as `reported`, apart from
+# what the host gave and measured (device, GPU, versions, seconds, wall time, peak memory)
+REPORTED = ("device", "versions", "seconds", "gpu_peak_mb", "worker_peak_rss_mb", "weights")
 DEFAULT_SEED = 42
 MAX_USER_LEN = 64
 
@@ -75,6 +80,7 @@ def _base_row(
         "filename": sub.path.name,
         "content": sub.content,
         "file_sha256": sub.sha256,
+        "upload_bytes": sub.path.stat().st_size,  # counts against the entrant's storage cap
         "docstring": sub.docstring,
         "config": sub.config,
         "warnings": list(sub.warnings) or None,  # what reading the file found
@@ -86,7 +92,7 @@ def _base_row(
 
 def _scored(comp: Competition, prepared: data.Prepared, preds_path: Path, name: str) -> dict:
     """Validates a predictions file and scores it. Nothing per test row is drawn: the
-    diagnostics (the competition's report) come from the worker, on the valid set.
+    diagnostics (the competition's report) are drawn on the valid set (`diagnostics.draw`).
 
     Raises:
         SubmissionError: the predictions break the submission format.
@@ -232,32 +238,40 @@ def run_code(
     res, final, memory_mb = _run_worker(
         comp, inputs, sub, limits, executor, on_output, prepared.files
     )
+    # what the host gave and measured; the run's own word apart, as `reported`
+    seconds = dict(res.seconds)
     fields = {
         "executor": getattr(executor, "name", type(executor).__name__),
         "node": res.node or socket.gethostname(),
-        "gpu": res.gpu or (res.result.get("versions") or {}).get("gpu"),
+        "gpu": res.gpu,
         "seed": limits.seed,
-        "device": res.result.get("device", limits.device),
-        "versions": res.result.get("versions"),
+        "device": res.device or limits.device,
+        "versions": res.versions,
         "timeout_seconds": limits.timeout,
         "memory_limit_mb": memory_mb,
         "wall_seconds": res.wall_seconds,
         "peak_memory_mb": res.peak_memory_mb,
-        "seconds": res.result.get("seconds"),
+        "seconds": seconds,
         "log": res.log,
         "run_dir": str(final),
         "epochs": res.epochs,
         "sandboxed": res.sandboxed,
+        "reported": {k: res.result[k] for k in REPORTED if res.result.get(k) is not None} or None,
     }
     if sub.entry in kaggle_way.ENTRIES:  # the CSV handed in, as the worker chose it
         fields["output"] = res.result.get("output") or limits.output
-    for key in ("config", "model", "gpu_peak_mb", "decisions", "weights"):
+    for key in ("config", "model", "decisions"):
         if res.result.get(key) is not None:
             fields[key] = res.result[key]
     # the file's own (read here, before it ran), then the run's
     fields["warnings"] = [*sub.warnings, *(res.result.get("warnings") or [])] or None
+    t0 = time.monotonic()
+    if why := diagnostics.draw(comp, prepared, final):
+        fields["log"] += f"[harness] the valid set's report was not drawn: {why}\n"
+    seconds["report"] = time.monotonic() - t0
     if not res.ok:
         return {**fields, "status": "failed", "error": res.error}
+    t0 = time.monotonic()
     try:
         _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
         preds = final / "out" / "predictions.csv"
@@ -269,6 +283,8 @@ def run_code(
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
     except Exception as e:  # the worker's output broke the scorer: a failed run, recorded
         return {**fields, "status": "failed", "error": f"the run's output: {one_line(e)}"}
+    finally:
+        seconds["score"] = time.monotonic() - t0
 
 
 def submit(
@@ -323,15 +339,6 @@ def submit(
         if reserved:  # interrupted, or the store failed: the place is given back
             rules.release(queued)
         raise
-
-
-def reject(name: str, path: Path, user: str, message: str | None, error: str) -> dict:
-    """Records a submission rejected before it ran (the daily limit); returns its row."""
-    comp = registry.get(name)
-    sub = read(Path(path))
-    row = _base_row(comp, data.ensure(comp, log=lambda _: None), sub, user, message, False)
-    row.update(status="rejected", error=error)
-    return db.submission(db.insert_submission(row, []))
 
 
 def _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queued) -> dict:
@@ -530,6 +537,6 @@ def run_on_test(
         "error": res.error,
         "run_dir": final,
         "predictions": final / "out" / "predictions.csv",
-        "device": res.result.get("device", row["device"]),
+        "device": res.device or row["device"],
         "wall_seconds": res.wall_seconds,
     }

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from harness.errors import HarnessError
-from harness.run.repro import gpu_names
 from harness.run.runner import Job, LocalExecutor, RunResult
 
 LOST = "the Ray node running it was lost"
@@ -39,6 +38,9 @@ RESULT_FIELDS = (
     "wall_seconds",
     "peak_memory_mb",
     "sandboxed",
+    "device",  # what the node gave the run and measured of it, not what the run says
+    "versions",
+    "seconds",
 )
 _started: dict[str, object] = {}
 
@@ -124,7 +126,7 @@ def run_on_node(
         return {
             **{k: getattr(res, k) for k in RESULT_FIELDS},
             "node": socket.gethostname(),
-            "gpu": next(iter(gpu_names()), None),  # the node's first
+            "gpu": res.gpu,  # the GPU the node gave the run (its nvidia-smi's name), if any
             "files": _files(root, SHIPPED_BACK) | {"log.txt": job.log_path.read_bytes()},
         }
     finally:

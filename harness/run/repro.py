@@ -149,15 +149,22 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def versions() -> dict:
+def versions(seen: bool = True) -> dict:
     """Library versions and hardware, as the worker sees them (torch's CUDA, GPU and
-    threads when the run imported torch; None otherwise)."""
+    threads when the run imported torch; None otherwise).
+
+    Args:
+        seen: False on the host: the installed packages only, never what torch sees
+            (nothing is imported, no GPU touched).
+    """
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
+    if not seen:
+        return out
     out.update(cuda=None, cudnn=None, gpu=None, torch_threads=None)
     if torch := sys.modules.get("torch"):
         gpu = torch.cuda.is_available()

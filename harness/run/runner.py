@@ -7,6 +7,8 @@ group that outgrows one machine can run workers elsewhere and keep one store.
 
 from __future__ import annotations
 
+import functools
+import glob
 import json
 import os
 import shutil
@@ -14,7 +16,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -25,8 +26,8 @@ from typing import Protocol
 import psutil
 
 from harness.paths import competitions_dir
-from harness.run import kaggle_way, sandbox, weights
-from harness.run.repro import wait_policy, worker_env
+from harness.run import cgroups, kaggle_way, runlog, sandbox, space, weights
+from harness.run.repro import gpu_names, versions, wait_policy, worker_env
 
 POLL_SECONDS = 0.1
 LOG_LIMIT = 1_000_000  # characters of log kept in the database; the file keeps all
@@ -34,6 +35,8 @@ LOG_FILE_CAP = 64 * 2**20  # bytes of log a run may write
 DISK_CAP = 2 * 2**30  # bytes a run may leave in its out, artifacts and work folders
 DISK_FILES_CAP = 20_000  # files and folders it may leave there
 DISK_CHECK_SECONDS = 2.0
+# the line a run's log has where no cgroup holds its memory
+RSS_ONLY = "memory is watched as the tree's resident memory (tmpfs and shared memory not counted)"
 # what each file the worker writes back may weigh, in bytes
 RESULT_CAP = 1 * 2**20
 EPOCHS_CAP = 16 * 2**20
@@ -103,6 +106,10 @@ class RunResult:
     sandboxed: bool | None = None  # None: the executor does not say
     node: str | None = None  # the machine it ran on (None: this one)
     gpu: str | None = None  # that machine's GPU, where the executor knows it
+    # what the host measured or gave, never what the run says (that is in `result`)
+    device: str | None = None  # the device the host gave the run ("cpu", "cuda", "cuda:1")
+    versions: dict | None = None  # the environment the host gave it (its packages)
+    seconds: dict = field(default_factory=dict)  # the phases the host saw from outside
 
 
 class Executor(Protocol):
@@ -144,33 +151,6 @@ def read_log(path: Path) -> str:
     )
 
 
-class Tail(threading.Thread):
-    """Follows a growing log file and hands each new line to a callback."""
-
-    def __init__(self, path: Path, emit: Callable[[str], None]):
-        super().__init__(daemon=True)
-        self.path, self.emit, self.stopped = path, emit, threading.Event()
-
-    def run(self) -> None:
-        pos, buf = 0, ""
-        while True:
-            stopping = self.stopped.is_set()
-            if self.path.exists():
-                with open(self.path, errors="replace") as f:
-                    f.seek(pos)
-                    chunk = f.read()
-                    pos = f.tell()
-                buf += chunk
-                *lines, buf = buf.split("\n")
-                for line in lines:
-                    self.emit(line)
-            if stopping:
-                if buf:
-                    self.emit(buf)
-                return
-            self.stopped.wait(0.2)
-
-
 class LocalExecutor:
     """Runs the worker as a child process of this one, in the sandbox when there is one.
 
@@ -205,7 +185,33 @@ class LocalExecutor:
 
     def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
         sb, why = self._sandbox()
-        writable = [job.out, job.artifacts, job.run_dir / "work"]
+        rw = job.run_dir  # where the run's out, artifacts and work folders are
+        if sb is not None and sb.mode == "root":  # a filesystem of their own, capped
+            space.clean_stale()
+            rw = space.folder_for(job.run_dir)
+            if not space.mount(rw, DISK_CAP, DISK_FILES_CAP):
+                rw.rmdir()
+                rw = job.run_dir
+        group, held = None, cgroups.find()[1]
+        try:
+            group = cgroups.make(job.memory_mb, sandbox.NPROC, self.threads)
+            held = group.describe() if group else f"no cgroup: {held}; {RSS_ONLY}"
+        except OSError as e:
+            held = f"no cgroup: it could not be made ({e.strerror or e}); {RSS_ONLY}"
+        if rw != job.run_dir:
+            held += f"; out, artifacts and work on a tmpfs of {DISK_CAP // 2**20:,} MiB"
+        try:
+            return self._run(job, on_output, sb, why, rw, group, held)
+        finally:  # on every path: the tmpfs and its files go, and the run's groups
+            if rw != job.run_dir:
+                space.unmount(rw)
+            if group is not None:
+                group.remove()
+
+    def _run(self, job, on_output, sb, why, rw: Path, group, held: str) -> RunResult:
+        began = time.monotonic()
+        device, gpu = given_device(job.device)
+        writable = [rw / "out", rw / "artifacts", rw / "work"]
         for folder in writable:
             folder.mkdir(parents=True, exist_ok=True)
         spec = {
@@ -282,6 +288,7 @@ class LocalExecutor:
                 job.slug,
                 seccomp_fd=filter_r,
                 file_cap=DISK_CAP,
+                writable=rw,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
             cwd = job.run_dir
@@ -294,47 +301,104 @@ class LocalExecutor:
             os.close(args_w)
             argv = [argv[0], "--args", str(args_r), *argv[cut:]]
             pass_fds = (args_r,) if filter_r is None else (args_r, filter_r)
-        tail = Tail(job.log_path, on_output) if on_output else None
+        if group is not None:  # born inside the run's cgroup, with all it starts
+            argv = cgroups.entering(group, argv)
         reason, peak = None, 0
+        # the run writes into a pipe, never into its log: the host's relay writes the log
+        # (harness.run.runlog), so the run cannot forge or overwrite the host's lines
+        log = open(job.log_path, "wb")
+        read_end, write_end = os.pipe()
+        relay = runlog.Relay(read_end, log, LOG_FILE_CAP, on_output)
+        relay.host(header)
+        relay.host(f"[harness] {waiting}")
+        relay.host(f"[harness] {held}")
+        relay.start()
         t0 = time.monotonic()
         try:
-            with open(job.log_path, "w") as log:
-                print(header, file=log, flush=True)
-                print(f"[harness] {waiting}", file=log, flush=True)
+            try:
                 proc = subprocess.Popen(
                     argv,
                     cwd=cwd,
                     env=env,
-                    stdout=log,
+                    stdout=write_end,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # its own process group, killed as one
                     pass_fds=pass_fds,
                 )
-                for fd in pass_fds:
-                    os.close(fd)
-                if tail:
-                    tail.start()
-                reason, peak = watch(proc, job, writable)
-                wall = time.monotonic() - t0
+            finally:
+                os.close(write_end)  # the run's copy is the pipe's only writer: EOF at its end
+            for fd in pass_fds:
+                os.close(fd)
+            reason, peak = watch(proc, job, writable, group)
+            wall = time.monotonic() - t0
+            relay.stop()
+            shown = f"{device} ({gpu})" if gpu else device
+            relay.host(
+                f"[harness] measured by the host: {wall:.1f} s wall, peak memory "
+                f"{peak / 2**20:,.0f} MiB, device {shown}"
+            )
         finally:
-            if tail:
-                tail.stopped.set()
-                tail.join()
+            relay.stop()
+            log.close()
             if sb is not None and sb.mode == "root":
                 sandbox.take_back(writable)
-        shutil.rmtree(job.run_dir / "work", ignore_errors=True)  # scratch: nothing is kept
+        # only what the record needs is kept, on every path (refused files too)
+        reason = reason or settle(job, rw)
         shutil.rmtree(job.run_dir / "fastai", ignore_errors=True)  # unsandboxed untar_data's
         code = proc.returncode
         if sb is not None and 128 < code < 128 + 65:  # bwrap's pid 1 reports a signal so
             code = 128 - code
+        t1 = time.monotonic()
         res = collect(job, code, reason, wall, peak)
         res.sandboxed = sb is not None
+        res.device, res.gpu, res.versions = device, gpu, environment()
+        res.seconds = {"setup": t0 - began, "run": wall, "read_back": time.monotonic() - t1}
         return res
 
 
-def watch(proc: subprocess.Popen, job: Job, writable: list[Path]) -> tuple[str | None, int]:
-    """Waits for the worker under the limits; (why it was stopped or None, peak bytes)."""
+@functools.cache
+def host_gpus() -> tuple[str, ...]:
+    """This machine's GPUs by nvidia-smi's names, asked once per process."""
+    return tuple(gpu_names())
+
+
+def given_device(requested: str) -> tuple[str, str | None]:
+    """The device the host gives a run, and its GPU's name as this machine's nvidia-smi
+    says: "cpu" where the CPU was asked for or no GPU is visible here.
+
+    The run's own word on the device it used is its report (`RunResult.result`)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [i.strip() for i in (visible or "").split(",") if i.strip()]
+    if (
+        requested == "cpu"
+        or not glob.glob("/dev/nvidia[0-9]*")
+        or (visible is not None and (not ids or ids[0] == "-1"))
+    ):
+        return "cpu", None
+    names = list(host_gpus())
+    if visible is not None:  # the run sees these, renumbered from 0 (a UUID: unknown)
+        names = [names[int(i)] if i.isdigit() and int(i) < len(names) else None for i in ids]
+    number = requested.partition(":")[2]
+    index = int(number) if number.isdigit() else 0
+    name = names[index] if 0 <= index < len(names) else None
+    return (requested if requested.startswith("cuda") else "cuda"), name
+
+
+def environment() -> dict:
+    """The Python, platform and packages the host gives a run (the sandbox shows the run
+    this installation), read here without importing them."""
+    return versions(seen=False)
+
+
+def watch(
+    proc: subprocess.Popen, job: Job, writable: list[Path], group: cgroups.Group | None = None
+) -> tuple[str | None, int]:
+    """Waits for the worker under the limits; (why it was stopped or None, peak bytes).
+
+    With a cgroup the kernel holds the memory limit, tmpfs and shared memory included, and
+    the peak is the group's; without one the tree's resident memory is watched here.
+    """
     reason, peak, t0, last_disk = None, 0, time.monotonic(), 0.0
     try:
         watched = psutil.Process(proc.pid)
@@ -342,7 +406,9 @@ def watch(proc: subprocess.Popen, job: Job, writable: list[Path]) -> tuple[str |
             rss = tree_rss(watched)
             peak = max(peak, rss)
             now = time.monotonic()
-            if rss > job.memory_mb * 2**20:
+            if group is not None and group.oom_kills():
+                reason = over_memory(job)
+            elif group is None and rss > job.memory_mb * 2**20:
                 reason = (
                     f"used {rss / 2**20:.0f} MiB, over the memory limit of "
                     f"{job.memory_mb:.0f} MiB; the run was stopped"
@@ -361,7 +427,18 @@ def watch(proc: subprocess.Popen, job: Job, writable: list[Path]) -> tuple[str |
         pass
     finally:
         kill_tree(proc)  # whatever the submission left running goes too
+    if group is not None:
+        peak = max(peak, group.peak_bytes())
+        if reason is None and group.oom_kills():  # killed by the kernel before a poll saw it
+            reason = over_memory(job)
     return reason, peak
+
+
+def over_memory(job: Job) -> str:
+    return (
+        f"memory: the run used more than {job.memory_mb:.0f} MiB (tmpfs and shared memory "
+        "included); the kernel stopped it"
+    )
 
 
 def _size(path: Path) -> int:
@@ -593,6 +670,73 @@ def check_epochs(raw: bytes | None) -> list[dict]:
     return epochs
 
 
+def kept_in_out() -> dict[str, int]:
+    """The files of out/ the record needs, each with the bytes it may weigh."""
+    from harness.run.notebook import EXECUTED, SHOWN_CAP
+    from harness.run.worker import VALID_RAW
+
+    return {
+        "predictions.csv": PREDICTIONS_CAP,
+        "valid_predictions.csv": PREDICTIONS_CAP,
+        "raw_preds.npy": RAW_PREDS_CAP,
+        VALID_RAW: RAW_PREDS_CAP,  # the host draws the competition's report from it
+        "result.json": RESULT_CAP,
+        "epochs.jsonl": EPOCHS_CAP,
+        "error.json": ERROR_CAP,
+        EXECUTED: SHOWN_CAP,
+    }
+
+
+def settle(job: Job, rw: Path) -> str | None:
+    """Keeps what the record needs of a run that has ended, deletes the rest; returns why
+    its output was refused, or None.
+
+    Kept: out/'s known files within their caps, and the artifacts its index declares
+    within theirs (a PNG over the pixel cap is refused, a large one gets its thumbnail
+    now, once). Deleted: any other file, link, special file or folder, work/ whole, and
+    a refused file. A run whose folders were a tmpfs of their own (`rw`, harness.run.space)
+    has what is kept copied into its run folder, before the tmpfs goes.
+    """
+    from harness.competition import artifacts
+
+    out, arts = rw / "out", rw / "artifacts"
+    shutil.rmtree(rw / "work", ignore_errors=True)  # scratch: nothing is kept
+    problem = check_links([out, arts])
+    caps = kept_in_out()
+    for path in sorted(out.iterdir()) if out.is_dir() and not out.is_symlink() else []:
+        cap = caps.get(path.name)
+        size = path.lstat().st_size
+        if cap is not None and path.is_file() and size <= cap:
+            continue
+        if cap is not None and path.is_file():
+            problem = problem or f"out/{path.name} is {size:,} bytes, over its limit of {cap:,}"
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    refused = artifacts.keep_declared(arts)
+    if rw != job.run_dir:
+        for src, dest in ((out, job.out), (arts, job.artifacts)):
+            dest.mkdir(exist_ok=True)
+            for path in src.iterdir() if src.is_dir() else []:
+                shutil.copyfile(path, dest / path.name, follow_symlinks=False)
+    if refused is None:
+        try:
+            for a in artifacts.read_index(job.artifacts):
+                if a["kind"] == "png":
+                    artifacts.thumbnail(job.artifacts, a["name"])
+        except artifacts.ArtifactError as e:
+            refused = str(e)
+            for path in job.artifacts.iterdir():  # emptied: refused files are not kept
+                path.unlink()
+            shutil.rmtree(job.run_dir / artifacts.THUMBS, ignore_errors=True)
+    if problem:
+        return f"the run's output was refused: {' '.join(problem.split())}"
+    if refused:
+        return f"its artifacts were refused: {' '.join(refused.split())}"
+    return None
+
+
 def check_links(folders: list[Path]) -> str | None:
     """The first link or special file in the run's folders (removed), or None."""
     problem = None
@@ -639,7 +783,7 @@ def collect(job: Job, returncode: int, reason: str | None, wall: float, peak: in
     except (Malformed, OSError) as e:
         result = {}
         error = error or f"the run's output was refused: {' '.join(str(e).split())}"
-    peak_mb = max(peak / 2**20, result.get("worker_peak_rss_mb") or 0.0)
+    peak_mb = peak / 2**20  # the host's; the worker's own figure is its report
     predictions = out / "predictions.csv"
     if error is None and returncode < 0:
         name = signal.Signals(-returncode).name

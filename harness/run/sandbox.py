@@ -3,7 +3,9 @@
 A worker sees a private root: the Python environment, the harness package and the
 competitions folder read-only, its own inputs read-only at /job/inputs, the host's
 pretrained-weights cache read-only at /weights (harness.run.weights), and writes only
-/job/out, /job/artifacts, /job/work and a size-capped /tmp and /dev/shm. It has its own
+/job/out, /job/artifacts, /job/work (in root mode on a size-capped tmpfs of their own:
+harness.run.space) and a size-capped /tmp and /dev/shm. Its memory (those tmpfs
+included), processes and CPU are held by a cgroup (harness.run.cgroups). It has its own
 PID, network, IPC, UTS and mount namespaces (so /proc shows only its own processes and
 127.0.0.1 is its own), a cleared environment, and dies with the harness. A seccomp
 filter (harness.run.seccomp) keeps it from making namespaces or mounts of its own, and
@@ -268,6 +270,7 @@ def argv(
     *,
     seccomp_fd: int | None,
     file_cap: int,
+    writable: Path | None = None,
 ) -> list[str]:
     """The full command line of one sandboxed worker (its job file is /job/job.json).
 
@@ -277,6 +280,8 @@ def argv(
             directory, so that Kaggle's paths and `../input/<slug>/` both work.
         seccomp_fd: filter_pipe(sb)'s read end, which the caller passes to bwrap.
         file_cap: the largest file the run may write, in bytes (RLIMIT_FSIZE).
+        writable: the folder holding the run's out, artifacts and work folders (default
+            `run_dir`; the runner's size-capped tmpfs, harness.run.space, in root mode).
     """
     binds = [("--ro-bind", p, p) for p in python_paths()]
     binds.append(("--ro-bind", competitions.resolve(), competitions.resolve()))
@@ -285,9 +290,9 @@ def argv(
         ("--ro-bind", run_dir / "inputs", JOB / "inputs"),
         ("--ro-bind", run_dir / "job.sandbox.json", JOB / "job.json"),
         ("--ro-bind", submission, JOB / submission.name),
-        ("--bind", run_dir / "out", JOB / "out"),
-        ("--bind", run_dir / "artifacts", JOB / "artifacts"),
-        ("--bind", run_dir / "work", work),
+        ("--bind", (writable or run_dir) / "out", JOB / "out"),
+        ("--bind", (writable or run_dir) / "artifacts", JOB / "artifacts"),
+        ("--bind", (writable or run_dir) / "work", work),
     ]
     if slug is not None:
         files = run_dir / "inputs" / kaggle_way.FILES

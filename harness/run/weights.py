@@ -233,7 +233,7 @@ def _safely(name: str, hook):
         try:
             hook(module)
         except Exception as e:  # a library that moved its functions must not stop the run
-            print(f"[harness] the weights hooks of {name} failed ({e!r})", file=sys.stderr)
+            print(f"[run] the weights hooks of {name} failed ({e!r})", file=sys.stderr)
 
     return run
 
@@ -404,4 +404,4 @@ def _note(path: Path, library: str, name: str) -> None:
         key = (str(full.resolve()), st.st_size, st.st_mtime_ns)
         sha = _hashes.get(key) or _hashes.setdefault(key, file_sha256(full))
     _loaded[rel] = {"library": library, "name": name, "file": rel, "sha256": sha}
-    print(f"[harness] pretrained weights: {name} ({library}, {rel})", flush=True)
+    print(f"[run] pretrained weights: {name} ({library}, {rel})", flush=True)

@@ -4,6 +4,11 @@ Started by the runner as `python -m harness.run.worker JOB.json`. It sees only t
 job names (never the hidden labels), writes predictions in the Kaggle format to
 `out/predictions.csv`, and leaves `result.json`, `epochs.jsonl` and, on failure,
 `error.json` beside it. Its stdout and stderr are the run's log.
+
+It runs in the member's process, so everything it writes is the run's report, never the
+host's word: the host measures time, memory and the device itself (harness.run.runner),
+keeps what result.json claims apart (`reported`), draws the competition's report from
+the valid predictions (harness.run.diagnostics), and its lines here start `[run]`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pandas as pd
 from harness.run import kaggle_way, notes, weights
 
 INPUTS = ("train", "valid", "test")
+VALID_RAW = "valid_raw.npy"  # in out/: the model's raw outputs on the valid set
 
 
 ERROR_CHARS = 4000  # of the error's one line written back (the host keeps fewer)
@@ -110,9 +116,7 @@ class Progress:
         with open(self.path, "a") as f:
             f.write(json.dumps(entry) + "\n")
         shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if v is not None)
-        print(
-            f"[harness] fit {fit} epoch {epoch + 1}/{n_epoch} {shown} ({seconds:.1f}s)", flush=True
-        )
+        print(f"[run] fit {fit} epoch {epoch + 1}/{n_epoch} {shown} ({seconds:.1f}s)", flush=True)
         notes.epoch(fit, epoch, n_epoch, row)  # a NaN loss is worth a warning
 
 
@@ -156,7 +160,7 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     try:  # the columns' roles, said: a column of NaN must not train in silence
         notes.tabular(dls, train, comp.spec.train_target)
     except Exception:  # noting must never cost the member a scored run
-        print("[harness] the columns' roles could not be read; the run goes on:", flush=True)
+        print("[run] the columns' roles could not be read; the run goes on:", flush=True)
         traceback.print_exc()
     dls.to(device)
     learn = module.train(dls)
@@ -166,15 +170,15 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
         )
     result["model"] = describe(learn)
     m = result["model"]
-    print(f"[harness] model {m['architecture']}: {m['parameters']:,} parameters", flush=True)
+    print(f"[run] model {m['architecture']}: {m['parameters']:,} parameters", flush=True)
     if diagnose := comp.hook("diagnose"):
-        print("[harness] diagnostics: what the model learned", flush=True)
+        print("[run] diagnostics: what the model learned", flush=True)
         try:
             diagnose(learn, artifacts)
         except Exception:  # a broken plot must not cost the member a scored run
-            print("[harness] diagnostics failed; the run goes on:", flush=True)
+            print("[run] diagnostics failed; the run goes on:", flush=True)
             traceback.print_exc()
-    print("[harness] predicting the test set", flush=True)
+    print("[run] predicting the test set", flush=True)
     test = test_with_gaps_filled(learn, train, test, log=lambda m: print(m, flush=True))
     dl = learn.dls.test_dl(test)
     raw, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
@@ -190,17 +194,17 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     except Exception:  # DataLoaders of the member's own making: predict and see
         kept = len(valid)
     if kept != len(valid):
-        print(f"[harness] no valid score: the DataLoaders kept {kept} of {len(valid)} valid rows")
+        print(f"[run] no valid score: the DataLoaders kept {kept} of {len(valid)} valid rows")
         return sub
-    print("[harness] predicting the valid set", flush=True)
+    print("[run] predicting the valid set", flush=True)
     vraw, _, vdecoded = learn.get_preds(dl=learn.dls.valid, with_decoded=True)
     vpreds = comp.from_dls_target(decode(learn, vdecoded))
     vraw = vraw.detach().float().cpu().numpy()
-    on_valid(comp, valid, test, vpreds, vraw, out, artifacts)
+    on_valid(comp, valid, test, vpreds, vraw, out)
     return sub
 
 
-def run_fit_predict(module, comp, train, valid, test, out: Path, artifacts: Path):
+def run_fit_predict(module, comp, train, valid, test, out: Path):
     """The general way: predictions aligned with test, or a frame in the submission format.
 
     For a competition with a report, the valid rows (without their target) follow the test
@@ -242,7 +246,7 @@ def run_fit_predict(module, comp, train, valid, test, out: Path, artifacts: Path
         raise SubmissionFailed(f"fit_predict returned {n} predictions for {rows}")
     preds = np.asarray(preds)
     if len(features):
-        on_valid(comp, valid, test, preds[len(test) :], None, out, artifacts)
+        on_valid(comp, valid, test, preds[len(test) :], None, out)
     return comp.to_submission(test, preds[: len(test)])
 
 
@@ -257,31 +261,21 @@ def valid_features(comp, valid: pd.DataFrame, test: pd.DataFrame) -> pd.DataFram
     return features[[c for c in test.columns if c in features]]
 
 
-def on_valid(comp, valid, test, preds, raw, out: Path, artifacts: Path) -> None:
-    """The valid set's predictions, kept for the host to score (the local validation score
-    the shake-up sets beside the public and private ones), and the competition's report
-    (confusion matrix, top losses) on them; a failure is logged, never fatal."""
-    spec = comp.spec
+def on_valid(comp, valid, test, preds, raw, out: Path) -> None:
+    """The valid set's predictions (and the model's raw outputs on it), kept for the host:
+    it scores them (the local validation score the shake-up sets beside the public and
+    private ones) and draws the competition's report (confusion matrix, top losses) from
+    them, outside the run (harness.run.diagnostics); a failure is logged, never fatal."""
     if len(preds) != len(valid):  # a dls that leaves valid rows out (Rossmann's closed days)
-        print(f"[harness] no valid score: {len(preds)} valid predictions for {len(valid)} rows")
+        print(f"[run] no valid score: {len(preds)} valid predictions for {len(valid)} rows")
         return
-    features = valid_features(comp, valid, test)
-    ids = features[spec.id_col].to_numpy()
-    labels = pd.DataFrame({spec.id_col: ids, spec.target: valid[spec.train_target].to_numpy()})
     try:
-        frame = comp.to_submission(features, preds)
+        frame = comp.to_submission(valid_features(comp, valid, test), preds)
         frame.to_csv(out / "valid_predictions.csv", index=False)
+        if raw is not None:  # class probabilities: the report's top losses
+            np.save(out / VALID_RAW, raw)
     except Exception:
-        print("[harness] the valid predictions could not be kept; the run goes on:", flush=True)
-        traceback.print_exc()
-        return
-    if not comp.hook("report"):
-        return
-    print("[harness] report: on the valid set", flush=True)
-    try:
-        comp.hook("report")(features, labels, frame, raw, artifacts)
-    except Exception:  # a broken plot must not cost the member a scored run
-        print("[harness] the report failed; the run goes on:", flush=True)
+        print("[run] the valid predictions could not be kept; the run goes on:", flush=True)
         traceback.print_exc()
 
 
@@ -428,7 +422,7 @@ def main(job_path: str) -> int:
         if job["entry"] == "train":
             sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
         else:
-            sub = run_fit_predict(module, comp, train, valid, test, out, artifacts)
+            sub = run_fit_predict(module, comp, train, valid, test, out)
         result["seconds"]["train_predict"] = time.perf_counter() - t1
         sub.to_csv(out / "predictions.csv", index=False)
         return 0

@@ -11,7 +11,7 @@ import duckdb
 from harness.run import sandbox
 from harness.store import db
 
-NAMES = "python libraries course device sandbox chromium kaggle store weights disk".split()
+NAMES = "python libraries course device sandbox cgroups chromium kaggle store weights disk".split()
 
 
 def doctor(home: Path, *args: str, env: dict[str, str] | None = None):

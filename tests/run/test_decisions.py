@@ -64,9 +64,9 @@ def test_an_all_nan_column_is_named_and_its_role_recorded(ready, tmp_path):
     assert loss.startswith("the training and valid losses went nan in fit 1, epoch 1 of 1 ")
     assert "(1 of 1 epochs with a NaN or infinite loss): the model learned nothing" in loss
     log = row["log"]
-    assert "[harness] columns continuous (5): Age, SibSp, Parch, Fare, Deck" in log
-    assert "[harness] columns dropped (4): PassengerId, Name, Ticket, Cabin" in log
-    assert "[harness] warning: continuous column Deck is all NaN" in log
+    assert "[run] columns continuous (5): Age, SibSp, Parch, Fare, Deck" in log
+    assert "[run] columns dropped (4): PassengerId, Name, Ticket, Cabin" in log
+    assert "[run] warning: continuous column Deck is all NaN" in log
     # `harness show` says it too
     shown = harness_here("show", str(row["id"])).stdout
     warned = [ln.split(None, 1)[1] for ln in shown.splitlines() if ln.startswith("warning ")]
@@ -75,6 +75,7 @@ def test_an_all_nan_column_is_named_and_its_role_recorded(ready, tmp_path):
     assert "  continuous: Age, SibSp, Parch, Fare, Deck" in shown
     # ...and the board's submission page, beside the score
     at = AppTest.from_file(str(REPO_ROOT / "leaderboard" / "app.py"), default_timeout=60)
+    at.session_state["_member"] = row["user_name"]  # its member, signed in: the page is theirs
     at.query_params.update(submission=str(row["id"]))
     at.run()
     assert not at.exception, [e.value for e in at.exception]

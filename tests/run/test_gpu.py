@@ -43,7 +43,10 @@ def test_a_fastai_submission_trains_on_cuda_and_reproduces(cuda, home, tmp_path)
     code, row = cli_json("show", str(sub["id"]), home=home)
     assert code == 0
     assert row["device"].startswith("cuda"), row["device"]
-    assert row["gpu_peak_mb"] is not None and row["gpu_peak_mb"] > 0, row["gpu_peak_mb"]
+    assert row["gpu"] == cuda  # the host's nvidia-smi names the GPU it gave the run
+    said = row["reported"]  # what the run saw: torch's own figures
+    assert said["device"].startswith("cuda") and said["versions"]["gpu"] == cuda
+    assert said["gpu_peak_mb"] is not None and said["gpu_peak_mb"] > 0, said
     assert len(row["epochs"]) == 2 and 0.6 < row["public_score"] <= 1
     code, again = cli_json("reproduce", str(sub["id"]), home=home)
     assert code == 0 and again["identical"] is True, again

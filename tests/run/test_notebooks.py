@@ -77,8 +77,8 @@ def test_a_course_notebook_is_run_as_on_kaggle_and_scored(ready, tmp_path):
     assert [k for k, _ in code[2]["outputs"]][:1] == ["image"]
     assert code[2]["outputs"][0][1].startswith(b"\x89PNG")
     assert ("text", "891 passengers to learn from\n") in code[2]["outputs"]
-    assert "[harness] cell 4/4: tst['Survived']" in row["log"]
-    assert "[harness] the answer: sub.csv" in row["log"]
+    assert "[run] cell 4/4: tst['Survived']" in row["log"]
+    assert "[run] the answer: sub.csv" in row["log"]
 
 
 def test_kaggle_paths_and_submission_csv(ready, tmp_path):
@@ -342,7 +342,7 @@ def test_lesson_1_runs_sandboxed_on_the_hosts_weights(ready, tmp_path):
     row = pipeline.submit("pets", nb, "ann")
     assert row["status"] == "scored", row["error"]
     assert row["sandboxed"] is True and row["output"] == "submission.csv"
-    assert [(w["library"], w["name"], w["sha256"]) for w in row["weights"]] == [
+    assert [(w["library"], w["name"], w["sha256"]) for w in row["reported"]["weights"]] == [
         ("torchvision", "resnet18", sha256(cached))
     ]
     assert row["epochs"]  # fastai in the kernel is instrumented as in a .py run

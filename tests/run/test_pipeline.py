@@ -80,7 +80,7 @@ def test_fastai_train_with_features_records_epochs_and_is_reproducible(ready, tm
     assert [(e["fit"], e["epoch"]) for e in first["epochs"]] == [(1, 0), (1, 1)]
     assert all(e["train_loss"] > 0 and 0 <= e["metrics"]["accuracy"] <= 1 for e in first["epochs"])
     assert first["config"] == {"epochs": 2, "lr": 0.03}
-    assert "[harness] fit 1 epoch 2/2" in first["log"]
+    assert "[run] fit 1 epoch 2/2" in first["log"]
     second = pipeline.submit("titanic", path, "bob")
     assert second["predictions_sha256"] == first["predictions_sha256"]
     assert (second["public_score"], second["private_score"]) == (
@@ -119,7 +119,7 @@ def test_the_model_and_the_lr_find_asked_for_are_recorded(ready, tmp_path):
     curve = pd.read_csv(found["lr_find.csv"]["path"])
     assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
     assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
-    assert "[harness] lr_find before training (CONFIG lr_find)" in row["log"]
+    assert "[run] lr_find before training (CONFIG lr_find)" in row["log"]
     assert "\r" not in row["log"] and "\u2588" not in row["log"]  # no progress-bar residue
     assert [e["fit"] for e in row["epochs"]] == [1]  # lr_find runs are not epochs
     shown = cli("show", str(row["id"]), home=ready).stdout
@@ -175,15 +175,26 @@ def test_the_report_draws_the_valid_set_never_the_hidden_test(ready, tmp_path):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_a_broken_report_is_noted_and_the_score_kept(ready, tmp_path):
-    # the report runs in the worker, beside the submission, which breaks it
+def test_a_broken_report_is_noted_and_the_score_kept(ready, tmp_path, monkeypatch):
+    # the report is drawn on the host, after the run: the run's own breakage changes nothing
     path = write(
         tmp_path / "zero.py",
         "import competitions.titanic as titanic\n\n\n"
-        "def broken(*args):\n    raise RuntimeError('plotting went wrong')\n\n\n"
+        "def broken(*args):\n    raise RuntimeError('the run broke it')\n\n\n"
         "def fit_predict(train, valid, test):\n    titanic.report = broken\n"
         "    return [0] * len(test)\n",
     )
     row = pipeline.submit("titanic", path, "ann")
+    assert row["status"] == "scored" and "the run broke it" not in row["log"]
+    assert {a["name"] for a in row["artifacts"]} == {"confusion_matrix.csv", "confusion_matrix.png"}
+
+    def broken(*args):
+        raise RuntimeError("plotting went wrong")
+
+    monkeypatch.setattr(registry.get("titanic").module, "report", broken)
+    row = pipeline.submit("titanic", path, "ann")
     assert row["status"] == "scored" and row["public_score"] is not None
-    assert "the report failed" in row["log"] and "plotting went wrong" in row["log"]
+    assert row["log"].endswith(
+        "[harness] the valid set's report was not drawn: RuntimeError: plotting went wrong\n"
+    )
+    assert row["artifacts"] == []

@@ -25,7 +25,7 @@ def probe(ready, tmp_path, name: str, body: str) -> dict:
 def test_a_run_that_never_imports_torch_does_not_load_it(ready, tmp_path):
     row = probe(ready, tmp_path, "rule", "pass")
     assert "TORCH BEFORE False" in row["log"]
-    assert row["device"] == "cpu" and row["versions"]["torch_threads"] is None
+    assert row["device"] == "cpu" and row["reported"]["versions"]["torch_threads"] is None
     assert row["versions"]["torch"]  # the installed version is known all the same
 
 
@@ -37,7 +37,7 @@ def test_torch_imported_by_the_submission_is_seeded_and_deterministic(ready, tmp
 
     torch.manual_seed(42)
     assert draws[0] == draws[1] == f"DRAW {torch.rand(3).tolist()} True"
-    assert rows[0]["versions"]["torch_threads"] >= 1
+    assert rows[0]["reported"]["versions"]["torch_threads"] >= 1
 
 
 def test_after_import_runs_once_on_first_import_or_at_once(monkeypatch):

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,9 +20,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.competition import data, registry
+from harness.competition import artifacts, data, registry
 from harness.paths import REPO_ROOT
-from harness.run import pipeline, sandbox
+from harness.run import cgroups, pipeline, runner, sandbox, space
 from harness.store import db
 from tests.conftest import cli_json, write
 
@@ -418,10 +419,9 @@ def fit_predict(train, valid, test):
     assert row["status"] == "failed", row
     assert message in row["error"] and "\n" not in row["error"]
     assert row["public_score"] is None
-    # a forged artifacts index shows nothing; otherwise what the harness drew before the
-    # output was refused stays, for its author: the valid-set report
-    forged = attack in ("traversal", "symlink")
-    report = set() if forged else {"confusion_matrix.csv", "confusion_matrix.png"}
+    # a forged artifacts index is deleted with its files; what the host drew after the
+    # run stays, for its author: the valid-set report
+    report = {"confusion_matrix.csv", "confusion_matrix.png"}
     assert {a["name"] for a in row["artifacts"]} == report
     assert all(a["path"].startswith(row["run_dir"] + "/") for a in row["artifacts"])
     world.unchanged(row)
@@ -448,6 +448,7 @@ def fit_predict(train, valid, test):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(REPO_ROOT / "leaderboard" / "app.py"), default_timeout=60)
+    at.session_state["_member"] = row["user_name"]  # its member, signed in: the page is theirs
     at.query_params["submission"] = str(row["id"])
     at.run()
     assert not at.exception
@@ -504,3 +505,221 @@ def test_without_a_sandbox_the_run_says_so_and_is_recorded(world, tmp_path, monk
     assert len(lines) == 1
     assert row["log"].startswith("[harness] NOT sandboxed: HARNESS_SANDBOX=off\n")
     world.unchanged(row)
+
+
+# The run's limits held by the kernel, and nothing left behind (issue 24)
+
+CG, CG_WHY = cgroups.find()
+needs_cgroups = pytest.mark.skipif(not CG, reason=f"no cgroup for runs here: {CG_WHY}")
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _our_leftovers() -> tuple[list[str], list[str]]:
+    """This harness's run groups and tmpfs mounts still on the host (none once runs end)."""
+    groups = [
+        p.name for h in CG for p in h.parent.glob(f"{cgroups.PREFIX}{os.getpid()}-*") if p.is_dir()
+    ]
+    mounts = [
+        x
+        for x in Path("/proc/self/mountinfo").read_text().splitlines()
+        if f"/space.{os.getpid()} " in x
+    ]
+    return groups, mounts
+
+
+@needs_bwrap
+@needs_cgroups
+def test_tmp_shm_and_memory_filled_the_kernel_stops_the_run_at_its_limit(world, tmp_path):
+    # what a crashed harness left: a run's group and its folders' tmpfs, both ended
+    dead = _dead_pid()
+    stale = [h.parent / f"{cgroups.PREFIX}{dead}-0badc0de" for h in CG]
+    for g in stale:
+        g.mkdir(exist_ok=True)
+    crashed = tmp_path / "run-crashed" / f"space.{dead}"
+    crashed.parent.mkdir()
+    assert space.mount(crashed, 2**20, 10)
+    # /tmp and /dev/shm are a quarter of the limit each: their pages are in no process's
+    # RSS, and the cgroup counts them
+    code = f"""
+import os
+
+def fill(folder):
+    with open(os.path.join(folder, "fill"), "wb") as f:
+        try:
+            while True:
+                f.write(b"x" * 2**20)
+        except OSError as e:
+            print("full", folder, e.errno, flush=True)
+
+def fit_predict(train, valid, test):
+    fill("/dev/shm")
+    fill("/tmp")
+    print("FILLED", flush=True)
+    hoard = []
+    while True:
+        hoard.append(bytearray(2**24))
+    return {GENDER}
+"""
+    t0 = time.monotonic()
+    row = submit(tmp_path, "hoarder.py", code, limits=pipeline.Limits(memory_mb=1000))
+    assert time.monotonic() - t0 < 30
+    assert row["status"] == "failed"
+    assert row["error"] == (
+        "memory: the run used more than 1000 MiB (tmpfs and shared memory included); "
+        "the kernel stopped it"
+    )
+    assert "full /dev/shm 28" in row["log"] and "full /tmp 28" in row["log"]  # ENOSPC
+    assert 900 < row["peak_memory_mb"] <= 1001  # the group's peak, tmpfs included
+    assert "memory 1000 MiB (tmpfs and shared memory included)" in row["log"]
+    assert not any(g.exists() for g in stale) and not crashed.exists()
+    assert _our_leftovers() == ([], [])
+    world.unchanged(row)
+
+
+@needs_bwrap
+def test_fallocates_past_the_disk_cap_fail_at_once_and_leave_nothing(world, tmp_path, monkeypatch):
+    # every file under the per-file cap (RLIMIT_FSIZE), their sum far over the folders'
+    # cap: the folders' own filesystem refuses the first call that would pass it
+    monkeypatch.setattr(runner, "DISK_CAP", 64 * 2**20)
+    code = f"""
+import json, os, sys, time
+from pathlib import Path
+
+def fit_predict(train, valid, test):
+    out = Path(json.loads(Path(sys.argv[1]).read_text())["out"])
+    for i in range(8):
+        fd = os.open(out / f"junk{{i}}.bin", os.O_CREAT | os.O_WRONLY, 0o600)
+        t0 = time.monotonic()
+        try:
+            os.posix_fallocate(fd, 0, 48 * 2**20)
+            print("fallocated", i, flush=True)
+        except OSError as e:
+            print(f"refused {{i}} errno {{e.errno}} in {{time.monotonic() - t0:.3f}} s")
+        os.close(fd)
+    return {GENDER}
+"""
+    row = submit(tmp_path, "filler.py", code)
+    assert row["status"] == "scored", row["error"]
+    log = row["log"].splitlines()
+    if SB.mode == "root":  # a tmpfs of the cap's size: the second file cannot fit
+        assert [x for x in log if x.startswith("fallocated")] == ["fallocated 0"]
+        refused = [x for x in log if x.startswith("refused")]
+        assert len(refused) == 7 and all(" errno 28 in 0.0" in x for x in refused), refused
+    run = Path(row["run_dir"])
+    assert not list(run.rglob("junk*"))  # not what the record needs: deleted
+    assert sum(p.stat().st_size for p in run.rglob("*") if p.is_file()) < 2**20
+    world.unchanged(row)
+
+
+def _png(width: int, height: int, grey: int = 0) -> bytes:
+    """A greyscale PNG, written by hand: a bomb's header costs nothing to make."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\0" + bytes([grey]) * width
+    pixels = zlib.compress(row * height, 9)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+LEAVER = """
+import json, os, sys
+from pathlib import Path
+
+def fit_predict(train, valid, test):
+    job = json.loads(Path(sys.argv[1]).read_text())
+    out, art = Path(job["out"]), Path(job["artifacts"])
+    art.mkdir(exist_ok=True)
+    (out / "junk.bin").write_bytes(b"x" * 2**20)
+    (out / "stash").mkdir()
+    (out / "stash" / "more.bin").write_bytes(b"x" * 2**20)
+    (art / "undeclared.csv").write_text("a\\n1\\n")
+    Path("scratch.bin").write_bytes(b"x" * 2**20)  # the working folder
+    {files}
+    json.dump({index}, open(art / "artifacts.json", "w"))
+    return {gender}
+"""
+
+
+@needs_bwrap
+def test_what_a_run_leaves_is_deleted_but_what_its_record_needs(world, tmp_path):
+    keep = (
+        'pd.DataFrame({"a": [1]}).to_csv(art / "kept.csv", index=False)\n'
+        '    with open(art / "big.csv", "wb") as f:\n'
+        "        f.truncate(33 * 2**20)\n"
+    )
+    keep = "import pandas as pd\n    " + keep
+    index = [{"name": "kept.csv", "kind": "csv", "title": "kept"}]
+    row = submit(tmp_path, "leaver.py", LEAVER.format(files=keep, index=index, gender=GENDER))
+    assert row["status"] == "scored", row["error"]
+    run = Path(row["run_dir"])
+    left = {str(p.relative_to(run)) for p in run.rglob("*")}
+    assert {
+        "out/junk.bin",
+        "out/stash",
+        "artifacts/undeclared.csv",
+        "artifacts/big.csv",
+    }.isdisjoint(left)
+    assert not any(x.startswith("work") or "space." in x or "scratch" in x for x in left), left
+    assert {"out/predictions.csv", "out/result.json", "artifacts/kept.csv"} <= left
+    assert {a["name"] for a in row["artifacts"]} >= {"kept.csv"}
+    world.unchanged(row)
+
+    # a declared artifact over its cap: refused in the record, and deleted with the rest
+    index = [{"name": "big.csv", "kind": "csv", "title": "a gigabyte, on paper"}]
+    row = submit(tmp_path, "leaver2.py", LEAVER.format(files=keep, index=index, gender=GENDER))
+    assert row["status"] == "failed"
+    assert row["error"] == (
+        "its artifacts were refused: artifact 'big.csv' is 34,603,008 bytes, over 33,554,432"
+    )
+    run = Path(row["run_dir"])
+    assert not (run / "artifacts" / "big.csv").exists()
+    assert not (run / "artifacts" / "kept.csv").exists()  # a refused index keeps nothing
+    assert not (run / "out" / "junk.bin").exists() and not (run / "work").exists()
+
+
+@needs_bwrap
+def test_a_png_bomb_is_refused_and_a_large_image_gets_its_thumbnail_once(world, tmp_path):
+    bomb = _png(13_000, 13_000)
+    assert len(bomb) < 200_000  # a tiny file, 169 million pixels
+    files = "(art / 'plot.png').write_bytes({raw!r})"
+    index = [{"name": "plot.png", "kind": "png", "title": "a plot"}]
+    code = LEAVER.format(files=files.format(raw=bomb), index=index, gender=GENDER)
+    t0 = time.monotonic()
+    row = submit(tmp_path, "bomb.py", code)
+    assert time.monotonic() - t0 < 30
+    assert row["status"] == "failed"
+    assert row["error"] == (
+        "its artifacts were refused: artifact 'plot.png' is 13,000x13,000 pixels, over the "
+        "cap of 25,000,000"
+    )
+    assert not (Path(row["run_dir"]) / "artifacts" / "plot.png").exists()
+    world.unchanged(row)
+
+    big = _png(2400, 1800, grey=128)  # a legitimate large plot: 4.3 million pixels
+    row = submit(
+        tmp_path, "big.py", LEAVER.format(files=files.format(raw=big), index=index, gender=GENDER)
+    )
+    assert row["status"] == "scored", row["error"]
+    run = Path(row["run_dir"])
+    thumb = run / artifacts.THUMBS / "plot.png"
+    from PIL import Image
+
+    with Image.open(thumb) as im:
+        assert im.size == (1600, 1200)
+    made = thumb.stat().st_mtime_ns
+    for _ in range(3):  # each page view: the thumbnail as made, never made again
+        assert artifacts.thumbnail(run / "artifacts", "plot.png") == thumb
+    assert thumb.stat().st_mtime_ns == made
+    assert (run / "artifacts" / "plot.png").read_bytes() == big  # the original stays

@@ -89,16 +89,17 @@ def test_lesson_1_fine_tunes_torchvisions_cached_weights_and_a_reproduction_name
     assert row["sandboxed"] is True and row["model"]["pretrained"] is True
     file = f"torch/hub/checkpoints/{TORCHVISION_FILE}"
     first = sha256(path)
-    assert row["weights"] == [
+    assert row["reported"]["weights"] == [
         {"library": "torchvision", "name": "resnet18", "file": file, "sha256": first}
     ]
-    assert f"[harness] pretrained weights: resnet18 (torchvision, {file})" in row["log"]
+    assert f"[run] pretrained weights: resnet18 (torchvision, {file})" in row["log"]
     shown = harness_here("show", str(row["id"])).stdout
-    assert "pretrained weights loaded:" in shown and first in shown
+    assert "pretrained weights loaded (reported by the run):" in shown and first in shown
     from leaderboard.runs import provenance  # the submission page's Provenance table
 
     facts = dict(provenance(leaderboards.submission(row["id"])))
-    assert facts["pretrained weights resnet18 (torchvision)"] == f"{file}, sha256 {first}"
+    named = "pretrained weights resnet18 (torchvision), reported by the run"
+    assert facts[named] == f"{file}, sha256 {first}"
 
     place_torchvision(ready, seed=1)  # the organiser's file changed under the run
     code, rep = harness_here_json("reproduce", str(row["id"]))
@@ -117,7 +118,7 @@ def test_a_timm_name_loads_timms_default_tag_from_the_hubs_cache(ready):
     row = submit(ready, '"resnet18"')
     assert row["status"] == "scored", row["error"]
     assert row["sandboxed"] is True and row["model"]["pretrained"] is True
-    assert row["weights"] == [
+    assert row["reported"]["weights"] == [
         {"library": "timm", "name": "resnet18.a1_in1k", "file": TIMM_FILE, "sha256": sha256(path)}
     ]
 
@@ -129,7 +130,7 @@ def test_a_timm_name_loads_timms_default_tag_from_the_hubs_cache(ready):
 def test_weights_not_in_the_cache_fail_the_run_in_one_line_naming_the_fetch(ready, arch, error):
     row = submit(ready, arch)  # no cache at all: nothing is bound at /weights
     assert row["status"] == "failed" and row["error"] == error
-    assert row["weights"] == []
+    assert row["reported"]["weights"] == []
     assert "URLError" not in row["log"] and "Traceback" in row["log"]  # the whole story: the log
 
 
@@ -162,7 +163,7 @@ def test_a_run_reads_the_cache_where_torch_looks_sandboxed_read_only(ready, monk
     code, out = harness_here_json("submit", "mnist", str(sub), "--user", "ann")
     row = harness_here_json("show", str(out["id"]))[1]
     assert code == 0, row["error"]
-    assert row["weights"][0]["sha256"] == sha256(path)
+    assert row["reported"]["weights"][0]["sha256"] == sha256(path)
     if setting == "off":  # the host's own folder, as TORCH_HOME
         assert row["sandboxed"] is False and (ready / "weights" / "torch" / "mine").exists()
         (ready / "weights" / "torch" / "mine").unlink()
