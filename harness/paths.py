@@ -14,6 +14,26 @@ def home() -> Path:
     return Path(base) / "harness"
 
 
+def private(path: Path, mode: int) -> None:
+    """Sets `mode` on `path` when group or others have any access to it (a home, a store
+    or labels an older harness made 0755/0644); a path gone or not ours is left alone."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(mode)
+    except OSError:
+        pass
+
+
+def private_home() -> Path:
+    """The harness home, made (or tightened to) 0700: it holds the store, the hidden
+    labels and members' uploads and code, which no other user of the machine may read.
+    A run's sandbox still sees its own folders: they are bound into it, not walked to."""
+    h = home()
+    h.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private(h, 0o700)
+    return h
+
+
 def db_path() -> Path:
     """The DuckDB file every command shares."""
     return home() / "harness.duckdb"

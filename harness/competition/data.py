@@ -30,7 +30,7 @@ import pandas as pd
 from harness.competition import secret
 from harness.competition.registry import Competition
 from harness.errors import DataError
-from harness.paths import data_dir
+from harness.paths import data_dir, private, private_home
 
 USAGE_VALUES = {"Public", "Private"}
 INPUTS = ("train", "valid", "test")
@@ -168,6 +168,7 @@ def _write(
     for k in INPUTS:
         frames[k].to_parquet(dest / "inputs" / f"{k}.parquet", index=False)
     frames["test_labels"].to_parquet(dest / "hidden" / "test_labels.parquet", index=False)
+    hide(dest)
     for name, content in user_files(comp, s).items():
         path = dest / "files" / name
         if not path.resolve().is_relative_to((dest / "files").resolve()):
@@ -238,10 +239,13 @@ def fetch_and_prepare(comp: Competition, source: str | None = None, log=print) -
         raise DataError(
             f"{comp.name} has no source {source!r}; choose one of: {', '.join(comp.spec.sources)}"
         )
+    private_home()  # `harness data fetch` may be the first command a home sees
     root = data_dir(comp.name)
     with _locked(root):
         raw = root / "raw" / source
         raw.mkdir(parents=True, exist_ok=True)
+        # raw data holds the labels of a test set cut from it (Titanic's train.csv)
+        private(root / "raw", 0o700)
         with secret.recording() as secrets_used:  # what secret_seed() mixed in, if any
             log(f"fetching {comp.name} ({source}) into {raw}")
             comp.fetch(source, raw)
@@ -257,6 +261,7 @@ def fetch_and_prepare(comp: Competition, source: str | None = None, log=print) -
             final = root / f"v{comp.spec.version}-{source}-{manifest['fingerprint'][:12]}"
             if final.exists():
                 shutil.rmtree(tmp)  # the same data from the same source: keep the folder
+                hide(final)  # as an older harness left it: 0644 labels
             else:
                 tmp.rename(final)
         finally:
@@ -272,6 +277,15 @@ def fetch_and_prepare(comp: Competition, source: str | None = None, log=print) -
         f" fingerprint {prepared.fingerprint[:12]}"
     )
     return prepared
+
+
+def hide(folder: Path) -> None:
+    """The hidden labels of a prepared dataset readable by the harness's user only (the
+    scorer runs as that user; a run never sees them)."""
+    hidden = folder / "hidden"
+    private(hidden, 0o700)
+    for p in hidden.iterdir():
+        private(p, 0o600)
 
 
 def ensure(comp: Competition, log=print) -> Prepared:

@@ -6,6 +6,7 @@ whichever door it came through.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import threading
@@ -18,7 +19,7 @@ from harness.paths import home
 from harness.run.kaggle_way import check_output
 from harness.run.submission import CODE_LIMIT, NOTEBOOK_LIMIT, SUFFIXES
 from harness.server import status
-from harness.store import queue, records, rules
+from harness.store import db, queue, records, rules
 from harness.validate import CSV_LIMIT, size_text
 
 MAX_MESSAGE = 1000
@@ -96,8 +97,8 @@ def accept(
 
     Returns:
         {"id", "status": "queued", "place", "competition", "user", "remaining",
-        "daily_limit"}; over
-        the daily limit, the rejected submission's record (status "rejected", its error).
+        "daily_limit"}; over the daily limit or a cap of the rules, the rejected
+        submission's record (status "rejected", its error; its file is not kept).
 
     Raises:
         UnknownCompetition, UsageError: a wrong call; TooLarge: over the file's limit;
@@ -115,20 +116,15 @@ def accept(
             f"{name} is {size_text(len(content))}; {kind} may be at most "
             f"{size_text(limit_of(name))}"
         )
-    prepared(comp)
+    found = prepared(comp)
     folder = uploads_dir() / uuid.uuid4().hex
-    folder.mkdir(parents=True)
     try:
-        (folder / name).write_bytes(content)
         try:
             sub_id, stands = queue.enqueue(
-                comp.name, member, message, name, str(folder / name), seed, output
+                comp.name, member, message, name, str(folder / name), seed, output, content
             )
         except rules.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
-            from harness.run import pipeline
-
-            row = pipeline.reject(comp.name, folder / name, member, message, str(e))
-            shutil.rmtree(folder, ignore_errors=True)
+            row = refuse(comp, found, member, name, content, message, seed, str(e))
             return {**records.summary(row), **rules.left(comp.name, member)}
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -143,3 +139,28 @@ def accept(
     }
     woken.set()
     return out
+
+
+def refuse(
+    comp, found: data.Prepared, member: str, name: str, content: bytes, message, seed, error: str
+) -> dict:
+    """Records an upload refused before it was queued (the daily limit, a cap): its hash
+    and size, never its file, so a flood of refused uploads costs the host a row each."""
+    row = {
+        "competition": comp.name,
+        "competition_version": comp.spec.version,
+        "data_source": found.source,
+        "data_fingerprint": found.fingerprint,
+        "user_name": member,
+        "message": message,
+        "kind": "csv" if name.endswith(".csv") else "code",
+        "filename": name,
+        "file_sha256": hashlib.sha256(content).hexdigest(),
+        "upload_bytes": len(content),
+        "status": "rejected",
+        "error": error,
+        "metric": comp.spec.metric,
+        "higher_is_better": comp.metric.higher_is_better,
+        "seed": seed,
+    }
+    return db.submission(db.insert_submission(row, []))

@@ -23,12 +23,15 @@ from harness.run import pipeline
 from harness.run.ray_executor import NodeLost
 from harness.run.runner import LocalExecutor
 from harness.server import intake
-from harness.store import db, queue
+from harness.store import db, queue, rules
 
 ATTEMPTS = 2  # a run cut off by the server's end is run once more, then failed
 POLL_SECONDS = 2.0  # besides being woken by an upload
+# a served run's time limit unless the competition's rules set one: a member's sleeping
+# run holds a worker, and everyone queued behind it, for no longer than this
+SERVE_TIMEOUT = 900.0
 STOPPED = "the server stopped during this run"
-EPOCH_LINE = re.compile(r"\[harness\] fit (\d+) epoch (\d+)/(\d+)")
+EPOCH_LINE = re.compile(r"\[run\] fit (\d+) epoch (\d+)/(\d+)")  # the worker's, in the run
 
 
 def log(msg: str) -> None:
@@ -41,6 +44,7 @@ class Scheduler:
     Attributes:
         turns: when each member was last served (the queue's fairness).
         progress: what each running id has done so far: epochs and its last line.
+        timeout: a run's seconds where the competition's rules set none.
     """
 
     def __init__(
@@ -49,8 +53,10 @@ class Scheduler:
         sandboxed: bool | None = True,
         executor: str = "local",
         ray_address: str | None = None,
+        timeout: float = SERVE_TIMEOUT,
     ):
         self.workers = workers
+        self.timeout = timeout
         self.sandboxed = sandboxed
         self.executor, self.ray_address = executor, ray_address
         # several runs at once share the cores: each gets its share of threads
@@ -118,18 +124,23 @@ class Scheduler:
             if m := EPOCH_LINE.match(line):
                 seen["epochs"] += 1
                 seen["epoch_of"] = int(m.group(3))
-            if line.startswith("[harness]"):
+            if line.startswith(("[harness]", "[run]")):
                 seen["line"] = line
 
         log(f"submission {sub_id} ({item['user_name']}, {item['filename']}): running")
         again = False
         try:
+            limits = pipeline.Limits(
+                seed=item["seed"],
+                output=item.get("output"),
+                timeout=rules.current(item["competition"]).timeout_seconds or self.timeout,
+            )
             row = pipeline.submit(
                 item["competition"],
                 Path(item["upload"]),
                 item["user_name"],
                 item["message"],
-                pipeline.Limits(seed=item["seed"], output=item.get("output")),
+                limits,
                 on_output=on_output,
                 log=lambda msg: log(f"submission {sub_id}: {msg}"),
                 queued=sub_id,

@@ -4,12 +4,14 @@ A row is `queued` from the moment its upload is accepted, and `running` once a w
 has claimed it. It leaves the queue in the transaction that records its submission
 (`db.insert_submission(..., queued=id)`), under the same id, so work is never lost and
 never recorded twice. Members take turns: the next run goes to the member with queued
-work who was served longest ago, so one member's ten uploads do not hold up the others.
+work who was served longest ago, so one member's ten uploads do not hold up the others;
+and the rules cap what one entrant may have queued at all (`rules.hold`).
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from harness.store import db, rules
 
@@ -30,21 +32,35 @@ def enqueue(
     upload: str,
     seed: int,
     output: str | None = None,
+    content: bytes | None = None,
 ) -> tuple[int, rules.Allowance]:
-    """Admits uploaded work under the competition's daily limit and stores it as queued
-    (its file already lies at `upload`); returns its id and where the member stands.
+    """Admits uploaded work under the competition's daily limit and its caps, and stores
+    it as queued; returns its id and where the member stands.
+
+    Args:
+        upload: where the file lies for the run.
+        content: the file, written to `upload` only once admitted, before the work is
+            queued: a refused upload never touches the disk, and no worker claims work
+            whose file is not there yet. None: the file lies there already.
 
     Raises:
-        rules.OverLimit: the member (or their team) has no submission left today.
+        rules.OverLimit: the member (or their team) has no submission left today, or is
+            at the queue or storage cap.
     """
     at = db.now()
+    size = Path(upload).stat().st_size if content is None else len(content)
     with db.connect() as con, rules._admitting:
         stands = rules.admit(con, competition, user, at)
+        rules.hold(con, stands, size)
+        if content is not None:
+            Path(upload).parent.mkdir(parents=True, exist_ok=True)
+            Path(upload).write_bytes(content)
         sub_id = db.draw_id(con)
         con.execute(
             "INSERT INTO queue (id, competition, user_name, message, filename, upload, seed, "
-            "output, state, attempts, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)",
-            [sub_id, competition, user, message, filename, upload, seed, output, at],
+            "output, state, attempts, queued_at, bytes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+            [sub_id, competition, user, message, filename, upload, seed, output, at, size],
         )
     return sub_id, stands
 

@@ -1,4 +1,6 @@
-"""A competition's rules, as on Kaggle: a daily limit, final picks, a deadline, team sizes.
+"""A competition's rules, as on Kaggle: a daily limit, final picks, a deadline, team sizes;
+and what keeps one entrant from holding the group's host: a run's timeout, caps on the
+uploads an entrant has queued and on the bytes the host keeps for them.
 
 The rules in force are the newest row of the `rules` table; every change adds a row, so
 the history says who could submit what, when. Everything derived from them is computed
@@ -11,7 +13,13 @@ submissions are late and when the private scores show.
 - Admission counts and reserves in one connection, which DuckDB holds alone on the
   file, under one lock per process: two submits at one left cannot both get it.
 - A submission is late when it was made at or after the deadline; it is scored, shown
-  on its own page, and kept off both boards.
+  on its own page, and kept off both boards. A deadline set in the past that would make
+  submissions already made late is refused unless the organiser says it is meant
+  (`retroactive`): a typo must not empty the boards.
+- The caps count per entrant and competition: work queued or running on the server, and
+  the bytes of what they sent that the host keeps (queued uploads, recorded submissions'
+  files). An upload over a cap is refused like one over the daily limit, and only its
+  hash and size are kept.
 - Private scores show once the deadline has passed or the organiser revealed them.
 """
 
@@ -28,13 +36,19 @@ from harness.store import db
 
 DEFAULT_FINAL = 2
 DEFAULT_TEAM_SIZE = 4
+# a member's few tries in flight are enough for the queue to keep them busy; more only
+# holds the queue and the disk (20 queued 99 MB uploads were 2 GB of uploads/)
+DEFAULT_MAX_QUEUED = 5
+DEFAULT_MAX_STORED_MB = 500  # five CSVs at the largest a CSV may be (validate.CSV_LIMIT)
+MAX_TIMEOUT = 24 * 3600  # seconds: a run longer than a day is a mistake in the rules
 # one admission at a time in a process (the server's threads), taken once the connection
 # is open: opening is the slow part (tens of milliseconds), counting and inserting are not
 _admitting = threading.Lock()
 
 
 class OverLimit(HarnessError):
-    """The entrant has used today's submissions (the submission is recorded rejected)."""
+    """The entrant is over a limit of the rules: today's submissions, or (an upload) the
+    queue or storage cap; the submission is recorded rejected."""
 
 
 @dataclass
@@ -45,6 +59,10 @@ class Rules:
     deadline: datetime | None = None
     team_size: int = DEFAULT_TEAM_SIZE
     changed_at: datetime | None = None
+    open_code: bool = False  # all code becomes public after the deadline (privacy.py)
+    timeout_seconds: int | None = None  # a run's; None: the server's (harness serve --timeout)
+    max_queued: int = DEFAULT_MAX_QUEUED  # uploads an entrant may have queued or running
+    max_stored_mb: int = DEFAULT_MAX_STORED_MB  # what the host keeps of an entrant's uploads
 
     def closed(self, at: datetime | None = None) -> bool:
         """Whether the deadline has passed (at `at`, default now)."""
@@ -88,25 +106,35 @@ def current(competition: str, con=None) -> Rules:
         r["deadline"],
         r["team_size"],
         r["changed_at"],
+        # rows written before these rules existed hold NULL: the defaults
+        open_code=bool(r.get("open_code")),
+        timeout_seconds=r.get("timeout_seconds"),
+        max_queued=r.get("max_queued") or DEFAULT_MAX_QUEUED,
+        max_stored_mb=r.get("max_stored_mb") or DEFAULT_MAX_STORED_MB,
     )
 
 
 def history(competition: str) -> list[dict]:
     """Every change, oldest first: changed_at, what changed, and the rules after it."""
     return db.read(
-        "SELECT changed_at, changed, daily_limit, final_picks AS final, deadline, team_size "
+        "SELECT changed_at, changed, daily_limit, final_picks AS final, deadline, team_size, "
+        "open_code, timeout_seconds, max_queued, max_stored_mb "
         "FROM rules WHERE competition = ? ORDER BY changed_at, rowid",
         [competition],
         table="rules",
     )
 
 
-def change(competition: str, **changes) -> Rules:
-    """Records new rules: the current ones with `changes` applied (keys: daily_limit,
-    final, deadline, team_size; None for daily_limit or deadline removes it).
+def change(competition: str, retroactive: bool = False, **changes) -> Rules:
+    """Records new rules: the current ones with `changes` applied (keys: the fields of
+    `Rules`; None for daily_limit, deadline or timeout_seconds removes it).
+
+    Args:
+        retroactive: a deadline in the past may make submissions already made late.
 
     Raises:
-        UsageError: a value out of range, or a team over a smaller team size.
+        UsageError: a value out of range, a team over a smaller team size, or a past
+            deadline that would make earlier submissions late without `retroactive`.
     """
     with db.connect() as con:
         old = current(competition, con)
@@ -116,9 +144,21 @@ def change(competition: str, **changes) -> Rules:
                 f"--daily-limit must be at least 1 (or none), got {new.daily_limit}; "
                 "to close the competition set --deadline"
             )
-        for flag, value in (("--final", new.final), ("--team-size", new.team_size)):
+        for flag, value in (
+            ("--final", new.final),
+            ("--team-size", new.team_size),
+            ("--max-queued", new.max_queued),
+            ("--max-stored-mb", new.max_stored_mb),
+        ):
             if value < 1:
                 raise UsageError(f"{flag} must be at least 1, got {value}")
+        if new.timeout_seconds is not None and not 1 <= new.timeout_seconds <= MAX_TIMEOUT:
+            raise UsageError(
+                f"--timeout must be 1 to {MAX_TIMEOUT} seconds (or none: the server's), "
+                f"got {new.timeout_seconds}"
+            )
+        if "deadline" in changes and not retroactive:
+            _not_retroactive(con, competition, old, new)
         big = con.execute(
             "SELECT team, count(*) AS n FROM team_members WHERE competition = ? GROUP BY team "
             "HAVING count(*) > ? ORDER BY team LIMIT 1",
@@ -131,9 +171,12 @@ def change(competition: str, **changes) -> Rules:
                 f"--competition {competition})"
             )
         said = ", ".join(f"{k}={_text(v)}" for k, v in changes.items()) or "nothing"
+        if retroactive and "deadline" in changes:
+            said += " (retroactive)"
         con.execute(
             "INSERT INTO rules (competition, changed_at, daily_limit, final_picks, deadline, "
-            "team_size, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "team_size, changed, open_code, timeout_seconds, max_queued, max_stored_mb) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 competition,
                 new.changed_at,
@@ -142,9 +185,45 @@ def change(competition: str, **changes) -> Rules:
                 new.deadline,
                 new.team_size,
                 said,
+                new.open_code,
+                new.timeout_seconds,
+                new.max_queued,
+                new.max_stored_mb,
             ],
         )
     return new
+
+
+def _not_retroactive(con, competition: str, old: Rules, new: Rules) -> None:
+    """Refuses a deadline in the past that would make submissions already made late
+    (those made since it, and not late already under the old one).
+
+    Raises:
+        UsageError: naming how many and the flags that do what was likely meant.
+    """
+    if new.deadline is None or new.deadline >= new.changed_at:
+        return
+    since, until = new.deadline, old.deadline  # those before the old one were on time
+    if until is not None and until <= since:  # later than the old one: none becomes late
+        return
+    made = con.execute(
+        "SELECT id FROM submissions WHERE competition = ? AND status = 'scored' "
+        "AND submitted_at >= ? AND (? IS NULL OR submitted_at < ?) UNION ALL "
+        "SELECT id FROM queue WHERE competition = ? AND queued_at >= ? "
+        "AND (? IS NULL OR queued_at < ?) UNION ALL "
+        "SELECT id FROM pending WHERE competition = ? AND submitted_at >= ? "
+        "AND (? IS NULL OR submitted_at < ?) ORDER BY id",
+        [competition, since, until, until] * 3,
+    ).fetchall()
+    if not made:
+        return
+    ids = ", ".join(str(r[0]) for r in made[:5]) + (", ..." if len(made) > 5 else "")
+    raise UsageError(
+        f"--deadline {_text(new.deadline)} UTC is in the past: {len(made)} submission"
+        f"{'s' if len(made) != 1 else ''} made since then ({ids}) would become late and "
+        "leave the boards; --deadline now closes the competition now, --retroactive makes "
+        "them late"
+    )
 
 
 def _text(v) -> str:
@@ -221,6 +300,7 @@ class Allowance:
     limit: int | None
     used: int
     next_at: datetime
+    rules: Rules | None = None  # those it was judged by (their caps judge an upload next)
 
     @property
     def remaining(self) -> int | None:
@@ -248,9 +328,9 @@ def allowance(competition: str, user: str, at: datetime | None = None, con=None)
     who = entrant(competition, user, con)
     start, end = day_of(at)
     if rules.daily_limit is None:  # nothing to count against
-        return Allowance(who, None, 0, end)
+        return Allowance(who, None, 0, end, rules)
     n = used(con, competition, who.members, start, end)
-    return Allowance(who, rules.daily_limit, n, end)
+    return Allowance(who, rules.daily_limit, n, end, rules)
 
 
 def left(competition: str, user: str, a: Allowance | None = None) -> dict:
@@ -288,6 +368,56 @@ def admit(con, competition: str, user: str, at: datetime) -> Allowance:
         raise OverLimit(over_limit(a, competition, at))
     a.used += a.limit is not None
     return a
+
+
+@dataclass
+class Holding:
+    """What an entrant holds on the server for one competition: work queued or running,
+    and the bytes the host keeps of what they sent."""
+
+    queued: int
+    stored_bytes: int
+
+
+def holding(con, competition: str, users: list[str]) -> Holding:
+    """The entrant's queued (or running) uploads and stored bytes: those uploads' sizes
+    and the files of their recorded submissions (a refused one keeps none)."""
+    queued, in_queue, recorded = con.execute(
+        "SELECT count(*), coalesce(sum(bytes), 0), (SELECT coalesce(sum(coalesce(upload_bytes, "
+        "strlen(content), 0)), 0) FROM submissions WHERE competition = ? "
+        "AND status <> 'rejected' AND user_name IN (SELECT unnest(?))) "
+        "FROM queue WHERE competition = ? AND user_name IN (SELECT unnest(?))",
+        [competition, users, competition, users],
+    ).fetchone()
+    return Holding(queued, int(in_queue) + int(recorded))
+
+
+def hold(con, a: Allowance, size: int) -> None:
+    """Checks an upload of `size` bytes against the queue and storage caps, inside the
+    connection `admit` judged it in (`a`: what it found; the caller then queues it).
+
+    Raises:
+        OverLimit: over a cap; its message is the rejection's error.
+    """
+    r, who = a.rules, a.entrant
+    competition = r.competition
+    h = holding(con, competition, who.members)
+    name = f"team {who.name!r}" if who.team else who.name
+    per = "team" if who.team else "member"
+    if h.queued >= r.max_queued:
+        raise OverLimit(
+            f"queue cap reached: {competition} allows {r.max_queued} upload"
+            f"{'s' if r.max_queued != 1 else ''} queued or running per {per} and {name} has "
+            f"{h.queued}; upload again once one of them has run"
+        )
+    cap = r.max_stored_mb * 10**6
+    if h.stored_bytes + size > cap:
+        raise OverLimit(
+            f"storage cap reached: {competition} keeps at most {r.max_stored_mb} MB of a "
+            f"{per}'s uploads and {name} has {h.stored_bytes / 1e6:.1f} MB; this upload "
+            f"({size / 1e6:.1f} MB) would pass it (the organiser can raise it: harness rules "
+            f"{competition} --max-stored-mb N)"
+        )
 
 
 def reserve(competition: str, user: str) -> tuple[int, datetime]:
@@ -362,6 +492,10 @@ def describe(rules: Rules) -> dict:
         "team_size": rules.team_size,
         "closed": rules.closed(),
         "changed_at": rules.changed_at,
+        "open_code": rules.open_code,
+        "timeout_seconds": rules.timeout_seconds,
+        "max_queued": rules.max_queued,
+        "max_stored_mb": rules.max_stored_mb,
     }
 
 

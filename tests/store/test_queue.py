@@ -42,8 +42,10 @@ def test_ids_are_unique_across_threads_connections_and_local_submits(home):
 
 
 def test_claim_marks_running_and_records_the_attempt(home):
-    for user in ("a", "a", "b"):
-        queue.enqueue("titanic", user, None, "x.csv", f"/nowhere/{user}", 42)
+    for i, user in enumerate(("a", "a", "b")):
+        queue.enqueue(
+            "titanic", user, None, "x.csv", str(home / f"up{i}" / "x.csv"), 42, None, b"x"
+        )
     turns: dict[str, int] = {}
     first = queue.claim(turns)
     second = queue.claim(turns)

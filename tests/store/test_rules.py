@@ -175,3 +175,80 @@ def test_deadline_hides_private_scores_then_picks_decide_the_private_board(files
     text = here("leaderboard", "titanic", "--private").stdout
     assert "shake-up" in text and "(auto)" in text
     assert here_json("show", str(late["id"]))[1]["late"] is True
+
+
+def test_caps_the_run_timeout_and_open_code_are_rules_too(ready, monkeypatch):
+    code, r = here_json("rules", "titanic")
+    assert (r["timeout_seconds"], r["max_queued"], r["max_stored_mb"], r["open_code"]) == (
+        None,
+        5,
+        500,
+        False,
+    )
+    assert "the server's (serve --timeout, default 900 s)" in here("rules", "titanic").stdout
+    at(monkeypatch, "2026-12-01T09:00")
+    code, r = here_json(
+        "rules", "titanic", "--timeout", "120", "--max-queued", "2", "--max-stored-mb", "50",
+        "--open-code",
+    )  # fmt: skip
+    assert code == 0
+    assert (r["timeout_seconds"], r["max_queued"], r["max_stored_mb"], r["open_code"]) == (
+        120,
+        2,
+        50,
+        True,
+    )
+    text = here("rules", "titanic").stdout
+    assert "120 s" in text and "2 uploads queued" in text and "50 MB" in text
+    assert "public after the deadline" in text
+    at(monkeypatch, "2026-12-01T10:00")
+    code, r = here_json("rules", "titanic", "--timeout", "none", "--no-open-code")
+    assert (r["timeout_seconds"], r["open_code"], r["max_queued"]) == (None, False, 2)
+    assert r["history"][-1]["changed"] == "timeout_seconds=none, open_code=False"
+    for bad, word in (
+        (["--timeout", "0"], "--timeout"),
+        (["--timeout", "soon"], "--timeout"),
+        (["--max-queued", "0"], "--max-queued"),
+        (["--max-stored-mb", "-1"], "--max-stored-mb"),
+        (["--retroactive"], "--retroactive"),
+    ):
+        proc = here("rules", "titanic", *bad)
+        assert proc.returncode == 2 and word in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout
+    assert len(here_json("rules", "titanic")[1]["history"]) == 2  # nothing written
+
+
+def test_a_past_deadline_asks_for_retroactive_and_now_closes_now(files, monkeypatch):
+    """Attack: a typo'd past --deadline made every earlier submission late and emptied
+    the boards; now it is refused unless --retroactive says it is meant."""
+    at(monkeypatch, "2026-12-05T10:00")
+    _, women = submit(files["women"], "ann")
+    at(monkeypatch, "2026-12-05T11:00")
+    _, zeros = submit(files["zeros"], "bob")
+    at(monkeypatch, "2026-12-05T12:00")
+    proc = here("rules", "titanic", "--deadline", "2026-12-05T10:30")
+    assert proc.returncode == 2 and not proc.stdout
+    assert proc.stderr.strip().splitlines() == [
+        f"harness: error: --deadline 2026-12-05 10:30 UTC is in the past: 1 submission made "
+        f"since then ({zeros['id']}) would become late and leave the boards; --deadline now "
+        "closes the competition now, --retroactive makes them late"
+    ]
+    code, r = here_json("rules", "titanic")
+    assert r["deadline"] is None and r["history"] == []  # nothing changed
+    # a past time before which nothing was made harms no one: no flag needed
+    assert here_json("rules", "titanic", "--deadline", "2026-12-05T11:30")[0] == 0
+    assert here_json("rules", "titanic", "--deadline", "none")[0] == 0
+
+    code, r = here_json("rules", "titanic", "--deadline", "now")
+    assert code == 0 and r["deadline"] == "2026-12-05 12:00:00" and r["closed"] is True
+    board = here_json("leaderboard", "titanic")[1]
+    assert {row["user"] for row in board} == {"ann", "bob"}  # both made before: on time
+    code, private = here_json("leaderboard", "titanic", "--private")
+    assert code == 0 and {row["user"] for row in private} == {"ann", "bob"}
+    assert here_json("show", str(zeros["id"]))[1]["late"] is False
+
+    code, r = here_json("rules", "titanic", "--deadline", "2026-12-05T10:30", "--retroactive")
+    assert code == 0 and r["history"][-1]["changed"] == "deadline=2026-12-05 10:30 (retroactive)"
+    assert [row["user"] for row in here_json("leaderboard", "titanic")[1]] == ["ann"]
+    assert here_json("show", str(zeros["id"]))[1]["late"] is True
+    assert here_json("show", str(women["id"]))[1]["late"] is False
