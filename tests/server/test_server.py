@@ -162,7 +162,7 @@ def test_hostile_clients_get_one_line_errors_and_change_nothing(serve, ready):
     assert r.status_code == 411  # streamed without a length: refused before reading
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(
-            b"POST /api/competitions/titanic/submissions HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/competitions/titanic/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + f"Authorization: Bearer {alice}\r\n".encode()
             + b"Content-Type: multipart/form-data; boundary=x\r\n"
             + b"Content-Length: 200000000\r\n\r\n--x\r\n"
@@ -179,6 +179,8 @@ def test_hostile_clients_get_one_line_errors_and_change_nothing(serve, ready):
 
 def test_members_take_turns_and_concurrent_uploads_all_land(serve, ready):
     alice, bob = member(ready, "alice"), member(ready, "bob")
+    # ten uploads at once from each member: over the rules' default queue cap (5)
+    assert cli_json("rules", "titanic", "--max-queued", "10", home=ready)[0] == 0
     server = serve("--workers", "1")
     zeros = sample(ready).read_bytes()
 
