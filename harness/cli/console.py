@@ -7,14 +7,40 @@ else there; progress and diagnostics go to stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
+import unicodedata
 from datetime import datetime
 
 from harness.store.records import jsonable
 
+# a terminal acts on these, whoever wrote them: whole sequences go, not just their ESC
+ESCAPES = re.compile(
+    r"""
+    (?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?  # OSC: window title, clipboard (52), links
+    | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c\n]*(?:\x1b\\|\x9c)?  # DCS, SOS, PM, APC strings
+    | (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?  # CSI: clear screen, cursor moves, colours
+    | \x1b[ -/]*[0-~]?  # the other escapes (reset, charsets, keypad)
+    """,
+    re.VERBOSE,
+)
+# marks that reorder what is shown (Trojan Source): text that reads unlike what it is
+BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean(text) -> str:
+    """`text` safe to print on a terminal: escape sequences, control characters (\\r,
+    BEL, backspace, C1), bidi overrides and lone surrogates removed; newlines and tabs
+    kept. For whatever a member, a run or a server wrote."""
+    text = ESCAPES.sub("", str(text))
+    return "".join(
+        c for c in text if c in "\n\t" or not (unicodedata.category(c) in ("Cc", "Cs") or c in BIDI)
+    )
+
 
 def err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """A line for people on stderr (progress, errors), cleaned: it may quote a run's log."""
+    print(clean(msg), file=sys.stderr, flush=True)
 
 
 def dump(obj) -> None:
@@ -22,8 +48,9 @@ def dump(obj) -> None:
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
-    """Plain aligned text columns."""
+    """Plain aligned text columns, cleaned (names, files, messages are members')."""
     cells = [[cell(r.get(c)) for c in cols] for r in rows]
+    cols = [clean(c) for c in cols]  # a server's keys, when its rows are shown as they came
     widths = [max([len(c), *(len(x[i]) for x in cells)]) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)) for row in cells]
@@ -39,14 +66,15 @@ def cell(v) -> str:
         return v.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, bool):
         return "yes" if v else ""
-    return str(v)
+    return clean(v)
 
 
 def echo(verbose: bool):
-    """Shows the worker's progress lines on stderr; every log line when verbose."""
+    """Shows the host's lines and the run's progress lines (`[run]`) on stderr; every log
+    line when verbose."""
 
     def show(line: str) -> None:
-        if verbose or line.startswith("[harness]"):
+        if verbose or line.startswith(("[harness]", "[run]")):
             err("  | " + line)
 
     return show
@@ -69,7 +97,7 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
     # what the run decided in silence otherwise: said under every outcome
     warned = "".join(f"\n  warning: {w}" for w in row.get("warnings") or [])
     if row["status"] != "scored":
-        return (
+        return clean(
             f"{head}: {row['status']}\n  {row['error']}{warned}\n  log: harness show "
             f"{row['id']}{left}"
         )
@@ -95,7 +123,7 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
             f" device {row['device']}, seed {row['seed']}"
             + ("" if row.get("sandboxed") is not False else ", NOT sandboxed")
         )
-    return "\n".join(lines) + warned + left
+    return clean("\n".join(lines) + warned + left)
 
 
 def print_board(name: str) -> None:
@@ -153,7 +181,7 @@ def describe_kaggle(row: dict) -> str:
             f"  Kaggle is still scoring it; see its score with: "
             f"harness kaggle sync {row['competition']}"
         )
-    return "\n".join(lines)
+    return clean("\n".join(lines))
 
 
 def print_private(name: str, metric: str, better: str, rows: list[dict]) -> None:
@@ -199,15 +227,31 @@ def print_rules(r: dict) -> None:
         ("final picks", str(r["final"])),
         ("deadline", f"{cell(deadline)} UTC" if deadline else "none"),
         ("team size", f"up to {r['team_size']}"),
-        ("now", f"{state}; private scores {shown}"),
     ]
+    if "max_queued" in r:  # a server of an older harness does not say
+        timeout = r["timeout_seconds"]
+        lines += [
+            (
+                "run timeout",
+                f"{timeout} s" if timeout else "the server's (serve --timeout, default 900 s)",
+            ),
+            ("queue cap", f"{r['max_queued']} uploads queued or running per member or team"),
+            ("storage cap", f"{r['max_stored_mb']} MB of uploads kept per member or team"),
+            (
+                "code",
+                "public after the deadline (open code)"
+                if r["open_code"]
+                else "private until its member publishes it",
+            ),
+        ]
+    lines += [("now", f"{state}; private scores {shown}")]
     if "remaining" in r:  # a member's view, through the server
         who = f"team {r['user']}" if r["team"] else r["user"]
         left = "no limit" if r["remaining"] is None else f"{r['remaining']} of {limit} left today"
         picks = ", ".join(str(i) for i in r["picks"]) or "none (the best public ones count)"
         lines += [("you", f"{who}: {left}; final picks {picks}")]
     for k, v in lines:
-        print(f"  {k.ljust(12)} {v}")
+        print(f"  {k.ljust(12)} {clean(v)}")
     if r.get("history"):
         print("\nchanges:")
         print(table(r["history"], ["changed_at", "changed"]))
