@@ -9,8 +9,13 @@ In a fresh harness home (offline Titanic, prepared; HARNESS_CACHE defaults to
 bulk-inserted into the DuckDB store, one member is added per client, and a real
 `harness serve --workers 1` starts on a free port of 127.0.0.1. Then:
 
+Every call is signed in (a member's token, checked as the server checks every call), so
+the figures are with the login and the privacy checks in place:
+
 1. the leaderboard: `--requests` sequential GETs of /api/competitions/titanic/leaderboard,
-   then as many again shared by `--readers` concurrent readers (p50/p95/max, ms);
+   then as many again shared by `--readers` concurrent readers (p50/p95/max, ms); then,
+   with the same readers, someone else's stored submission: its status (the private
+   fields blanked) and its record (refused, 403);
 2. uploads: each of `--clients` threads POSTs `--uploads-per-client` small CSVs (the
    sample submission, one prediction changed so each file differs) as fast as it can;
    every answer must be 202 with its own id. Figures: uploads/s over the wall time from
@@ -18,8 +23,9 @@ bulk-inserted into the DuckDB store, one member is added per client, and a real
 3. the queue: polling GET /api/submissions/{id} until none is queued or running (or
    `--drain-timeout`), how long the one worker took to score them all (runs/s).
 
-The server is stopped through its process group (SIGTERM, then SIGKILL). The last line
-printed is every figure as one JSON object.
+The server is stopped through its process group (SIGTERM, then SIGKILL). Issue 24's
+goals (GOALS: uploads/s, the board's p95 with 8 readers) are said met or not. The last
+line printed is every figure as one JSON object.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ DONE = ("scored", "failed", "rejected")
 EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Conflict)\b.*:")
 FRAME = re.compile(r'\s*File ".*/(harness/[\w/]+\.py)", line (\d+)')
 WORRIES = ("cannot", "could not", "lock", "failed")
+# issue 24's: with 100,000 stored submissions, 8 readers and every call signed in
+GOALS = {"uploads_per_s": 50, "board_p95_ms": 200}
 
 
 def together(threads: list[threading.Thread], go) -> tuple[float, float]:
@@ -238,6 +246,50 @@ def board(base: str, token: str, n: int, readers: int, expect: int) -> dict:
     }
 
 
+def private(base: str, token: str, n: int, readers: int) -> dict:
+    """The privacy check under load: a stored submission of someone else's, as the token's
+    member may see it (its status, private fields blanked; its record refused, 403), by
+    `readers` at once."""
+    headers = {"Authorization": f"Bearer {token}"}
+    paths = {"/api/submissions/1": 200, "/api/submissions/1/record": 403}
+    took: dict[str, list[float]] = {p: [] for p in paths}
+    errors: list[str] = []
+    lock = threading.Lock()
+    go = threading.Barrier(readers + 1)
+
+    def reader(k: int) -> None:
+        mine = []
+        with requests.Session() as s:
+            go.wait()
+            for i in range(k):
+                path = list(paths)[i % 2]
+                t0 = time.perf_counter()
+                r = s.get(base + path, headers=headers, timeout=120)
+                mine.append((path, time.perf_counter() - t0))
+                shown = r.status_code != 200 or (
+                    r.json().get("private") and not r.json()["filename"]
+                )
+                if r.status_code != paths[path] or not shown:
+                    errors.append(f"{path}: {r.status_code} {r.text[:160]}")
+        with lock:
+            for path, t in mine:
+                took[path].append(t)
+
+    each = [n // readers + (i < n % readers) for i in range(readers)]
+    t0, t1 = together([threading.Thread(target=reader, args=(k,)) for k in each], go)
+    return {
+        "readers": readers,
+        "status": {"requests": len(took["/api/submissions/1"]), **ms(took["/api/submissions/1"])},
+        "record_403": {
+            "requests": len(took["/api/submissions/1/record"]),
+            **ms(took["/api/submissions/1/record"]),
+        },
+        "per_s": round(n / (t1 - t0), 1),
+        "errors": len(errors),
+        "error_sample": errors[:3],
+    }
+
+
 def upload(base: str, tokens: dict[str, str], per_client: int, sample: bytes) -> dict:
     """Every client POSTs its uploads back to back; all start together."""
     url = f"{base}/api/competitions/{COMPETITION}/submissions"
@@ -364,6 +416,10 @@ def main() -> None:
     os.environ.setdefault("HARNESS_CACHE", str(Path.home() / ".cache" / "harness-tests"))
     print(f"harness home {home}")
     sample, tokens = prepare(home, args.rows, args.users, args.clients)
+    from harness.store import rules
+
+    # each client's uploads are all queued at once: the rules' queue cap must hold them
+    rules.change(COMPETITION, max_queued=max(rules.DEFAULT_MAX_QUEUED, args.uploads_per_client))
     token = next(iter(tokens.values()))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -374,6 +430,7 @@ def main() -> None:
     print(f"harness serve --workers 1 answering on {base} after {started:.1f} s")
     try:
         lb = board(base, token, args.requests, args.readers, min(args.users, args.rows))
+        seen = private(base, token, args.requests, args.readers) if args.rows else None
         up = upload(base, tokens, args.uploads_per_client, sample)
         q = drain(base, token, up.pop("_ids"), up.pop("_t0"), up.pop("_end"), args.drain_timeout)
     finally:
@@ -398,6 +455,14 @@ def main() -> None:
             f"  {name:28s} {m['p50_ms']:8.1f} {m['p95_ms']:8.1f} {m['max_ms']:8.1f} {m['per_s']:8.1f}"
         )
     print(f"  (first request after start {lb['first_ms']:.0f} ms; errors {lb['errors']})")
+    if seen:
+        print(
+            f"someone else's submission 1, {seen['readers']} readers ({seen['per_s']:.1f} req/s): "
+            f"its status p95 {seen['status']['p95_ms']:.1f} ms, its record (403) p95 "
+            f"{seen['record_403']['p95_ms']:.1f} ms; errors {seen['errors']}"
+        )
+        for e in seen["error_sample"]:
+            print(f"    privacy: {e}")
     print(f"uploads, {up['clients']} clients x {args.uploads_per_client}")
     print(
         f"  {up['uploads']} uploads in {up['wall_s']:.1f} s: {up['accepted_per_s']:.1f} accepted/s "
@@ -424,6 +489,16 @@ def main() -> None:
         f"({q['seconds_after_last_accept']:.1f} s after the last accept): "
         f"{q['runs_per_s']:.2f} runs/s; outcome {q['outcome']}"
     )
+    met = {
+        "uploads_per_s": up["accepted_per_s"] >= GOALS["uploads_per_s"],
+        "board_p95_ms": conc["p95_ms"] is not None and conc["p95_ms"] <= GOALS["board_p95_ms"],
+    }
+    print(
+        f"goals: at least {GOALS['uploads_per_s']} uploads/s "
+        f"({'met' if met['uploads_per_s'] else 'NOT met'}), the board's p95 with "
+        f"{args.readers} readers at most {GOALS['board_p95_ms']} ms "
+        f"({'met' if met['board_p95_ms'] else 'NOT met'})"
+    )
     print(f"server stopped by {how}; its log {log}")
     for kind, n in (raised + said).most_common(8):
         print(f"    {n} x {kind}")
@@ -433,8 +508,10 @@ def main() -> None:
             "stored": args.rows,
             **{k: v for k, v in lb.items() if k != "error_sample"},
         },
+        "private": seen and {k: v for k, v in seen.items() if k != "error_sample"},
         "uploads": {k: v for k, v in up.items() if k != "error_sample"},
         "queue": q,
+        "goals_met": met,
         "stopped_by": how,
         "server_exceptions": dict(raised),
         "server_complaints": sum(said.values()),

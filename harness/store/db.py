@@ -14,15 +14,17 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from harness.errors import StoreError, UsageError
 from harness.metrics import Metric
-from harness.paths import db_path
+from harness.paths import db_path, home, private, private_home
 
 LOCK_WAIT_SECONDS = 120.0
 # DuckDB refuses a read-only and a read-write connection to one file in one process: the
@@ -267,12 +269,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE queue ADD COLUMN output VARCHAR;
     """,
     # 13: a group the members can trust (Kaggle's privacy, quotas, the host's own
-    # measurements): organisers; a submission its member published; the size of what was
-    # sent (kept when the file is not); what a run said of itself, apart from what the
-    # host measured; rules that open all code after the deadline, a run's timeout, and
+    # measurements): organisers, and members' e-mail addresses (an OpenID sign-in, where
+    # the group has one, maps to a member by it); a submission its member published; the
+    # size of what was sent (kept when the file is not); what a run said of itself, apart
+    # from what the host measured; rules that open all code after the deadline, a run's timeout, and
     # caps on an entrant's queued uploads and stored bytes
     """
     ALTER TABLE members ADD COLUMN organiser BOOLEAN DEFAULT false;
+    ALTER TABLE members ADD COLUMN email VARCHAR;
     ALTER TABLE submissions ADD COLUMN published_at TIMESTAMP;
     ALTER TABLE submissions ADD COLUMN upload_bytes BIGINT;
     ALTER TABLE submissions ADD COLUMN reported JSON;
@@ -304,11 +308,92 @@ def _is_lock_conflict(e: Exception) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
 
 
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+# --- reads remembered until the store is written --------------------------------------------
+# Opening the store is the dear part of a small read (tens of milliseconds: DuckDB reads its
+# catalog), and the server answers the same reads again and again (a token, a board). Every
+# writer's connection, once closed, leaves a fresh random stamp beside the store; a read
+# remembered under the stamp (and the stat of the file and its log, should something other
+# than this harness write them) is answered again until either changes. The stamp is read
+# before the query, so a write that lands during it only makes the next read ask again.
+
+REMEMBERED = 32  # reads a process keeps (the boards it shows, the members)
+_remembered: dict[tuple, tuple] = {}
+_remembering = threading.Lock()
+T = TypeVar("T")
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".stamp")
+
+
+def _stat(path: Path) -> tuple | None:
+    try:
+        s = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+
+
+def stamp(path: Path | None = None) -> tuple:
+    """What changes whenever the store is written, by this process or another: the stamp
+    every writer leaves, and the stat of the file and its write-ahead log."""
+    path = Path(path or db_path())
+    try:
+        written = _stamp_path(path).read_bytes()
+    except FileNotFoundError:
+        written = b""
+    return (written, _stat(path), _stat(_wal(path)))
+
+
+def _written(path: Path) -> None:
+    """A fresh stamp once a writer's connection is closed; a new file put in place whole,
+    so no reader sees half of one (an old stamp read again would hide the write)."""
+    target = _stamp_path(path)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, os.urandom(16))
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:  # the write is committed: no stamp at all beats a stale one
+        for p in (tmp, target):
+            p.unlink(missing_ok=True)
+
+
+def remembered(key: tuple, read: Callable[[], T]) -> T:
+    """`read()`, or what it returned for `key` before when the store has not been written
+    since (`stamp`). The caller copies what it will change."""
+    path = db_path()
+    at = stamp(path)  # before the read: a write during it is seen by the next call
+    key = (str(path), *key)
+    with _remembering:
+        hit = _remembered.get(key)
+    if hit is not None and hit[0] == at:
+        return hit[1]
+    value = read()
+    with _remembering:
+        _remembered.pop(key, None)
+        _remembered[key] = (at, value)
+        while len(_remembered) > REMEMBERED:  # the oldest first
+            del _remembered[next(iter(_remembered))]
+    return value
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.01
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            if not read_only:  # DuckDB makes its files 0644: the store is the harness's only
+                private(path, 0o600)
+                private(_wal(path), 0o600)  # one a crash left
+            return con
         except duckdb.IOException as e:
             if not _is_lock_conflict(e) or time.monotonic() > deadline:
                 raise StoreError(f"cannot open {path}: {e}") from e
@@ -318,9 +403,10 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version a database holds (0: none yet)."""
-    if not has_table(con, "meta"):
+    try:  # asked on every open: no catalog listing (has_table), one small read
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:  # no meta table: nothing migrated it yet
         return 0
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -346,12 +432,16 @@ def connect(read_only: bool = False, path: Path | None = None):
     Yields None for a reader when the database does not exist yet.
     """
     path = Path(path or db_path())
+    writes = not read_only
     if read_only and _ONE_WRITER_PROCESS and path.exists():
         read_only = False
     if read_only and not path.exists():
         yield None
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent == home():
+        private_home()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only)
     if read_only and stored_version(con) < SCHEMA_VERSION:
         # a store an older harness wrote: brought up to date once, then read as usual
@@ -365,7 +455,13 @@ def connect(read_only: bool = False, path: Path | None = None):
                 migrate(con)
         yield con
     finally:
+        if not read_only:
+            # the write-ahead log this connection made (DuckDB's 0644), in case it outlives
+            # the connection: the server keeps the database open across connections
+            private(_wal(path), 0o600)
         con.close()
+        if writes:  # after the close: what it committed is there for whoever reads the stamp
+            _written(path)
 
 
 def now() -> datetime:
@@ -408,9 +504,18 @@ def _rows(cur) -> list[dict]:
 
 
 def has_table(con, name: str) -> bool:
-    """Whether the table exists: a database no writer has migrated since it came has none."""
-    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
-    return con.execute(sql, [name]).fetchone()[0] > 0
+    """Whether the table exists: a database no writer has migrated since it came has none.
+
+    Asked of a table the harness names (never user text), by reading none of its rows:
+    listing the catalog (information_schema) costs a fresh connection milliseconds.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"not a table name: {name!r}")
+    try:
+        con.execute(f'SELECT 1 FROM "{name}" LIMIT 0')
+    except duckdb.CatalogException:
+        return False
+    return True
 
 
 def read(sql: str, params: list = (), table: str | None = None) -> list[dict]:
@@ -619,6 +724,17 @@ def leaderboard(
         members, score, submission_id, entries, submitted_at, last_submission_at,
         is_baseline and also, best first.
     """
+    # every API call and page view of a board asks this (a window over all its
+    # submissions): remembered until the store is written; each caller gets its own rows
+    given = "in force" if deadline is _IN_FORCE else deadline
+    key = ("leaderboard", competition, version, fingerprint, metric.sign, given)
+    rows = remembered(
+        key, lambda: _leaderboard(competition, version, fingerprint, metric, deadline)
+    )
+    return [{**r, "also": dict(r["also"]), "members": list(r["members"])} for r in rows]
+
+
+def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metric, deadline):
     sql = f"""
         WITH scored AS (
             SELECT id, entrant, is_team, public_score, created_at, is_baseline, extra_scores,

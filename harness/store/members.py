@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
 
 from harness.errors import UsageError
 from harness.store import db
@@ -41,13 +45,31 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def add(name: str) -> str:
-    """Creates a member; returns the token, which is stored only as a hash.
+def check_email(email: str | None) -> str | None:
+    """An e-mail address as stored (lower case), or None.
+
+    Raises:
+        UsageError: not one address.
+    """
+    if email is None:
+        return None
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not (local and at and "." in domain) or len(email) > 254 or any(c.isspace() for c in email):
+        raise UsageError(f"--email must be one e-mail address, got {email!r}")
+    return email
+
+
+def add(name: str, organiser: bool = False, email: str | None = None) -> str:
+    """Creates a member (an organiser: sees every member's work, runs the competition from
+    the board; `email`: the address an OpenID sign-in maps to them by); returns the token,
+    which is stored only as a hash.
 
     Raises:
         UsageError: a bad name, or a member of that name exists.
     """
     name = check_name(name)
+    email = check_email(email)
     token = new_token()
     with db.connect() as con:
         con.execute("BEGIN")
@@ -56,10 +78,14 @@ def add(name: str) -> str:
             raise UsageError(
                 f"a member named {name!r} exists: `harness member token {name}` gives a new token"
             )
+        if email and con.execute("SELECT 1 FROM members WHERE email = ?", [email]).fetchone():
+            con.execute("ROLLBACK")
+            raise UsageError(f"another member has the e-mail address {email!r}")
         at = db.now()
         con.execute(
-            "INSERT INTO members (name, token_sha256, created_at, token_at) VALUES (?, ?, ?, ?)",
-            [name, _hash(token), at, at],
+            "INSERT INTO members (name, token_sha256, created_at, token_at, organiser, email) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [name, _hash(token), at, at, organiser, email],
         )
         con.execute("COMMIT")
     return token
@@ -95,13 +121,24 @@ def remove(name: str) -> None:
 
 
 def listing() -> list[dict]:
-    """Every member (name, created_at, token_at, submissions), by name."""
+    """Every member (name, organiser, created_at, token_at, submissions), by name."""
     return db.read(
-        "SELECT m.name AS member, m.created_at, m.token_at, "
+        "SELECT m.name AS member, coalesce(m.organiser, false) AS organiser, m.email, "
+        "m.created_at, m.token_at, "
         "(SELECT count(*) FROM submissions s WHERE s.user_name = m.name) AS submissions "
         "FROM members m ORDER BY m.name",
         table="members",
     )
+
+
+def by_email(email: str | None) -> str | None:
+    """The member with this e-mail address (an OpenID sign-in's), or None."""
+    if not email:
+        return None
+    found = db.read(
+        "SELECT name FROM members WHERE email = ?", [email.strip().lower()], table="members"
+    )
+    return found[0]["name"] if len(found) == 1 else None
 
 
 def who(token: str | None) -> str | None:
@@ -110,9 +147,33 @@ def who(token: str | None) -> str | None:
     if not token:
         return None
     digest = _hash(token)
-    rows = db.read("SELECT name, token_sha256 FROM members", table="members")
     found = None
-    for r in rows:
-        if hmac.compare_digest(digest, r["token_sha256"]):
-            found = r["name"]
+    for m in known().values():
+        if hmac.compare_digest(digest, m.token_sha256):
+            found = m.name
     return found
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as the store holds them: their token only as its hash."""
+
+    name: str
+    token_sha256: str
+    token_at: datetime
+    organiser: bool
+
+
+def known() -> Mapping[str, Member]:
+    """Every member, by name (read-only). The server asks on every call (`who`; a page's
+    session and organiser checks can too), so it is remembered until the store is next
+    written: a new or withdrawn token and a removed member count at once."""
+    return db.remembered(("members",), _members)
+
+
+def _members() -> Mapping[str, Member]:
+    rows = db.read(
+        "SELECT name, token_sha256, token_at, coalesce(organiser, false) AS organiser FROM members",
+        table="members",
+    )
+    return MappingProxyType({r["name"]: Member(**r) for r in rows})
