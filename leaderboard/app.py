@@ -6,13 +6,18 @@ The view is chosen in the sidebar and kept in the URL, so a link shows the same 
     /?competition=titanic      its leaderboard, best scores over time, score against time
     /?submission=12            everything recorded for one submission
     /?compare=12&with=15       two submissions side by side
-    /?view=submit              upload a submission with a member's token, and follow its run
+    /?view=submit              upload a submission as the signed-in member, follow its run
+    /?view=organiser           members, rules and the reveal (organisers only)
 
 What members wrote (names, messages, docstrings, code, logs) is shown as text only:
 st.text, st.code, st.json and st.dataframe, never markdown or HTML. Nothing is cached:
 every rerun (the Refresh button, any click) reads the store as it is then.
 
-A member's token lives in the session's state only: never in the URL, never shown again.
+Who is looking comes from the session cookie of the board's login (/login, made by
+harness.server.login), read from the request that opened the session and checked on every
+rerun; the page never sees a token. Anonymous visitors see the public board; a member sees
+their own (and their team's) work, published work and the baselines in full; an organiser
+sees everything (harness.store.privacy).
 """
 
 from __future__ import annotations
@@ -25,17 +30,19 @@ import streamlit as st
 
 from harness.competition import registry
 from harness.errors import HarnessError
-from harness.server import intake, status
-from harness.store import leaderboards, members, rules
+from harness.server import intake, login, status
+from harness.store import leaderboards, members, privacy, rules
 
 try:
-    from leaderboard import charts
+    from leaderboard import charts, organiser
     from leaderboard.runs import compare, submission
 except ModuleNotFoundError:  # `streamlit run` puts this folder on sys.path, not the repo root
     import charts
+    import organiser
     from runs import compare, submission
 
 VIEWS = ("Overview", "Leaderboard", "Submission", "Compare", "Submit")
+SIGNED_IN = "_member"  # the session's member, from its cookie; no widget has this key
 CHART_USERS = 15  # the best-over-time chart follows the board's top users
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
 
@@ -49,23 +56,28 @@ def main() -> None:
         st.code(str(e), language=None)
         st.stop()
     state = st.session_state
+    viewer = signed_in()
     if "view" not in state:
         state.update(from_url(st.query_params.to_dict(), list(comps)))
+    if state.view == "Organiser" and not viewer.organiser:
+        state.view = "Overview"
     if notice := state.pop("notice", None):  # it quotes the link: text, not markdown
         st.warning("The link names no such competition.")
         st.text(notice)
     if state.view == "Submit":
-        submit_page(comps)  # not in `reading()`: it writes the queue
+        submit_page(comps, viewer)  # not in `reading()`: it writes the queue
+    elif state.view == "Organiser":
+        organiser.page(comps, viewer)  # it writes the store
     with leaderboards.reading():
         if state.view == "Overview":
             overview(comps)
         elif state.view == "Leaderboard" and state.competition:
-            leaderboard(comps[state.competition])
+            leaderboard(comps[state.competition], viewer)
         elif state.view == "Submission":
-            submission(state.submission)
+            submission(state.submission, viewer)
         elif state.view == "Compare":
-            compare(state.submission, state.compare_with)
-    sidebar(comps)  # last: a page may first point the competition box at what it shows
+            compare(state.submission, state.compare_with, viewer)
+    sidebar(comps, viewer)  # last: a page may first point the competition box at what it shows
     st.query_params.from_dict(to_url(state))
 
 
@@ -82,6 +94,8 @@ def from_url(params: dict, names: list[str]) -> dict:
     }
     if params.get("view") == "submit":
         state["view"] = "Submit"
+    elif params.get("view") == "organiser":
+        state["view"] = "Organiser"
     elif "compare" in params:
         state["view"] = "Compare"
     elif "submission" in params:
@@ -109,15 +123,55 @@ def to_url(state) -> dict:
         "Leaderboard": {"competition": state.competition},
         "Submission": {"submission": state.submission},
         "Compare": {"compare": state.submission, "with": state.compare_with},
-        "Submit": {"view": "submit"},  # never the token
+        "Submit": {"view": "submit"},
+        "Organiser": {"view": "organiser"},
     }[state.view]
     return {k: str(v) for k, v in params.items() if v is not None}
 
 
-def sidebar(comps: dict) -> None:
+def signed_in() -> privacy.Viewer:
+    """Who is looking: the member the session cookie signs in (checked on every rerun, so
+    an expired or replaced one signs out), else nobody."""
+    state = st.session_state
+    cookie = st.context.cookies.get(login.COOKIE)
+    if isinstance(cookie, str):  # a browser's (AppTest's context is no browser's)
+        state[SIGNED_IN] = login.member_of(cookie)
+    if state.get(SIGNED_IN) is None and openid() and st.user.is_logged_in:
+        # the provider vouches for the address; a member is who the organiser gave it to
+        if st.user.get("email_verified") is not False:
+            return privacy.viewer(members.by_email(st.user.get("email")))
+    return privacy.viewer(state.get(SIGNED_IN))
+
+
+def openid() -> bool:
+    """Whether the group signs in with an OpenID provider too (an [auth] section in
+    .streamlit/secrets.toml: Streamlit's st.login); optional, the token always works."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def sidebar(comps: dict, viewer: privacy.Viewer) -> None:
     with st.sidebar:
         st.title("Leaderboard")
-        st.radio("View", VIEWS, key="view")
+        by_openid = openid() and st.user.is_logged_in
+        if viewer.member:
+            role = " (organiser)" if viewer.organiser else ""
+            st.text(f"Signed in as {viewer.member}{role}")  # a member's name: text
+            if by_openid and not st.session_state.get(SIGNED_IN):
+                st.button("Sign out", on_click=st.logout, width="stretch")
+            else:
+                st.link_button("Sign out", "/logout", width="stretch")
+        else:
+            st.caption("Scores are public; code, logs and diagnostics are their member's.")
+            st.link_button("Sign in", "/login", type="primary", width="stretch")
+            if by_openid:  # signed in with the provider, as nobody the group knows
+                st.caption("Your e-mail address is not a member's: ask the organiser.")
+                st.button("Sign out of the provider", on_click=st.logout, width="stretch")
+            elif openid():
+                st.button("Sign in with your account", on_click=st.login, width="stretch")
+        st.radio("View", VIEWS + ("Organiser",) * viewer.organiser, key="view")
         st.selectbox("Competition", list(comps), key="competition")
         st.number_input("Submission", min_value=1, step=1, value=None, key="submission")
         st.number_input("Compare with", min_value=1, step=1, value=None, key="compare_with")
@@ -182,8 +236,9 @@ def overview(comps: dict) -> None:
     )
 
 
-def leaderboard(comp) -> None:
+def leaderboard(comp, viewer: privacy.Viewer) -> None:
     b = leaderboards.read_board(comp)
+    sight = privacy.lens(viewer, comp.name)
     metric, better = comp.spec.metric, comp.metric.better
     st.header(comp.name)
     st.caption(comp.title)
@@ -205,7 +260,12 @@ def leaderboard(comp) -> None:
             if len(b.rows) > CHART_USERS:
                 st.caption(f"The board's top {CHART_USERS} of {len(b.rows)} users.")
         with right:
-            points = pd.DataFrame(leaderboards.score_vs_time(b))
+            points = pd.DataFrame(
+                [  # someone else's private model and file stay theirs: a point, "(private)"
+                    r | {"arch": "(private)"} if r.get("private") else r
+                    for r in sight.rows(leaderboards.score_vs_time(b))
+                ]
+            )
             st.altair_chart(charts.score_vs_time(points, metric), width="stretch")
             st.caption(
                 "Seconds per epoch where the run logged epochs, else the whole training "
@@ -217,7 +277,7 @@ def leaderboard(comp) -> None:
     if b.private:
         private_board(b)
     on_kaggle(comp)
-    latest(comp.name)
+    latest(comp.name, sight)
 
 
 def rule_facts(b: leaderboards.Board) -> list[str]:
@@ -422,15 +482,19 @@ def board_table(b: leaderboards.Board) -> None:
     table(df, "board", "Submission", "submission", ids, column_config=config, height=height)
 
 
-def latest(name: str) -> None:
+def latest(name: str, sight: privacy.Lens) -> None:
     st.subheader("Latest submissions")
     rows = leaderboards.latest(name)
     if not rows:
         st.caption("None yet.")
         return
-    for r in rows:
+    shown = []
+    for r in sight.rows(rows):  # someone else's file name, message and error are theirs
         r["error"] = next(iter((r["error"] or "").strip().splitlines()), None)  # its first line
-    df = pd.DataFrame(rows).rename(columns={"created_at": "submitted"})
+        shown.append(
+            {k: v for k, v in r.items() if k not in ("private", "published_at", "is_baseline")}
+        )
+    df = pd.DataFrame(shown).rename(columns={"created_at": "submitted"})
     config = {
         "id": st.column_config.NumberColumn(format="#%d"),
         "score": st.column_config.NumberColumn("public score", format="%.5f"),
@@ -444,20 +508,18 @@ def latest(name: str) -> None:
 RECORDED = ("scored", "failed", "rejected")
 
 
-def submit_page(comps: dict) -> None:
-    """A member's upload (token, competition, one notebook, .py or .csv file, a message),
-    queued as through the API, then its run followed until it is recorded."""
+def submit_page(comps: dict, viewer: privacy.Viewer) -> None:
+    """The signed-in member's upload (competition, one notebook, .py or .csv file, a
+    message), queued as through the API, then its run followed until it is recorded.
+    Anonymous visitors get no upload box: only a way to sign in."""
     state = st.session_state
     st.header("Submit")
-    st.caption(
-        "Your token comes from the organiser (harness member add NAME). It stays in this "
-        "browser session: never in the page's link."
-    )
-    if "token" not in state and state.get("member_token"):
-        state.token = state.member_token  # a widget's state goes with it: back from a view
+    if viewer.member is None:
+        st.info("Sign in with the token the organiser gave you to submit.")
+        st.link_button("Sign in", "/login", type="primary")
+        return
     names = list(comps)
     with st.form("upload"):
-        st.text_input("Token", type="password", key="token", autocomplete="off")
         comp = st.selectbox(
             "Submit to",
             names,
@@ -480,25 +542,19 @@ def submit_page(comps: dict) -> None:
         message = st.text_area("Message", max_chars=intake.MAX_MESSAGE)
         sent = st.form_submit_button("Submit", type="primary")
     if sent:
-        state.member_token = state.token
-        send(state.token, comp, upload, message, output)
-    if member := members.who((state.get("member_token") or "").strip()):
-        a = rules.allowance(comp, member)
-        who = f"team {a.entrant.name}" if a.entrant.team else member
-        st.text(f"{who} on {comp}: {a.text()}")  # names are the members' own: text
+        send(viewer.member, comp, upload, message, output)
+    a = rules.allowance(comp, viewer.member)
+    who = f"team {a.entrant.name}" if a.entrant.team else viewer.member
+    st.text(f"{who} on {comp}: {a.text()}")  # names are the members' own: text
     if state.get("submitted"):
         follow(state.submitted)
 
 
 def send(
-    token: str | None, competition: str, upload, message: str | None, output: str | None = None
+    member: str, competition: str, upload, message: str | None, output: str | None = None
 ) -> int | None:
-    """Checks the token and queues the upload; the new id (kept in the session), or None
+    """Queues the signed-in member's upload; the new id (kept in the session), or None
     after saying why not."""
-    member = members.who((token or "").strip())
-    if member is None:
-        st.error("The token was refused: ask the organiser for yours; nothing was queued.")
-        return None
     if upload is None:
         st.error("Choose a notebook, a .py or a .csv file to submit.")
         return None

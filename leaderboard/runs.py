@@ -15,7 +15,8 @@ from harness.competition import artifacts, registry
 from harness.errors import HarnessError
 from harness.run import notebook
 from harness.run.compare import prediction_diff
-from harness.store import leaderboards
+from harness.store import leaderboards, privacy
+from harness.store.records import reported_facts
 
 try:
     from leaderboard import charts
@@ -23,12 +24,18 @@ except ModuleNotFoundError:  # `streamlit run` puts leaderboard/ on sys.path, no
     import charts
 
 LOG_LINES = 40
+CHART_EPOCHS = 2000  # points per curve a page sends the browser
+TABLE_ROWS = 1000  # rows of a CSV diagnostic a page shows
+JSON_BYTES = 1 << 20  # a JSON diagnostic larger than this is not parsed on a page view
 CODE_LINES = 400  # a CSV submission's content can be long: its head is enough
 
 
-def submission(sub_id: int | None) -> None:
+def submission(sub_id: int | None, viewer: privacy.Viewer = privacy.ANONYMOUS) -> None:
     """One run, what people look at first: the score, the model, the curves, the
-    diagnostics; then the code, and last the provenance, reproductions and log."""
+    diagnostics; then the code, and last the provenance, reproductions and log.
+
+    Someone else's private submission shows its public part only (harness.store.privacy).
+    """
     if sub_id is None:
         st.info("Type a submission id in the sidebar, or pick a row of a leaderboard.")
         return
@@ -38,7 +45,12 @@ def submission(sub_id: int | None) -> None:
         return
     st.header(f"Submission {sub_id}")
     follow(row)
+    sight = privacy.lens(viewer, row["competition"])
+    if not sight.sees(row):
+        closed(row, sight)
+        return
     headline(row)
+    sharing(row, sight)
     run_facts(row)
     if row["epochs"]:
         training(row)
@@ -64,6 +76,9 @@ def submission(sub_id: int | None) -> None:
     if row["versions"]:
         with st.expander("Versions"):
             st.json(row["versions"])
+    if seen := (row.get("reported") or {}).get("versions"):
+        with st.expander("Versions, as the run reported them"):  # its word, not the host's
+            st.json(seen)
     if row["reproductions"]:
         st.subheader("Reproductions")
         reps = [
@@ -82,6 +97,56 @@ def submission(sub_id: int | None) -> None:
         st.subheader("Log")
         st.caption(f"The last {min(LOG_LINES, len(lines))} of {len(lines)} lines.")
         st.code("\n".join(lines[-LOG_LINES:]), language=None)
+
+
+def closed(row: dict, sight: privacy.Lens) -> None:
+    """Someone else's private submission: its public part (status, scores, who, when, the
+    run's figures) and whose it is, when it opens."""
+    row = sight.shown(row)
+    better = "higher" if row["higher_is_better"] else "lower"
+    if row["status"] == "scored":
+        st.success(f"Scored: public {row['metric']} {row['public_score']:.5f} ({better} is better)")
+    else:
+        st.error(f"{row['status'].capitalize()}.")
+    if also := scores(row):
+        st.text(" · ".join(f"{k} {_text(v)}" for k, v in also))
+    st.text(  # member names: text
+        f"by {row['user_name']} · {row['competition']} (version {row['competition_version']}) · "
+        f"submitted {_text(row.get('submitted_at') or row['created_at'])} UTC"
+    )
+    run_facts(row)
+    st.info(row["private"])
+
+
+def sharing(row: dict, sight: privacy.Lens) -> None:
+    """Published or private, and the member's (or team's, or an organiser's) button to
+    publish."""
+    if row["is_baseline"]:
+        return
+    if row.get("published_at"):
+        st.caption(f"Published {_text(row['published_at'])} UTC: everyone can read it.")
+        return
+    v = sight.viewer
+    if v.organiser or row["user_name"] in sight.mates:
+        st.caption(
+            "Private: its code, log and diagnostics are yours, your team's and the "
+            "organisers' until you publish it."
+        )
+        st.button(
+            "Publish",
+            help="Everyone can then read its code, log and diagnostics, for good "
+            "(like a public Kaggle notebook).",
+            on_click=publish,
+            args=(row["id"], v),
+        )
+
+
+def publish(sub_id: int, v: privacy.Viewer) -> None:
+    try:
+        privacy.publish(sub_id, v)
+    except HarnessError as e:  # e.g. no longer theirs: said above the page, as text
+        st.error("Not published:")
+        st.text(str(e))
 
 
 def executed(row: dict) -> None:
@@ -171,7 +236,8 @@ def scores(row: dict) -> list[tuple[str, float]]:
 
 
 def run_facts(row: dict) -> None:
-    """The model, and the run's time, device, seed and memory in one row of figures."""
+    """The model, and the run's time, device, seed and memory in one row of figures: the
+    host's, save the GPU peak the run reported where the host measured none."""
     if line := model(row["model"]):
         st.text(f"Model: {line}")  # the member's code names it: text
     if line := columns(row.get("decisions")):
@@ -185,6 +251,9 @@ def run_facts(row: dict) -> None:
         ("peak memory", row["peak_memory_mb"], "{:,.0f} MiB"),
         ("peak GPU memory", row["gpu_peak_mb"], "{:,.0f} MiB"),
     ]
+    said = row.get("reported") or {}
+    if row["gpu_peak_mb"] is None and isinstance(said.get("gpu_peak_mb"), int | float):
+        figures.append(("peak GPU memory (reported)", said["gpu_peak_mb"], "{:,.0f} MiB"))
     figures = [(label, form.format(v)) for label, v, form in figures if v is not None]
     if figures:
         for col, (label, value) in zip(st.columns(len(figures)), figures, strict=True):
@@ -217,11 +286,17 @@ def provenance(row: dict) -> list[tuple[str, str]]:
         ("memory limit MiB", row.get("memory_limit_mb")),
     ]
     # the pretrained weights it started from: what a reproduction must load again
+    said = row.get("reported") or {}
     loaded = [
-        (f"pretrained weights {w['name']} ({w['library']})", f"{w['file']}, sha256 {w['sha256']}")
-        for w in row.get("weights") or []
+        (
+            f"pretrained weights {w['name']} ({w['library']}), reported by the run",
+            f"{w['file']}, sha256 {w['sha256']}",
+        )
+        for w in said.get("weights", row.get("weights")) or []
     ]
-    return out + [(k, _text(v)) for k, v in limits if v is not None] + loaded
+    # the run's own word, labelled as such: the figures above are the host's
+    reported = [(f"{k}, reported by the run", _text(v)) for k, v in reported_facts(row)]
+    return out + [(k, _text(v)) for k, v in limits if v is not None] + reported + loaded
 
 
 def follow(row: dict) -> None:
@@ -288,7 +363,12 @@ def _text(v) -> str:
 
 def training(row: dict) -> None:
     st.subheader("Training")
-    curves = charts.epochs_frame(row["epochs"])
+    epochs = row["epochs"]
+    if len(epochs) > CHART_EPOCHS:  # a browser draws a few thousand points, not 100,000
+        step = -(-len(epochs) // CHART_EPOCHS)
+        epochs = epochs[::step] + ([epochs[-1]] if (len(epochs) - 1) % step else [])
+        st.caption(f"Every {step}th of {len(row['epochs']):,} epochs is drawn; the table has all.")
+    curves = charts.epochs_frame(epochs)
     left, right = st.columns(2)
     with left:
         st.altair_chart(charts.losses(curves), width="stretch")
@@ -327,16 +407,37 @@ def artifact(a: dict, run_dir: str | None) -> None:
     st.text(title)  # a member's code may have written it: never markdown
     try:
         if a["kind"] == "png":
-            st.image(path.read_bytes())
+            image(folder, a["name"], path)
         elif a["kind"] == "csv":
-            st.dataframe(pd.read_csv(path), hide_index=True)
+            table = pd.read_csv(path, nrows=TABLE_ROWS + 1)
+            st.dataframe(table.head(TABLE_ROWS), hide_index=True)
+            if len(table) > TABLE_ROWS:
+                st.caption(f"The first {TABLE_ROWS:,} rows; the file has more.")
+        elif (size := path.stat().st_size) > JSON_BYTES:  # parsing it all costs every view
+            st.caption(f"Not shown: {size:,} bytes of JSON, more than a page shows.")
         else:
             st.json(json.loads(path.read_text()))
     except Exception as e:  # a broken file is noted, the page goes on
         st.warning(f"Not shown: the file cannot be read ({type(e).__name__}).")
 
 
-def compare(a_id: int | None, b_id: int | None) -> None:
+def image(folder: Path, name: str, path: Path) -> None:
+    """A PNG artifact, never decoded in full on a page view: a large one as its thumbnail
+    (made once: at the run's end, or at the first view of a run older than thumbnails),
+    one over the pixel cap not at all."""
+    try:
+        thumb = artifacts.thumbnail(folder, name)
+    except artifacts.ArtifactError as e:
+        st.warning("Not shown: this image breaks the rules for diagnostics.")
+        st.text(str(e))
+        return
+    if thumb is None:
+        st.image(path.read_bytes())
+    else:
+        st.image(thumb.read_bytes(), caption="Reduced; the full image is in the run's folder.")
+
+
+def compare(a_id: int | None, b_id: int | None, viewer: privacy.Viewer = privacy.ANONYMOUS) -> None:
     st.header("Compare")
     if a_id is None or b_id is None:
         st.info("Type two ids in the sidebar: Submission and Compare with.")
@@ -344,6 +445,16 @@ def compare(a_id: int | None, b_id: int | None) -> None:
     rows = [leaderboards.submission(i) for i in (a_id, b_id)]
     if missing := [i for i, r in zip((a_id, b_id), rows, strict=True) if r is None]:
         st.warning(f"There is no submission {missing[0]}.")
+        return
+    hidden = [
+        sight.why_not(r)
+        for r in rows
+        if not (sight := privacy.lens(viewer, r["competition"])).sees(r)
+    ]
+    if hidden:  # a comparison shows both codes, configs and predictions: both must be open
+        st.warning("Not compared: a comparison shows both submissions' code and predictions.")
+        for line in hidden:
+            st.text(line)  # it names members: text
         return
     a, b = rows
     names = [f"#{a_id}", f"#{b_id}"]

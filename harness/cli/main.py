@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.cli.console import (
     cell,
+    clean,
     describe,
     describe_kaggle,
     dump,
@@ -20,7 +21,7 @@ from harness.cli.console import (
     table,
 )
 from harness.errors import EXIT_FAILED, EXIT_OK, HarnessError, UsageError
-from harness.store.records import summary
+from harness.store.records import reported_facts, summary
 
 # --- commands ---------------------------------------------------------------------------
 
@@ -260,10 +261,24 @@ def cmd_rules(args) -> int:
     if args.deadline is not None:
         from harness.store import db
 
-        none = args.deadline.strip().lower() == "none"
-        changes["deadline"] = None if none else db.parse_time(args.deadline, "--deadline")
+        said = args.deadline.strip().lower()
+        if said == "now":  # closes it now: what was made before stays on time
+            changes["deadline"] = db.now()
+        else:
+            changes["deadline"] = (
+                None if said == "none" else db.parse_time(args.deadline, "--deadline")
+            )
+    elif args.retroactive:
+        raise UsageError("--retroactive goes with --deadline (a time in the past)")
     if args.team_size is not None:
         changes["team_size"] = args.team_size
+    if args.timeout is not None:
+        changes["timeout_seconds"] = _count_or_none(args.timeout, "--timeout")
+    for flag in ("max_queued", "max_stored_mb"):
+        if getattr(args, flag) is not None:
+            changes[flag] = getattr(args, flag)
+    if args.open_code is not None:
+        changes["open_code"] = args.open_code
     if srv := remote.current():
         from urllib.parse import quote
 
@@ -275,7 +290,11 @@ def cmd_rules(args) -> int:
         from harness.store import rules
 
         comp = registry.get(args.name)
-        now = rules.change(comp.name, **changes) if changes else rules.current(comp.name)
+        now = (
+            rules.change(comp.name, retroactive=args.retroactive, **changes)
+            if changes
+            else rules.current(comp.name)
+        )
         out = rules.describe(now) | {
             "private_shown": rules.shown_at(comp.name, comp.spec.version) is not None,
             "history": rules.history(comp.name),
@@ -310,7 +329,7 @@ def cmd_select(args) -> int:
     if args.json:
         dump(out)
     else:
-        who = f"team {out['user']}" if out["team"] else out["user"]
+        who = clean(f"team {out['user']}" if out["team"] else out["user"])
         ids = ", ".join(str(i) for i in out["picks"])
         print(
             f"{who}'s final picks on {out['competition']}: {ids} (up to {out['final']}); "
@@ -395,6 +414,7 @@ def cmd_show(args) -> int:
         "warnings",
         "decisions",
         "weights",
+        "reported",
     }
     if m := row.get("model"):
         start = {True: ", pretrained", False: ", from scratch"}.get(m.get("pretrained"), "")
@@ -406,23 +426,31 @@ def cmd_show(args) -> int:
         per = [e["seconds"] for e in row["epochs"] if e.get("seconds") is not None]
         if per:
             row["seconds_per_epoch"] = round(sum(per) / len(per), 2)
+    # text mode: what the member and the run wrote is cleaned of terminal escapes (cell,
+    # table and clean); json.dumps escapes every control character itself
     width = max(len(k) for k in row)
     for k, v in row.items():
         if k not in skip:
-            print(f"{k.ljust(width)}  {cell(v)}")
+            print(f"{clean(k).ljust(width)}  {cell(v)}")
     for w in row.get("warnings") or []:
-        print(f"{'warning'.ljust(width)}  {w}")
+        print(f"{'warning'.ljust(width)}  {clean(w)}")
     print(f"{'config'.ljust(width)}  {json.dumps(row['config'])}")
     print(f"{'versions'.ljust(width)}  {json.dumps(row['versions'])}")
     if row["docstring"]:
-        print("\ndocstring:\n  " + row["docstring"].replace("\n", "\n  "))
+        print("\ndocstring:\n  " + clean(row["docstring"]).replace("\n", "\n  "))
     if row.get("decisions"):
         print("\ncolumns, as the DataLoaders took them:")
         for role, names in row["decisions"].items():
-            print(f"  {role}: {', '.join(names) or 'none'}")
-    if row.get("weights"):
-        print("\npretrained weights loaded:")
-        print(table(row["weights"], ["name", "library", "sha256", "file"]))
+            print(clean(f"  {role}: {', '.join(names) or 'none'}"))
+    said = row.get("reported") or {}
+    if loaded := said.get("weights", row.get("weights")):
+        print("\npretrained weights loaded (reported by the run):")
+        print(table(loaded, ["name", "library", "sha256", "file"]))
+    if facts := reported_facts(row):  # the run's word, apart from the host's
+        print("\nreported by the run (its own word; the figures above are the host's):")
+        pad = max(len(k) for k, _ in facts)
+        for k, v in facts:
+            print(f"  {k.ljust(pad)}  {cell(v)}")
     if row["epochs"]:
         print("\nepochs:")
         eps = [
@@ -440,7 +468,7 @@ def cmd_show(args) -> int:
     if row["reproductions"]:
         print("\nreproductions:")
         print(table(row["reproductions"], list(row["reproductions"][0])))
-    tail = (row["log"] or "").rstrip().splitlines()[-15:]
+    tail = [clean(line) for line in (row["log"] or "").rstrip().splitlines()[-15:]]
     if tail:
         print("\nlog (last lines):\n  " + "\n  ".join(tail))
     return EXIT_OK
@@ -456,8 +484,14 @@ def show_waiting(st: dict, as_json: bool) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    from harness.cli import remote
     from harness.run import pipeline
 
+    if srv := remote.current():
+        raise UsageError(
+            f"reproduce re-runs on the host that recorded the run; you are logged in to "
+            f"{srv.url}: ask the organiser (harness reproduce {args.id} there)"
+        )
     res = pipeline.reproduce(args.id, executor=executor_of(args), on_output=echo(args.verbose))
     if args.json:
         dump(res)
@@ -481,16 +515,22 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    from harness.cli import remote
     from harness.run import compare
 
-    d = compare.prediction_diff(args.a, args.b)
+    if srv := remote.current():  # the server checks that both are the member's to read
+        d = srv.get(f"/api/diff/{args.a}/{args.b}")
+    else:
+        d = compare.prediction_diff(args.a, args.b)
     if args.json:
         dump(d)
         return EXIT_OK
     sa, sb = d["scores"]["a"], d["scores"]["b"]
     print(
-        f"submission {d['b']} against {d['a']} on {d['competition']}'s {d['rows']} public rows: "
-        f"public {d['metric']} {sa:.5f} -> {sb:.5f}"
+        clean(
+            f"submission {d['b']} against {d['a']} on {d['competition']}'s {d['rows']} public "
+            f"rows: public {d['metric']} {sa:.5f} -> {sb:.5f}"
+        )
     )
     print(f"  predictions changed: {d['changed']} of {d['rows']} rows")
     if "wrong_to_right" in d:
@@ -540,15 +580,34 @@ def cmd_serve(args) -> int:
         args.workers = default_workers()
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be positive, got {args.timeout:g}")
+    tls = serve_tls(args)
+    for name in args.allowed_host:
+        if not name or any(c in name for c in "/ \t@?#"):
+            raise UsageError(
+                f"--allowed-host takes a host name, e.g. board.example.org; got {name!r}"
+            )
     app.hold_home()  # before saying anything: a second server on this home stops here
+    if not tls and not loopback(args.host):
+        err(
+            "harness: warning: this server speaks plain HTTP: members' tokens and the board's "
+            "sessions cross the network in clear. Put a TLS reverse proxy in front of it "
+            "(README, Facing the internet) or pass --ssl-certfile and --ssl-keyfile"
+        )
+    scheme = "https" if tls else "http"
     err(
-        f"harness: the group's server for {home()} on http://{args.host}:{args.port}: "
+        f"harness: the group's server for {home()} on {scheme}://{args.host}:{args.port}: "
         f"the leaderboard at /, the API at /api/, {args.workers} worker(s) (Ctrl-C stops it)"
     )
     if sb is None:
         err(f"harness: warning: members' code runs NOT sandboxed ({why}; --no-sandbox)")
     else:
         err(f"harness: members' code runs sandboxed: bubblewrap, {sb.mode} mode")
+    err(
+        f"harness: a run is stopped after {args.timeout:g} s unless its competition's rules "
+        "say otherwise (harness rules NAME --timeout S)"
+    )
     if args.executor == "ray":
         from harness.run.ray_executor import connect
 
@@ -557,8 +616,44 @@ def cmd_serve(args) -> int:
         err(f"harness: runs go to Ray ({len(ray.nodes())} node(s), {cpus:g} CPUs)")
     elif args.ray_address:
         raise UsageError("--ray-address goes with --executor ray")
-    app.serve(args.host, args.port, args.workers, sb is not None, args.executor, args.ray_address)
+    app.serve(
+        args.host,
+        args.port,
+        args.workers,
+        sb is not None,
+        args.executor,
+        args.ray_address,
+        timeout=args.timeout,
+        allowed_hosts=args.allowed_host,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+    )
     return EXIT_OK
+
+
+def serve_tls(args) -> bool:
+    """Whether `serve` speaks HTTPS itself: a certificate and its key, both readable."""
+    import os
+
+    given = [f for f in (args.ssl_certfile, args.ssl_keyfile) if f]
+    if len(given) == 1:
+        raise UsageError("--ssl-certfile and --ssl-keyfile go together")
+    for flag, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):
+        if path and not os.access(path, os.R_OK):
+            raise UsageError(f"{flag}: cannot read {path}")
+    return bool(given)
+
+
+def loopback(host: str) -> bool:
+    """Whether an address to listen on is this machine's own (no one else can connect)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_workers() -> int:
@@ -572,11 +667,12 @@ def cmd_member(args) -> int:
     from harness.store import members
 
     if args.member_cmd == "add":
-        token = members.add(args.member)
+        token = members.add(args.member, organiser=args.organiser, email=args.email)
+        role = "organiser" if args.organiser else "member"
         if args.json:
-            dump({"member": args.member.strip(), "token": token})
+            dump({"member": args.member.strip(), "token": token, "organiser": args.organiser})
         else:
-            print(f"member {args.member.strip()} added; their token (shown once, keep it):")
+            print(f"{role} {args.member.strip()} added; their token (shown once, keep it):")
             print(token)
     elif args.member_cmd == "token":
         token = members.replace_token(args.member)
@@ -598,15 +694,35 @@ def cmd_member(args) -> int:
         elif not rows:
             print("no members yet: harness member add NAME")
         else:
-            print(table(rows, ["member", "submissions", "created_at", "token_at"]))
+            cols = ["member", "organiser", "email", "submissions", "created_at", "token_at"]
+            print(table(rows, cols))
+    return EXIT_OK
+
+
+def cmd_publish(args) -> int:
+    """A submission's code, log and diagnostics made public to everyone, for good."""
+    from harness.cli import remote
+    from harness.store import privacy
+
+    if srv := remote.current():
+        out = srv.post(f"/api/submissions/{args.id}/publish", json={})
+    else:  # the host's shell: the organiser
+        out = privacy.publish(args.id, privacy.HOST)
+    if args.json:
+        dump(out)
+    elif out["already"]:
+        print(f"submission {args.id} was already public")
+    else:
+        print(f"submission {args.id} is public: everyone can read its code, log and diagnostics")
     return EXIT_OK
 
 
 def cmd_login(args) -> int:
     from harness.cli import remote
 
-    member = remote.login(args.url, args.token)
-    print(f"logged in to {args.url.rstrip('/')} as {member}")
+    token = remote.read_token(args.token, args.url, warn=err)
+    member = remote.login(args.url, token)
+    print(clean(f"logged in to {args.url.rstrip('/')} as {member}"))
     return EXIT_OK
 
 
@@ -814,11 +930,40 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--final", type=int, help="final picks per member or team (default 2)")
     s.add_argument(
         "--deadline",
-        metavar="ISO|none",
+        metavar="ISO|now|none",
         help="when the competition closes and the private scores show, e.g. "
-        "2026-12-31T23:59 (UTC unless an offset is given); a past time closes it now",
+        "2026-12-31T23:59 (UTC unless an offset is given); now closes it now; a past time "
+        "that would make submissions already made late needs --retroactive",
+    )
+    s.add_argument(
+        "--retroactive",
+        action="store_true",
+        help="with a past --deadline: the submissions made since then become late",
     )
     s.add_argument("--team-size", type=int, help="members a team may have (default 4)")
+    s.add_argument(
+        "--timeout",
+        metavar="S|none",
+        help="seconds a served run may take (default none: the server's --timeout, 900)",
+    )
+    s.add_argument(
+        "--max-queued",
+        type=int,
+        metavar="N",
+        help="uploads a member (or team) may have queued or running on the server (default 5)",
+    )
+    s.add_argument(
+        "--max-stored-mb",
+        type=int,
+        metavar="N",
+        help="MB of a member's (or team's) uploads the server keeps (default 500)",
+    )
+    s.add_argument(
+        "--open-code",
+        action=argparse.BooleanOptionalAction,
+        help="every submission's code, log and diagnostics public after the deadline "
+        "(default: private until the member publishes it)",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_rules)
 
@@ -860,6 +1005,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("b", type=int)
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_diff)
+
+    s = sub.add_parser(
+        "publish", help="make a submission's code, log and diagnostics public, for good"
+    )
+    s.add_argument("id", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_publish)
 
     k = sub.add_parser("kaggle", help="send submissions to Kaggle, Kaggle's scores and board")
     ksub = k.add_subparsers(dest="kaggle_cmd", required=True, metavar="submit|sync|leaderboard")
@@ -913,6 +1065,22 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even where no sandbox works (members' code then runs unsandboxed)",
     )
+    s.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,  # scheduler.SERVE_TIMEOUT, without importing the server here
+        help="seconds a run may take where its competition's rules set none (default 900)",
+    )
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name members reach the server by (repeatable; localhost and the bound "
+        "address always, and with --host 0.0.0.0 this machine's own names and addresses)",
+    )
+    s.add_argument("--ssl-certfile", metavar="PEM", help="speak HTTPS: the certificate (chain)")
+    s.add_argument("--ssl-keyfile", metavar="PEM", help="speak HTTPS: the certificate's key")
     executor_flags(s)
     s.set_defaults(fn=cmd_serve)
 
@@ -926,6 +1094,17 @@ def parser() -> argparse.ArgumentParser:
         s = msub.add_parser(cmd, help=text)
         s.add_argument("member", metavar="NAME")
         s.add_argument("--json", action="store_true")
+        if cmd == "add":
+            s.add_argument(
+                "--organiser",
+                action="store_true",
+                help="sees every member's work and runs the competition from the board",
+            )
+            s.add_argument(
+                "--email",
+                help="where the group signs in with Google or another OpenID provider "
+                "(st.login): the address that is this member",
+            )
         s.set_defaults(fn=cmd_member)
     s = msub.add_parser("list", help="every member")
     s.add_argument("--json", action="store_true")
@@ -933,7 +1112,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("login", help="log in to a group's server with a member's token")
     s.add_argument("url", help="the server, e.g. http://host:8501")
-    s.add_argument("--token", required=True)
+    s.add_argument(
+        "--token",
+        metavar="-",
+        help="- reads the token from stdin; without it, HARNESS_TOKEN or a prompt gives it "
+        "(a token written here works but shows in ps and your shell's history)",
+    )
     s.set_defaults(fn=cmd_login)
     s = sub.add_parser("logout", help="forget the saved login")
     s.set_defaults(fn=cmd_logout)

@@ -5,13 +5,19 @@ Every route but /api/health needs a member's token (`Authorization: Bearer TOKEN
 answer is JSON; an error is one object, `{"error": "one line"}`, with its HTTP status: 400
 a wrong call, 401 no or a wrong token (never saying whether the member exists), 404 no such
 thing, 409 not ready, 411/413 an upload without a length or over its limit, 429 over the
-daily limit (the body is then the rejected submission's record, `error` its reason).
+daily limit or a cap of the rules (the body is then the rejected submission's record,
+`error` its reason; the file is not kept) or too many wrong tokens from the caller's
+address (`Retry-After` says when to try again). Before any route, `guard.Guard` refuses
+a Host that is not this server's (400), a body over its route's limit (413) or without a
+length (411).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from math import ceil
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +29,9 @@ from starlette.routing import Route
 from harness.competition import data, registry
 from harness.errors import HarnessError, StoreError, UnknownCompetition, UsageError
 from harness.run.repro import file_sha256
-from harness.server import intake, status
+from harness.server import guard, intake, status
 from harness.server.scheduler import log
-from harness.store import leaderboards, members, records, rules
+from harness.store import db, leaderboards, members, privacy, records, rules
 from harness.validate import CSV_LIMIT
 
 FORM_OVERHEAD = 64 * 1024  # bytes of a multipart body besides the file
@@ -37,6 +43,18 @@ class Unauthorized(HarnessError):
     pass
 
 
+class SlowDown(HarnessError):
+    """Too many wrong tokens from one address: `wait` seconds before the next is checked."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"too many wrong tokens from your address: try again in {ceil(wait)} s")
+        self.wait = wait
+
+
+class UnknownSubmission(HarnessError):
+    pass
+
+
 def error(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status_code)
 
@@ -44,7 +62,11 @@ def error(status_code: int, message: str) -> JSONResponse:
 def status_of(e: HarnessError) -> int:
     if isinstance(e, Unauthorized):
         return 401
-    if isinstance(e, UnknownCompetition):
+    if isinstance(e, SlowDown):
+        return 429
+    if isinstance(e, privacy.Private):
+        return 403
+    if isinstance(e, UnknownCompetition | UnknownSubmission):
         return 404
     if isinstance(e, intake.TooLarge):
         return 413
@@ -67,8 +89,12 @@ def member_of(request: Request) -> str:
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("no token: send `Authorization: Bearer TOKEN` (harness login)")
+    address = request.client.host if request.client else ""
+    if wait := guard.BAD_TOKENS.wait(address):  # before the token is looked at, even a right one
+        raise SlowDown(wait)
     name = members.who(token.strip())
     if name is None:
+        guard.BAD_TOKENS.failed(address)
         raise Unauthorized("the token was refused: it is wrong or was replaced")
     return name
 
@@ -81,7 +107,10 @@ def endpoint(fn):
             member = await run_in_threadpool(member_of, request)
             return await fn(request, member)
         except HarnessError as e:
-            return error(status_of(e), str(e))
+            answer = error(status_of(e), str(e))
+            if isinstance(e, SlowDown):
+                answer.headers["Retry-After"] = str(ceil(e.wait))
+            return answer
         except Exception as e:  # ours, not the caller's: one line, and the server goes on
             log(f"{request.method} {request.url.path}: {type(e).__name__}: {e}")
             return error(500, f"the server failed ({type(e).__name__}); the organiser has its log")
@@ -170,7 +199,7 @@ def leaderboard(request: Request, member: str):
 async def submit(request: Request, member: str):
     name = request.path_params["name"]
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
+    if length is None or not (length.isascii() and length.isdigit()):
         return error(411, "the upload must say its length (Content-Length)")
     if int(length) > CSV_LIMIT + FORM_OVERHEAD:
         return error(413, f"the upload is {int(length):,} bytes, over the server's limit")
@@ -184,9 +213,9 @@ async def submit(request: Request, member: str):
     content = await upload.read()
     message = form.get("message")
     output = form.get("output")
-    seed = form.get("seed") or "42"
-    if not isinstance(seed, str) or not seed.isdigit() or int(seed) >= 2**31:
-        return error(400, f"seed must be a whole number below 2**31, got {seed!r}")
+    seed = whole(form.get("seed") or "42")
+    if seed is None:
+        return error(400, f"seed must be a whole number below 2**31, got {form.get('seed')!r}")
     queued = await run_in_threadpool(
         intake.accept,
         member,
@@ -194,7 +223,7 @@ async def submit(request: Request, member: str):
         upload.filename or "",
         content,
         message if isinstance(message, str) else None,
-        int(seed),
+        seed,
         output if isinstance(output, str) else None,
     )
     if queued["status"] == "rejected":  # over the daily limit: recorded, nothing runs
@@ -240,7 +269,7 @@ async def select(request: Request, member: str):
     """The token's member (or their team) picks final submissions: {"ids": [...]}."""
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
         return error(400, 'the body must be JSON: {"ids": [12, 15]}')
     ids = body.get("ids") if isinstance(body, dict) else None
     if (
@@ -255,27 +284,77 @@ async def select(request: Request, member: str):
 
 @threaded
 def submission(request: Request, member: str):
+    """Where a submission stands; someone else's without its private parts (its file
+    name, message, error), as on the board."""
     sub_id = _id(request)
     found = status.of(sub_id)
     if found is None:
         return error(404, f"no submission with id {sub_id}")
+    found = privacy.lens(privacy.viewer(member), found["competition"]).shown(found)
     return JSONResponse(jsonable(found))
 
 
 @threaded
 def record(request: Request, member: str):
+    """Everything recorded for a submission: the member's own, their team's, a published
+    one, a baseline (an organiser: any); else 403 naming whose it is and when it opens."""
     sub_id = _id(request)
     found = status.record(sub_id)
     if found is None:
         return error(404, f"no recorded submission with id {sub_id} (queued or running?)")
+    privacy.lens(privacy.viewer(member), found["competition"]).check(found)
     return JSONResponse(jsonable(found))
 
 
-def _id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or int(raw) >= 2**31:
-        raise UsageError(f"a submission id is a whole number, got {raw!r}")
-    return int(raw)
+@threaded
+def publish(request: Request, member: str):
+    """The member's (or their team's) submission made public to everyone, for good."""
+    out = privacy.publish(_id(request), privacy.viewer(member))
+    return JSONResponse(jsonable(out))
+
+
+@threaded
+def diff(request: Request, member: str):
+    """`harness diff A B` through the server: both must be the viewer's to read."""
+    from harness.run import compare
+
+    a, b = _id(request, "a"), _id(request, "b")
+    v = privacy.viewer(member)
+    for sub_id in (a, b):
+        row = db_row(sub_id)
+        privacy.lens(v, row["competition"]).check(row)
+    return JSONResponse(jsonable(compare.prediction_diff(a, b)))
+
+
+def db_row(sub_id: int) -> dict:
+    """Who a recorded submission is: id, competition, user_name, is_baseline, published_at.
+
+    Raises:
+        UsageError: no such recorded submission.
+    """
+    found = db.read(
+        "SELECT id, competition, user_name, is_baseline, published_at FROM submissions "
+        "WHERE id = ?",
+        [sub_id],
+    )
+    if not found:
+        raise UnknownSubmission(f"no recorded submission with id {sub_id}")
+    return found[0]
+
+
+def _id(request: Request, name: str = "id") -> int:
+    raw = request.path_params[name]
+    if (found := whole(raw)) is None:
+        raise UsageError(f"a submission id is a whole number, got {raw[:40]!r}")
+    return found
+
+
+def whole(raw) -> int | None:
+    """`raw` as a whole number below 2**31 in ASCII digits, else None (`"²".isdigit()` is
+    True, and int() refuses it)."""
+    if isinstance(raw, str) and re.fullmatch(r"[0-9]{1,10}", raw) and int(raw) < 2**31:
+        return int(raw)
+    return None
 
 
 def jsonable(obj):
@@ -301,5 +380,7 @@ def app() -> Starlette:
         Route("/picks", endpoint(select), methods=["POST"]),
         Route("/submissions/{id}", submission),
         Route("/submissions/{id}/record", record),
+        Route("/submissions/{id}/publish", publish, methods=["POST"]),
+        Route("/diff/{a}/{b}", diff),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

@@ -1,5 +1,6 @@
 """`harness serve`: the Streamlit leaderboard at / and the API at /api/, one process, one
-port (Streamlit's `st.App` under uvicorn), with the queue's workers in the same process."""
+port (Streamlit's `st.App` under uvicorn), with the queue's workers in the same process.
+`guard` stands in front of it all: Host names, body limits, timeouts, connection caps."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ from contextlib import asynccontextmanager
 
 from harness.errors import HarnessError
 from harness.paths import REPO_ROOT, home
-from harness.server import api, scheduler, status
+from harness.server import api, guard, login, scheduler, status
 from harness.store import db
+from harness.validate import CSV_LIMIT
 
 STREAMLIT_OPTIONS = {
     "server.headless": True,
     "browser.gatherUsageStats": False,
     "server.fileWatcherType": "none",
     "client.toolbarMode": "minimal",
-    "server.maxUploadSize": 100,  # MB: the Submit page's file box, as the API's CSV limit
+    # MB of the board's websocket messages (its tables, charts); the browser's own messages
+    # are held to WS_LIMIT by uvicorn, the file box's uploads to guard.upload_cap_mb()
+    "server.maxMessageSize": 50,
 }
+WS_LIMIT = 1 << 20  # bytes of one message a browser sends: widget values, never files
 
 
 class AlreadyServing(HarnessError):
@@ -48,12 +53,19 @@ def hold_home() -> int:
     return fd
 
 
-def build(workers: int, sandboxed: bool | None, executor: str = "local", ray_address=None):
-    """The ASGI app: the leaderboard, the API, and the queue's workers in its lifespan."""
+def build(
+    workers: int,
+    sandboxed: bool | None,
+    executor: str = "local",
+    ray_address=None,
+    timeout: float = scheduler.SERVE_TIMEOUT,
+):
+    """The ASGI app: the leaderboard, the API, and the queue's workers in its lifespan
+    (`timeout`: a run's seconds where the competition's rules set none)."""
     import streamlit as st
     from starlette.routing import Mount
 
-    sched = scheduler.Scheduler(workers, sandboxed, executor, ray_address)
+    sched = scheduler.Scheduler(workers, sandboxed, executor, ray_address, timeout)
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -65,11 +77,12 @@ def build(workers: int, sandboxed: bool | None, executor: str = "local", ray_add
             sched.stop()
             status.CURRENT = None
 
-    return st.App(
+    board = st.App(
         REPO_ROOT / "leaderboard" / "app.py",
-        routes=[Mount("/api", app=api.app())],
+        routes=[*login.routes(), Mount("/api", app=api.app())],
         lifespan=lifespan,
     )
+    return login.uploads_need_sign_in(board)
 
 
 def serve(
@@ -79,15 +92,41 @@ def serve(
     sandboxed: bool | None,
     executor: str = "local",
     ray_address: str | None = None,
+    timeout: float = scheduler.SERVE_TIMEOUT,
+    allowed_hosts: list[str] | tuple[str, ...] = (),
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> None:
-    """Serves until stopped (Ctrl-C or SIGTERM); the caller holds the home (`hold_home`)."""
+    """Serves until stopped (Ctrl-C or SIGTERM); the caller holds the home (`hold_home`).
+    Requests must name the server (`guard.allowed_hosts`: loopback, `host`, and
+    `allowed_hosts`); with a certificate and key it speaks HTTPS itself."""
     import uvicorn
     from streamlit import config
 
     db.serving()
     with db.connect():  # the schema up to date before anything reads it
         pass
-    for k, v in {**STREAMLIT_OPTIONS, "server.port": port, "server.address": host}.items():
+    upload_mb = guard.upload_cap_mb()
+    options = {**STREAMLIT_OPTIONS, "server.maxUploadSize": upload_mb}
+    for k, v in {**options, "server.port": port, "server.address": host}.items():
         config.set_option(k, v)
-    app = build(workers, sandboxed, executor, ray_address)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    app = guard.Guard(
+        build(workers, sandboxed, executor, ray_address, timeout),
+        guard.allowed_hosts(host, allowed_hosts),
+        submit=CSV_LIMIT + api.FORM_OVERHEAD,  # the largest file a submission may be
+        upload=upload_mb * 2**20 + api.FORM_OVERHEAD,
+        form=login.BODY_LIMIT,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        http=guard.Protocol,  # h11 with a head timeout, a body idle timeout, per-address caps
+        limit_concurrency=guard.max_connections(guard.raise_fd_limit()),
+        timeout_keep_alive=5,  # seconds an idle kept-alive connection stays open
+        ws_max_size=WS_LIMIT,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )

@@ -251,13 +251,13 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
         Dicts with submission_id, user, filename, arch (CONFIG's "arch" where the member
         named it, else the architecture the worker recorded), parameters, message, score,
         seconds_per_epoch (mean over the epochs table, None without epochs) and
-        train_seconds (the worker's training and predicting time), best first.
+        train_seconds (the training and predicting time the run reported), best first.
     """
     return db.read(
         f"""
         WITH picked AS (  -- only the columns shown: logs and code are large
             SELECT id, user_name, filename, config, model, message, public_score, seconds,
-                   created_at
+                   reported, created_at, is_baseline, published_at
             FROM {ON_BOARD}
             ORDER BY ? * public_score, created_at, id LIMIT ?
         ), per_epoch AS (
@@ -267,9 +267,10 @@ def score_vs_time(b: Board, limit: int = POINTS) -> list[dict]:
         SELECT p.id AS submission_id, p.user_name AS user, p.filename,
                coalesce(p.config ->> '$.arch', p.model ->> '$.architecture') AS arch,
                TRY_CAST(p.model ->> '$.parameters' AS BIGINT) AS parameters,
-               p.message, p.public_score AS score,
+               p.message, p.public_score AS score, p.is_baseline, p.published_at,
                e.seconds_per_epoch,
-               TRY_CAST(p.seconds ->> '$.train_predict' AS DOUBLE) AS train_seconds
+               TRY_CAST(coalesce(p.reported ->> '$.seconds.train_predict',
+                                 p.seconds ->> '$.train_predict') AS DOUBLE) AS train_seconds
         FROM picked p LEFT JOIN per_epoch e ON e.submission_id = p.id
         ORDER BY ? * p.public_score, p.created_at, p.id
         """,
@@ -281,7 +282,8 @@ def latest(competition: str, limit: int = 20) -> list[dict]:
     """The newest submissions of a competition, every status and version."""
     return db.read(
         "SELECT id, user_name AS user, filename, status, public_score AS score, message, "
-        "error, created_at FROM submissions WHERE competition = ? ORDER BY id DESC LIMIT ?",
+        "error, created_at, is_baseline, published_at FROM submissions "
+        "WHERE competition = ? ORDER BY id DESC LIMIT ?",
         [competition, limit],
     )
 

@@ -3,7 +3,10 @@ and through the group's server alike. `private_score` is null until the private 
 are shown (the deadline passed, or the organiser revealed them); the `also` metrics are
 their public part only. `late`: made at or after the deadline (kept off the boards).
 `warnings`: what the run (or reading its file) found that its author should know, a list
-of lines, empty when none."""
+of lines, empty when none. `device`, `gpu`, `versions`, `seconds`, `wall_seconds` and
+`peak_memory_mb` are the host's: what it gave the run and measured from outside;
+`reported` is what the run said of itself (the device and versions it saw, its phases,
+its GPU peak, the weights it loaded), its own word only."""
 
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ PUBLIC_FIELDS = (
     "node",
     "submitted_at",
     "created_at",
+    "is_baseline",
+    "published_at",
 )
 # what the record leaves out: the host's own folders
 HOST_FIELDS = ("run_dir",)
@@ -77,6 +82,23 @@ def record(row: dict, host: bool = True) -> dict:
             {k: v for k, v in a.items() if k != "path"} for a in row.get("artifacts") or []
         ]
     return row
+
+
+def reported_facts(row: dict) -> list[tuple[str, object]]:
+    """What the run said of itself, as (label, value) pairs, for people: its word beside
+    the host's figures (the weights it loaded are listed apart)."""
+    said = row.get("reported") or {}
+    seen = said.get("versions") or {}
+    pairs = [
+        ("device", said.get("device")),
+        ("GPU", seen.get("gpu")),
+        ("peak GPU memory MiB", said.get("gpu_peak_mb")),
+        ("peak memory MiB", said.get("worker_peak_rss_mb")),
+        *((f"{k} seconds", v) for k, v in (said.get("seconds") or {}).items()),
+        ("CUDA", seen.get("cuda")),
+        ("torch threads", seen.get("torch_threads")),
+    ]
+    return [(k, v) for k, v in pairs if v is not None]
 
 
 def jsonable(obj):

@@ -15,19 +15,34 @@ from streamlit.testing.v1.element_tree import Block
 
 from harness.paths import REPO_ROOT
 from harness.server import scheduler, status
-from harness.store import db, members, queue, rules
+from harness.store import db, members, queue, rules, teams
 from tests.leaderboard.conftest import HOSTILE, done, harness
 
 APP = REPO_ROOT / "leaderboard" / "app.py"
 
 
+ORGANISER = "olga"
+
+
+def signed_in(at: AppTest, member: str | None) -> AppTest:
+    """The session of a browser whose login cookie signs in `member` (AppTest cannot send
+    cookies; the app keeps the cookie's member under this key, which no widget has)."""
+    if member is not None:
+        at.session_state["_member"] = member
+    return at
+
+
 @pytest.fixture
 def page(board_home, monkeypatch):
-    """Runs the app on the filled store with a URL query; the AppTest after its first run."""
+    """Runs the app on the filled store with a URL query, signed in as an organiser (who
+    sees everything) unless `viewer` names a member, or None for an anonymous visitor;
+    the AppTest after its first run."""
     monkeypatch.setenv("HARNESS_HOME", str(board_home))
+    if not any(m["member"] == ORGANISER for m in members.listing()):
+        members.add(ORGANISER, organiser=True)
 
-    def run(**query: str) -> AppTest:
-        at = AppTest.from_file(str(APP), default_timeout=60)
+    def run(viewer: str | None = ORGANISER, **query: str) -> AppTest:
+        at = signed_in(AppTest.from_file(str(APP), default_timeout=60), viewer)
         at.query_params.update(query)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
@@ -231,7 +246,7 @@ def test_submission_page_shows_code_config_curves_artifacts_and_log(page, ids):
     assert not {"user", "model", "seed", "public accuracy", "private accuracy"} & set(facts)
     assert json.loads(at.json[2].value)["fastai"]  # versions
     assert at.expander[0].label == "Versions"
-    assert "[harness] predicting the test set" in at.code[-1].value
+    assert "[run] predicting the test set" in at.code[-1].value
 
 
 def test_submission_page_leads_with_the_score_model_curves_and_diagnostics(page, ids):
@@ -442,6 +457,141 @@ def test_a_competition_not_on_kaggle_has_no_kaggle_section(home, monkeypatch):
     assert not [h.value for h in at.subheader if "Kaggle" in h.value]
 
 
+# --- Kaggle's privacy: who sees what ---------------------------------------------------------
+
+
+def member(name: str) -> str:
+    """`name` as a member of the board's store (added once)."""
+    if not any(m["member"] == name for m in members.listing()):
+        members.add(name)
+    return name
+
+
+def everything(at: AppTest) -> str:
+    """All the page sent, values of its tables included."""
+    tables = [d.value.to_csv() for d in at.dataframe]
+    return "\n".join([*shown(at), *tables, *(str(j.value) for j in at.json)])
+
+
+def test_someone_elses_submission_shows_its_public_part_only(page, ids):
+    bob = ids["bob_fastai"]
+    for viewer in (None, member("ann")):  # an anonymous visitor, another member
+        at = page(viewer, submission=str(bob))
+        assert at.success[0].value.startswith("Scored: public accuracy ")
+        seen = everything(at)
+        for secret in ("tabular_learner", "tabular 10-10", "tiny_fastai.py", "[harness]"):
+            assert secret not in seen, (viewer, secret)
+        assert not at.code and not at.image and not at.get("vega_lite_chart")
+        assert any(t.value.startswith("by bob · titanic (version ") for t in at.text)
+        [why] = [i.value for i in at.info]
+        assert why.startswith(f"submission {bob} is bob's: its code, log and diagnostics are ")
+        assert f"until bob or their team publishes it (harness publish {bob})" in why
+        assert not [b for b in at.button if b.label == "Publish"]
+    failed = page(None, submission=str(ids["failed"]))
+    assert failed.error[0].value == "Failed." and "ZeroDivisionError" not in everything(failed)
+
+
+def test_a_member_sees_their_own_the_baselines_and_published_work(page, ids):
+    ann = page(member("ann"), submission=str(ids["ann_women"]))
+    assert "(test['Sex'] == 'female')" in ann.code[0].value and not ann.info
+    assert [b.label for b in ann.button if b.label == "Publish"] == ["Publish"]
+    course = page(None, submission=str(ids["baseline"]))  # the course's code is public
+    assert course.code and not course.info
+    # bob publishes his failed run from its page: everyone can read it from then on
+    bob = page(member("bob"), submission=str(ids["failed"]))
+    next(b for b in bob.button if b.label == "Publish").click().run()
+    assert not bob.exception and bob.caption[0].value.startswith("Published ")
+    anyone = page(None, submission=str(ids["failed"]))
+    assert anyone.code[0].value.startswith("ZeroDivisionError") and not anyone.info
+
+
+def test_compare_needs_both_to_be_open_to_the_viewer(page, ids):
+    a, b = ids["bob_fastai"], ids["ann_women"]
+    at = page(member("ann"), compare=str(a), **{"with": str(b)})
+    assert [w.value for w in at.warning] == [
+        "Not compared: a comparison shows both submissions' code and predictions."
+    ]
+    said = [t.value.split(":")[0] for t in at.text if t.value.startswith("submission")]
+    assert said == [f"submission {a} is bob's"]
+    assert not at.code and not at.dataframe
+
+
+def test_the_latest_table_hides_other_members_files_and_messages(page, ids):
+    table = page(None, competition="titanic").dataframe[-1].value.set_index("id")
+    assert table.loc[ids["ann_women"], "user"] == "ann"
+    assert table.loc[ids["ann_women"], "score"] > 0.7  # scores are public
+    assert table.loc[ids["ann_women"], ["filename", "message"]].isna().all()
+    assert table.loc[ids["baseline"], "filename"] == "gender_rule.py"
+    own = page(member("ann"), competition="titanic").dataframe[-1].value.set_index("id")
+    assert own.loc[ids["ann_women"], "message"] == "women first"
+
+
+def test_the_organiser_page_is_for_organisers_only(page, board_home):
+    anonymous = page(None, view="organiser")
+    assert (
+        anonymous.header[0].value == "Competitions"
+        and "Organiser" not in anonymous.radio[0].options
+    )
+    ann = page(member("ann"), view="organiser")
+    assert ann.header[0].value == "Competitions"
+    at = page(view="organiser")
+    assert at.header[0].value == "Organiser"
+    at.text_input[0].input("eve")
+    next(b for b in at.button if b.label == "Add").click().run()
+    assert at.success[0].value.startswith("The token of eve, shown once")
+    token = at.code[0].value
+    assert members.who(token) == "eve" and at.query_params == {"view": "organiser"}
+    at.run()  # shown once: gone on the next rerun
+    assert not [c for c in at.code if c.value == token]
+    members.remove("eve")
+    # the rules of the competition in the sidebar, as `harness rules NAME --daily-limit 7`
+    name = next(h.value for h in at.subheader if h.value.startswith("Rules of ")).split()[-1]
+    before = rules.current(name)
+    next(n for n in at.number_input if n.label.startswith("Daily limit")).set_value(7)
+    next(b for b in at.button if b.label == "Save the rules").click().run()
+    assert not at.exception and not at.error
+    assert rules.current(name).daily_limit == 7 and rules.current(name).final == before.final
+    rules.change(name, daily_limit=before.daily_limit)
+    # a team, as `harness team create pair --members ann,bob --competition NAME`
+    member("ann"), member("bob")
+    at.run()  # the members box offers them
+    next(t for t in at.text_input if t.label == "Team").input("pair")
+    next(m for m in at.multiselect if m.label == "Members").set_value(["ann", "bob"])
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [(t["team"], t["members"]) for t in teams.listing(name)] == [("pair", ["ann", "bob"])]
+    for who in ("ann", "bob"):  # the team ends: the other tests' boards stay as they were
+        teams.remove([name], "pair", who)
+
+
+def test_an_openid_sign_in_is_the_member_with_that_address(page, board_home, ids):
+    """Where the group configured Streamlit's st.login ([auth] in secrets.toml), the
+    provider's verified address signs in the member the organiser gave it to."""
+    if not any(m["member"] == "hal" for m in members.listing()):
+        members.add("hal", email="Hal@Example.org")
+
+    def as_user(**user) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.secrets["auth"] = {"redirect_uri": "http://localhost/oauth2callback"}
+        at.user = user
+        at.query_params["view"] = "submit"
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    hal = as_user(is_logged_in=True, email="hal@example.org", email_verified=True)
+    assert "Signed in as hal" in [t.value for t in hal.text] and hal.get("file_uploader")
+    unknown = as_user(is_logged_in=True, email="mallory@example.org")
+    assert not unknown.get("file_uploader")
+    assert "Your e-mail address is not a member's: ask the organiser." in [
+        c.value for c in unknown.caption
+    ]
+    unverified = as_user(is_logged_in=True, email="hal@example.org", email_verified=False)
+    assert not unverified.get("file_uploader")
+    out = as_user(is_logged_in=False)
+    assert [b.label for b in out.button if "account" in b.label] == ["Sign in with your account"]
+
+
 # --- the Submit page ------------------------------------------------------------------------
 
 
@@ -459,13 +609,12 @@ def zeros(board_home) -> bytes:
     return sample.read_bytes()
 
 
-def submit_form(token: str, file: tuple | None, message: str = "", to: str = "titanic") -> AppTest:
-    """The Submit page, filled in and sent."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
+def submit_form(member: str, file: tuple | None, message: str = "", to: str = "titanic") -> AppTest:
+    """The Submit page of a signed-in member, filled in and sent."""
+    at = signed_in(AppTest.from_file(str(APP), default_timeout=60), member)
     at.query_params["view"] = "submit"
     at.run()
     assert at.header[0].value == "Submit" and at.query_params == {"view": "submit"}
-    at.text_input(key="token").input(token)
     next(s for s in at.selectbox if s.label == "Submit to").select(to)
     if file:
         at.file_uploader[0].set_value(file)
@@ -482,7 +631,7 @@ def shown(at: AppTest) -> list[str]:
 
 def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros):
     token = members.add("dee")
-    at = submit_form(token, ("zeros.csv", zeros, "text/csv"), "nobody *survives*")
+    at = submit_form("dee", ("zeros.csv", zeros, "text/csv"), "nobody *survives*")
     [item] = queue.items()  # no scheduler in AppTest: it waits in line
     assert (item["user_name"], item["competition"], item["filename"]) == (
         "dee",
@@ -505,19 +654,18 @@ def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros
     next(b for b in at.button if b.label == f"Open submission {sub}").click().run()
     assert at.header[0].value == f"Submission {sub}"
     assert at.query_params == {"submission": str(sub)}
-    # back on the Submit page, the token box still holds the token, and the run is shown
+    # back on the Submit page, the run is shown
     at.radio[0].set_value("Submit").run()
-    assert at.text_input(key="token").value == token
     assert at.success[0].value.startswith(f"#{sub} scored")
 
 
 def test_the_submit_page_shows_what_is_left_and_refuses_over_the_limit(submit_home, zeros):
-    token = members.add("dee")
+    members.add("dee")
     rules.change("titanic", daily_limit=1)
-    at = submit_form(token, ("zeros.csv", zeros, "text/csv"))
+    at = submit_form("dee", ("zeros.csv", zeros, "text/csv"))
     [item] = queue.items()
     assert "dee on titanic: 0 of 1 left today" in [t.value for t in at.text]
-    over = submit_form(token, ("zeros.csv", zeros, "text/csv"))
+    over = submit_form("dee", ("zeros.csv", zeros, "text/csv"))
     [row] = db.read("SELECT id, status, error FROM submissions")  # recorded, never queued
     assert row["status"] == "rejected" and len(queue.items()) == 1
     assert [e.value for e in over.error] == [f"#{row['id']} rejected:"]
@@ -525,23 +673,24 @@ def test_the_submit_page_shows_what_is_left_and_refuses_over_the_limit(submit_ho
     assert row["error"].startswith("daily limit reached: titanic allows 1 submission a day")
 
 
-def test_a_wrong_token_queues_nothing(submit_home, zeros):
-    members.add("dee")
-    at = submit_form("hns_not-a-token", ("zeros.csv", zeros, "text/csv"))
-    assert [e.value for e in at.error] == [
-        "The token was refused: ask the organiser for yours; nothing was queued."
+def test_an_anonymous_visitor_gets_no_upload_box(submit_home):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["view"] = "submit"
+    at.run()
+    assert not at.exception and not at.get("file_uploader") and not at.get("form")
+    assert [i.value for i in at.info] == [
+        "Sign in with the token the organiser gave you to submit."
     ]
     assert not queue.items() and not (submit_home / "uploads").exists()
-    assert at.query_params == {"view": "submit"} and not at.subheader
 
 
 def test_a_refused_upload_is_explained_as_text(submit_home, zeros):
-    token = members.add("dee")
-    at = submit_form(token, None)
+    members.add("dee")
+    at = submit_form("dee", None)
     assert [e.value for e in at.error] == ["Choose a notebook, a .py or a .csv file to submit."]
-    odd = submit_form(token, ("zeros.csv", zeros, "text/csv"), "a \x1b[31m **b**")
+    odd = submit_form("dee", ("zeros.csv", zeros, "text/csv"), "a \x1b[31m **b**")
     assert [e.value for e in odd.error] == ["Not queued:"]
     assert odd.code[0].value == "the message must be at most 1000 printable characters"
-    unready = submit_form(token, ("zeros.csv", zeros, "text/csv"), to="movielens")
+    unready = submit_form("dee", ("zeros.csv", zeros, "text/csv"), to="movielens")
     assert unready.code[0].value.startswith("the host has not prepared movielens's data yet")
     assert not queue.items()

@@ -129,6 +129,16 @@ def pick(page, n: int, row: int) -> None:
     page.mouse.click(box["x"] + 16, box["y"] + header + row_height * row + row_height / 2)
 
 
+def sign_in(page, server: str, token: str, lands: str = "Competitions") -> None:
+    """The board's login form, as a member fills it in; back on the board, signed in."""
+    page.goto(server + "login")
+    page.get_by_label("Your token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    idle(page, lands)
+    assert token not in page.evaluate("location.href")
+    assert "harness_session" not in page.evaluate("document.cookie")  # httpOnly: no script
+
+
 def shot(page, path: Path) -> Path:
     """A screenshot of the whole page (Streamlit scrolls inside its main block)."""
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
@@ -143,12 +153,23 @@ def shot(page, path: Path) -> Path:
 def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     board = json.loads(done(harness(board_home, "leaderboard", "titanic", "--json")))
+    token = done(harness(board_home, "member", "add", "oz", "--organiser", "--json"))["token"]
+    sub = ids["bob_fastai"]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         dialogs, errors = [], []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: errors.append(str(e)))
+
+        # an anonymous visitor: bob's score and figures, not his code; then a sign-in
+        page.goto(server + f"?submission={sub}")
+        idle(page, f"Submission {sub}")
+        page.get_by_text(f"submission {sub} is bob's: its code, log and diagnostics").wait_for()
+        assert page.locator('[data-testid="stCode"]').count() == 0
+        assert "tabular_learner" not in page.locator('[data-testid="stMain"]').inner_text()
+        sign_in(page, server, token)
+        page.get_by_text("Signed in as oz (organiser)").wait_for()
 
         page.goto(server + "?competition=titanic")
         idle(page, "titanic")
@@ -159,7 +180,6 @@ def test_pages_render_in_chromium(server, chromium, board_home, ids, tmp_path):
         shot(page, tmp_path / "leaderboard.png")
 
         # the sidebar: type an id, pick the view; the URL follows, to be shared
-        sub = ids["bob_fastai"]
         number = page.locator('[data-testid="stNumberInput"] input').first
         number.fill(str(sub))
         number.press("Enter")
@@ -237,12 +257,10 @@ def test_a_member_submits_in_chromium_and_sees_the_run_scored(
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server)
-        idle(page, "Competitions")
+        sign_in(page, server, token)
         page.locator('[data-testid="stRadio"] label').filter(has_text="Submit").click()
         idle(page, "Submit")
         assert page.evaluate("location.search") == "?view=submit"
-        page.get_by_label("Token").fill(token)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Submit to").click()
         page.get_by_role("option", name="titanic", exact=True).click()
         page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(csv)
@@ -286,9 +304,9 @@ def test_a_notebook_from_the_submit_page_shows_cell_by_cell(server, chromium, bo
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, server, token)
         page.goto(server + "?view=submit")
         idle(page, "Submit")
-        page.get_by_label("Token").fill(token)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Submit to").click()
         page.get_by_role("option", name="titanic", exact=True).click()
         page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(nb)
