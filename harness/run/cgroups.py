@@ -104,8 +104,9 @@ class Group:
             _remove(folder)
 
 
-def _mounts() -> list[tuple[Path, str, set[str]]]:
-    """The cgroup hierarchies mounted here: (mount point, "cgroup" or "cgroup2", options)."""
+def mountinfo() -> list[tuple[Path, str, str, set[str]]]:
+    """What is mounted here: (mount point, filesystem type, source, super options), from
+    /proc/self/mountinfo (empty when it cannot be read)."""
     out = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
@@ -114,11 +115,16 @@ def _mounts() -> list[tuple[Path, str, set[str]]]:
     for line in lines:
         left, _, right = line.partition(" - ")
         fields, rest = left.split(), right.split()
-        if len(fields) < 5 or len(rest) < 3 or rest[0] not in ("cgroup", "cgroup2"):
+        if len(fields) < 5 or len(rest) < 3:
             continue
-        point = fields[4].replace("\\040", " ")
-        out.append((Path(point), rest[0], set(rest[2].split(","))))
+        point = Path(fields[4].replace("\\040", " "))
+        out.append((point, rest[0], rest[1], set(rest[2].split(","))))
     return out
+
+
+def _mounts() -> list[tuple[Path, str, set[str]]]:
+    """The cgroup hierarchies mounted here: (mount point, "cgroup" or "cgroup2", options)."""
+    return [(p, kind, opts) for p, kind, _, opts in mountinfo() if kind in ("cgroup", "cgroup2")]
 
 
 def _own() -> dict[str, str]:
@@ -296,7 +302,8 @@ def _remove(folder: Path) -> None:
             time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this pid exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -315,7 +322,7 @@ def clean_stale(parent: Path) -> list[str]:
         return gone
     for name in names:
         m = STALE.fullmatch(name)
-        if m and not _alive(int(m.group(1))):
+        if m and not alive(int(m.group(1))):
             _remove(parent / name)
             gone.append(name)
     return gone

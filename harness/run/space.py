@@ -18,6 +18,8 @@ import os
 import re
 from pathlib import Path
 
+from harness.run import cgroups
+
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
 NAME = re.compile(r"space\.(\d+)")
@@ -57,30 +59,12 @@ def folder_for(run_dir: Path) -> Path:
     return run_dir / f"space.{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def clean_stale() -> list[str]:
     """Detaches the run folders' tmpfs mounts whose harness has ended; returns them."""
     gone = []
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return gone
-    for line in lines:
-        fields = line.split(" - ")[0].split()
-        if len(fields) < 5 or f" - tmpfs {SOURCE} " not in line:
-            continue
-        point = Path(fields[4].replace("\\040", " "))
+    for point, kind, source, _ in cgroups.mountinfo():
         m = NAME.fullmatch(point.name)
-        if m and not _alive(int(m.group(1))):
+        if kind == "tmpfs" and source == SOURCE and m and not cgroups.alive(int(m.group(1))):
             unmount(point)
             gone.append(str(point))
     return gone

@@ -272,8 +272,8 @@ MIGRATIONS: list[str] = [
     # measurements): organisers, and members' e-mail addresses (an OpenID sign-in, where
     # the group has one, maps to a member by it); a submission its member published; the
     # size of what was sent (kept when the file is not); what a run said of itself, apart
-    # from what the host measured; rules that open all code after the deadline, a run's timeout, and
-    # caps on an entrant's queued uploads and stored bytes
+    # from what the host measured; rules that open all code after the deadline, a run's
+    # timeout, and caps on an entrant's queued uploads and stored bytes
     """
     ALTER TABLE members ADD COLUMN organiser BOOLEAN DEFAULT false;
     ALTER TABLE members ADD COLUMN email VARCHAR;
