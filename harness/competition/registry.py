@@ -27,6 +27,7 @@ import importlib.util
 import inspect
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -250,6 +251,9 @@ def check(path: Path, module: ModuleType) -> list[str]:
 
 
 _cache: dict[Path, dict[str, Competition]] = {}
+# one import at a time: a server's threads all discover on their first request, and a
+# thread must never see another's half-run module (a sibling() put in sys.modules early)
+_importing = threading.RLock()
 
 
 def discover(root: Path | None = None) -> dict[str, Competition]:
@@ -261,6 +265,13 @@ def discover(root: Path | None = None) -> dict[str, Competition]:
     root = Path(root or competitions_dir())
     if root in _cache:
         return _cache[root]
+    with _importing:
+        if root not in _cache:
+            _cache[root] = _discover(root)
+        return _cache[root]
+
+
+def _discover(root: Path) -> dict[str, Competition]:
     found, errors = {}, []
     for path in sorted(root.glob("*/competition.py")):
         if path.parent.name.startswith(("_", ".")):
@@ -277,7 +288,6 @@ def discover(root: Path | None = None) -> dict[str, Competition]:
             found[path.parent.name] = Competition(path.parent.name, path, module)
     if errors:
         raise CompetitionError("broken competition: " + "\n".join(errors))
-    _cache[root] = found
     return found
 
 

@@ -89,3 +89,29 @@ def test_cli_broken_competition_is_reported_with_its_file(home, tmp_path, monkey
     assert proc.returncode == 1
     assert str(path) in proc.stderr and "missing module docstring" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_threads_discovering_at_once_each_get_every_competition():
+    """A server's threads all discover on their first request: none may see another's
+    half-imported module (Pets' sibling modules were once seen half-run)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from harness.competition import registry\n"
+        "go, got = threading.Barrier(8), []\n"
+        "def one():\n"
+        "    go.wait()\n"
+        "    try:\n"
+        "        got.append(sorted(registry.discover()))\n"
+        "    except Exception as e:\n"
+        "        got.append(repr(e))\n"
+        "ts = [threading.Thread(target=one) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "print(got)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    names = sorted(registry.discover())
+    assert out.stdout.strip() == repr([names] * 8)
