@@ -134,7 +134,8 @@ def signed_in() -> privacy.Viewer:
     an expired or replaced one signs out), else nobody."""
     state = st.session_state
     cookie = st.context.cookies.get(login.COOKIE)
-    if isinstance(cookie, str):  # a browser's (AppTest's context is no browser's)
+    if isinstance(cookie, str | None):  # a browser's (AppTest's context is no browser's):
+        # no cookie is nobody, also for a session that was someone's (signed out since)
         state[SIGNED_IN] = login.member_of(cookie)
     if state.get(SIGNED_IN) is None and openid() and st.user.is_logged_in:
         # the provider vouches for the address; a member is who the organiser gave it to

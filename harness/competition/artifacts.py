@@ -31,6 +31,7 @@ FILE_CAP = 32 * 2**20  # bytes of one artifact
 # a plot is far smaller; a PNG of huge dimensions and a tiny file (a decompression
 # bomb) is far larger, and decoding it costs a page view seconds and gigabytes
 MAX_PIXELS = 25_000_000
+RUN_PIXELS = 4 * MAX_PIXELS  # all of a run's images: the host makes their thumbnails
 THUMB_SIDE = 1600  # an image wider or taller is shown as a thumbnail of this side
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 THUMBS = "thumbs"  # in the run's folder, beside artifacts/: the host's own, made once
@@ -184,9 +185,15 @@ def keep_declared(folder: Path) -> str | None:
         return None
     try:
         found = read_index(folder)
+        pixels = 0
         for a in found:
             if a["kind"] == "png":
-                check_image(Path(a["path"]), a["name"])
+                w, h = check_image(Path(a["path"]), a["name"])
+                pixels += w * h
+        if pixels > RUN_PIXELS:  # each one is decoded once, for its thumbnail, on the host
+            raise ArtifactError(
+                f"its images have {pixels:,} pixels in all, over a run's {RUN_PIXELS:,}"
+            )
         kept = {INDEX, *(a["name"] for a in found)}
         problem = None
     except ArtifactError as e:

@@ -111,6 +111,9 @@ def _merge(folder: Path, drawn: list[dict], reserved: set[str]) -> str | None:
     for a in drawn:
         os.replace(a["path"], folder / a["name"])
     kept = [*drawn, *(a for a in theirs if a["name"] not in reserved)]
+    for a in kept[artifacts.MAX_ENTRIES :]:  # the host's come first: the run's last ones go
+        (folder / a["name"]).unlink(missing_ok=True)
+    kept = kept[: artifacts.MAX_ENTRIES]
     index = [{"name": a["name"], "kind": a["kind"], "title": a["title"]} for a in kept]
     part = folder / f".{artifacts.INDEX}.part"
     part.write_text(json.dumps(index, indent=1))

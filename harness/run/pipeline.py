@@ -359,6 +359,8 @@ def _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queue
         except artifacts.ArtifactError as e:
             if row["status"] == "scored":  # else its first error stands
                 _fail(row, f"its artifacts were refused: {e}")
+            for refused in ("artifacts", artifacts.THUMBS):  # nothing refused is kept
+                shutil.rmtree(Path(row["run_dir"]) / refused, ignore_errors=True)
     try:
         return db.submission(db.insert_submission(row, epochs, found, queued=queued))
     except BaseException:

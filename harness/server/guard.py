@@ -28,8 +28,10 @@ import socket
 import threading
 import time
 from math import ceil
+from urllib.parse import urlsplit
 
 import h11
+from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEAD_TIMEOUT = 10.0  # seconds from a request's first byte (or the connection) to its whole head
@@ -102,6 +104,7 @@ class Guard:
         upload, `upload` the board's file box, `form` the login's forms."""
         self.app, self.hosts = app, hosts
         self.submit, self.upload, self.form = submit, upload, form
+        self.owners: dict[str, str] = {}  # the board's sessions that uploaded: their member
 
     def body_limit(self, method: str, path: str) -> int:
         """Bytes a request's body may have: a file's limit where files are sent, a form's
@@ -130,6 +133,10 @@ class Guard:
             return await refuse(scope, receive, send, 400, why)
         if path.rstrip("/") == METRICS:  # sessions and memory: not for the internet
             return await refuse(scope, receive, send, 404, "no such page")
+        if scope["type"] == "websocket" and not same_origin(headers.get("origin"), host):
+            # the board's websocket carries the member's cookie: a page of another origin
+            # (another port of this host included, e.g. a notebook server) must not drive it
+            return await refuse(scope, receive, send, 403, "the board's own pages only")
         if scope["type"] == "http":
             method = scope["method"]
             length = headers.get("content-length")
@@ -142,21 +149,50 @@ class Guard:
                 return await refuse(scope, receive, send, 413, why)
             if method == "PUT" and path.startswith(UPLOADS):
                 session_id, _, file_id = path[len(UPLOADS) :].partition("/")
-                held = session_files(session_id)
-                if len(held) >= SESSION_FILES and file_id not in held:
-                    why = f"this page holds {len(held)} files already: remove one first"
-                    return await refuse(scope, receive, send, 429, why)
+                member = await run_in_threadpool(signed_in, headers.get("cookie", ""))
+                if member is not None:  # else the sign-in check behind refuses it
+                    self.owners[session_id] = member
+                    held = member_files(self.owners, member)
+                    if len(held) >= SESSION_FILES and file_id not in held:
+                        why = (
+                            f"your pages hold {len(held)} files already: submit or remove one first"
+                        )
+                        return await refuse(scope, receive, send, 429, why)
         return await self.app(scope, receive, send)
 
 
-def session_files(session_id: str) -> set[str]:
-    """The ids of the files the board's file box holds for one browser session."""
+def same_origin(origin: str | None, host: str) -> bool:
+    """A websocket opened by a page of this server: its Origin has this host and port (the
+    scheme may differ behind a proxy that ends TLS without saying so)."""
+    return bool(origin) and urlsplit(origin).netloc == host
+
+
+def signed_in(cookie_header: str) -> str | None:
+    """The member a request's session cookie signs in, or None."""
+    from http.cookies import SimpleCookie
+
+    from harness.server import login
+
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except Exception:
+        return None
+    found = jar.get(login.COOKIE)
+    return login.member_of(found.value) if found else None
+
+
+def member_files(owners: dict[str, str], member: str) -> set[str]:
+    """The ids of the files the board's file box holds for a member, over every browser
+    session of theirs (one member's many sessions share one allowance)."""
     from streamlit.runtime import Runtime
 
     if not Runtime.exists():
         return set()
     storage = getattr(Runtime.instance().uploaded_file_mgr, "file_storage", {})
-    return set(storage.get(session_id, {}))
+    for sid in [s for s in owners if s not in storage]:  # sessions that ended
+        owners.pop(sid, None)
+    return {f for sid, who in owners.items() if who == member for f in storage.get(sid, {})}
 
 
 async def refuse(scope, receive, send, status: int, why: str) -> None:

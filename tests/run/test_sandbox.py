@@ -707,6 +707,16 @@ def test_a_png_bomb_is_refused_and_a_large_image_gets_its_thumbnail_once(world, 
     assert not (Path(row["run_dir"]) / "artifacts" / "plot.png").exists()
     world.unchanged(row)
 
+    # many images each under the cap: the run's total is capped too (the host decodes each)
+    many = "\n    ".join(f"(art / 'p{i}.png').write_bytes({_png(5000, 5000)!r})" for i in range(5))
+    five = [{"name": f"p{i}.png", "kind": "png", "title": "p"} for i in range(5)]
+    row = submit(tmp_path, "many.py", LEAVER.format(files=many, index=five, gender=GENDER))
+    assert row["status"] == "failed" and row["error"] == (
+        "its artifacts were refused: its images have 125,000,000 pixels in all, over a "
+        "run's 100,000,000"
+    )
+    assert not list((Path(row["run_dir"]) / "artifacts").glob("p?.png"))
+
     big = _png(2400, 1800, grey=128)  # a legitimate large plot: 4.3 million pixels
     row = submit(
         tmp_path, "big.py", LEAVER.format(files=files.format(raw=big), index=index, gender=GENDER)
@@ -723,3 +733,17 @@ def test_a_png_bomb_is_refused_and_a_large_image_gets_its_thumbnail_once(world, 
         assert artifacts.thumbnail(run / "artifacts", "plot.png") == thumb
     assert thumb.stat().st_mtime_ns == made
     assert (run / "artifacts" / "plot.png").read_bytes() == big  # the original stays
+
+
+def test_a_full_index_keeps_the_harness_report_and_no_refused_files(world, tmp_path):
+    """A run that declares the most artifacts an index may hold: the host's report still
+    comes first, the run's last entries make room, and nothing left over stays on disk."""
+    files = "for i in range(500): (art / f'n{i}.csv').write_text('a\\n1\\n')"
+    index = [{"name": f"n{i}.csv", "kind": "csv", "title": "n"} for i in range(500)]
+    row = submit(tmp_path, "full.py", LEAVER.format(files=files, index=index, gender=GENDER))
+    assert row["status"] == "scored", row["error"]
+    names = [a["name"] for a in row["artifacts"]]
+    assert len(names) == 500 and names[0] == "confusion_matrix.csv" and "n496.csv" in names
+    folder = Path(row["run_dir"]) / "artifacts"
+    assert {p.name for p in folder.iterdir()} == {*names, "artifacts.json"}
+    world.unchanged(row)

@@ -76,7 +76,7 @@ def board_session(url: str, token: str):
     cookies = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
     stream = url.replace("http", "ws") + "/_stcore/stream"
     with ws_connect(
-        stream, subprotocols=["streamlit"], additional_headers={"Cookie": cookies}
+        stream, subprotocols=["streamlit"], additional_headers={"Cookie": cookies}, origin=url
     ) as ws:
         rerun = BackMsg()
         rerun.rerun_script.query_string = ""
@@ -176,8 +176,25 @@ def test_the_server_holds_against_half_open_connections_big_bodies_and_strange_r
         sent = [browser.put(f"{box}/f{i}", files={"file": ("a.csv", b"x\n")}) for i in range(6)]
         codes = [r.status_code for r in sent]
         assert codes == [204] * guard.SESSION_FILES + [429] * (6 - guard.SESSION_FILES), codes
+        # another page of the same member shares the allowance: sessions are free to open
+        with board_session(url, alice) as (other, second):
+            more = other.put(
+                f"{url}/_stcore/upload_file/{second}/g0", files={"file": ("c.csv", b"z\n")}
+            )
+            assert more.status_code == 429 and "your pages hold 4 files" in more.text
         assert browser.delete(f"{box}/f0").status_code == 204
         assert browser.put(f"{box}/f9", files={"file": ("b.csv", b"y\n")}).status_code == 204
+
+    # the board's websocket from a page of another origin (another port of this host, a
+    # notebook server's): closed before it opens, as for no Origin at all
+    for origin in ("http://127.0.0.1:9999", "http://localhost:3000", None):
+        code, _ = ask(
+            port,
+            f"GET /_stcore/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n" + (f"Origin: {origin}\r\n" if origin else "") + "\r\n",
+        )
+        assert code == 403, origin
 
     # wrong tokens from one address: five are answered, then each next one waits longer,
     # a right one too; another address is not held up

@@ -24,6 +24,34 @@ def sign_in(url: str, token: str, origin: str | None = "same") -> requests.Respo
     )
 
 
+def board_bytes(url: str, query: str, cookie: str | None, session: str | None = None):
+    """What the board's websocket sends for a page (raw), and its Streamlit session id: as
+    a browser with `cookie` (or none) opening it, or reconnecting to `session`."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    headers = {"Cookie": f"{board_login.COOKIE}={cookie}"} if cookie else {}
+    stream = url.replace("http", "ws") + "/_stcore/stream"
+    protocols = ["streamlit", "xsrf", *([session] if session else [])]
+    with connect(
+        stream, subprotocols=protocols, additional_headers=headers, origin=url, max_size=2**26
+    ) as ws:
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = query
+        ws.send(rerun.SerializeToString())
+        sid, blob = None, b""
+        while True:
+            raw = ws.recv(timeout=30)
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            blob += raw
+            if msg.WhichOneof("type") == "new_session":
+                sid = msg.new_session.initialize.session_id
+            if msg.WhichOneof("type") == "script_finished":
+                return sid, blob
+
+
 def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     ann, bob = member(ready, "ann"), member(ready, "bob")
     olga = cli_json("member", "add", "olga", "--organiser", home=ready)[1]["token"]
@@ -105,4 +133,14 @@ def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     )
     assert out.status_code == 303 and 'harness_session=""' in out.headers["set-cookie"]
     assert "max-age=0" in out.headers["set-cookie"].lower()
+    # a board session signed in as ann, then reconnected without the cookie (signed out, or
+    # its Streamlit session id taken elsewhere): nobody, as a fresh anonymous one
+    private = cli_json("submit", "titanic", str(code), "--message", "again", home=laptops["ann"])
+    mine = private[1]["id"]
+    sid, seen = board_bytes(
+        server.url, f"submission={mine}", sign_in(server.url, ann).cookies[board_login.COOKIE]
+    )
+    assert SECRET.strip().encode() in seen
+    _, again = board_bytes(server.url, f"submission={mine}", None, session=sid)
+    assert SECRET.strip().encode() not in again
     assert "hns_" not in (tmp_path / "serve.log").read_text()  # no token in the server's log
