@@ -116,6 +116,7 @@ def serve(
         submit=CSV_LIMIT + api.FORM_OVERHEAD,  # the largest file a submission may be
         upload=upload_mb * 2**20 + api.FORM_OVERHEAD,
         form=login.BODY_LIMIT,
+        who=login.member_of_header,
     )
     uvicorn.run(
         app,

@@ -99,10 +99,11 @@ class Guard:
     """ASGI middleware: the Host, the body's length, the metrics and the board's file count
     are checked before the app sees the request."""
 
-    def __init__(self, app, hosts: frozenset[str], submit: int, upload: int, form: int):
+    def __init__(self, app, hosts: frozenset[str], submit: int, upload: int, form: int, who=None):
         """`hosts`: the names a Host header may give; bytes of a body: `submit` the API's
-        upload, `upload` the board's file box, `form` the login's forms."""
-        self.app, self.hosts = app, hosts
+        upload, `upload` the board's file box, `form` the login's forms; `who`: the member a
+        Cookie header signs in (harness.server.login.member_of_header), or None."""
+        self.app, self.hosts, self.who = app, hosts, who or (lambda header: None)
         self.submit, self.upload, self.form = submit, upload, form
         self.owners: dict[str, str] = {}  # the board's sessions that uploaded: their member
 
@@ -149,7 +150,7 @@ class Guard:
                 return await refuse(scope, receive, send, 413, why)
             if method == "PUT" and path.startswith(UPLOADS):
                 session_id, _, file_id = path[len(UPLOADS) :].partition("/")
-                member = await run_in_threadpool(signed_in, headers.get("cookie", ""))
+                member = await run_in_threadpool(self.who, headers.get("cookie", ""))
                 if member is not None:  # else the sign-in check behind refuses it
                     self.owners[session_id] = member
                     held = member_files(self.owners, member)
@@ -165,21 +166,6 @@ def same_origin(origin: str | None, host: str) -> bool:
     """A websocket opened by a page of this server: its Origin has this host and port (the
     scheme may differ behind a proxy that ends TLS without saying so)."""
     return bool(origin) and urlsplit(origin).netloc == host
-
-
-def signed_in(cookie_header: str) -> str | None:
-    """The member a request's session cookie signs in, or None."""
-    from http.cookies import SimpleCookie
-
-    from harness.server import login
-
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except Exception:
-        return None
-    found = jar.get(login.COOKIE)
-    return login.member_of(found.value) if found else None
 
 
 def member_files(owners: dict[str, str], member: str) -> set[str]:

@@ -107,6 +107,19 @@ def member_of(cookie: str | None, now: float | None = None) -> str | None:
     return member
 
 
+def member_of_header(cookie_header: str) -> str | None:
+    """The member a request's Cookie header signs in, or None."""
+    from http.cookies import CookieError, SimpleCookie
+
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header or "")
+    except CookieError:
+        return None
+    found = jar.get(COOKIE)
+    return member_of(found.value) if found else None
+
+
 # --- the routes --------------------------------------------------------------------------
 
 PAGE = """<!doctype html>
