@@ -31,7 +31,7 @@ from harness.errors import HarnessError, StoreError, UnknownCompetition, UsageEr
 from harness.run.repro import file_sha256
 from harness.server import guard, intake, status
 from harness.server.scheduler import log
-from harness.store import db, leaderboards, members, privacy, records, rules
+from harness.store import leaderboards, members, privacy, records, rules
 from harness.validate import CSV_LIMIT
 
 FORM_OVERHEAD = 64 * 1024  # bytes of a multipart body besides the file
@@ -332,14 +332,10 @@ def db_row(sub_id: int) -> dict:
     Raises:
         UsageError: no such recorded submission.
     """
-    found = db.read(
-        "SELECT id, competition, user_name, is_baseline, published_at FROM submissions "
-        "WHERE id = ?",
-        [sub_id],
-    )
-    if not found:
+    found = privacy.whose(sub_id)
+    if found is None:
         raise UnknownSubmission(f"no recorded submission with id {sub_id}")
-    return found[0]
+    return found
 
 
 def _id(request: Request, name: str = "id") -> int:

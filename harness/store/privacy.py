@@ -179,6 +179,17 @@ def of(v: Viewer, row: dict) -> Lens:
     return lens(v, row["competition"])
 
 
+def whose(sub_id: int) -> dict | None:
+    """What the lens needs of a recorded submission (id, competition, user_name,
+    is_baseline, published_at), or None when there is none."""
+    found = db.read(
+        "SELECT id, competition, user_name, is_baseline, published_at FROM submissions "
+        "WHERE id = ?",
+        [sub_id],
+    )
+    return found[0] if found else None
+
+
 def publish(sub_id: int, v: Viewer) -> dict:
     """Makes a submission's private parts public to everyone, for good (like a public
     Kaggle notebook); its member, a team mate or an organiser may.
@@ -190,14 +201,9 @@ def publish(sub_id: int, v: Viewer) -> dict:
         UsageError: no such submission.
         Private: the viewer may not publish it (it is someone else's).
     """
-    found = db.read(
-        "SELECT id, competition, user_name, is_baseline, published_at FROM submissions "
-        "WHERE id = ?",
-        [sub_id],
-    )
-    if not found:
+    row = whose(sub_id)
+    if row is None:
         raise UsageError(f"no recorded submission with id {sub_id}")
-    row = found[0]
     if row["published_at"] is not None or row["is_baseline"]:
         return {"id": sub_id, "published_at": row["published_at"], "already": True}
     sight = lens(v, row["competition"])
