@@ -31,7 +31,7 @@ from harness.errors import HarnessError, StoreError, UnknownCompetition, UsageEr
 from harness.run.repro import file_sha256
 from harness.server import guard, intake, status
 from harness.server.scheduler import log
-from harness.store import leaderboards, members, privacy, records, rules
+from harness.store import db, leaderboards, members, picks, privacy, quotas, records, rules
 from harness.validate import CSV_LIMIT
 
 FORM_OVERHEAD = 64 * 1024  # bytes of a multipart body besides the file
@@ -235,14 +235,16 @@ async def submit(request: Request, member: str):
 def competition_rules(request: Request, member: str):
     """The rules, and where the token's member stands: remaining today, their picks."""
     comp = registry.get(request.path_params["name"])
-    a = rules.allowance(comp.name, member)
-    out = rules.describe(rules.current(comp.name)) | {
-        "private_shown": rules.shown_at(comp.name, comp.spec.version) is not None,
+    with db.connect(read_only=True) as con:  # one open for the rules and the counts
+        a = quotas.allowance(con, comp.name, member)
+        shown = rules.shown_at(con, comp.name, comp.spec.version)
+    out = rules.describe(a.rules) | {
+        "private_shown": shown is not None,
         "user": a.entrant.name,
         "team": a.entrant.team,
         "members": a.entrant.members,
         "remaining": a.remaining,
-        "picks": rules.picks(comp.name, member),
+        "picks": picks.of(comp.name, member),
     }
     return JSONResponse(jsonable(out))
 
@@ -278,7 +280,7 @@ async def select(request: Request, member: str):
         or any(type(i) is not int or not 0 < i < 2**31 for i in ids)
     ):
         return error(400, 'the body must name submission ids: {"ids": [12, 15]}')
-    out = await run_in_threadpool(rules.select, ids, member)
+    out = await run_in_threadpool(picks.select, ids, member)
     return JSONResponse(out)
 
 

@@ -19,7 +19,7 @@ from harness.paths import home
 from harness.run.kaggle_way import check_output
 from harness.run.submission import CODE_LIMIT, NOTEBOOK_LIMIT, SUFFIXES
 from harness.server import status
-from harness.store import db, queue, records, rules
+from harness.store import queue, quotas, records, submissions
 from harness.validate import CSV_LIMIT, size_text
 
 MAX_MESSAGE = 1000
@@ -123,9 +123,9 @@ def accept(
             sub_id, stands = queue.enqueue(
                 comp.name, member, message, name, str(folder / name), seed, output, content
             )
-        except rules.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
+        except quotas.OverLimit as e:  # nothing runs: recorded rejected, the limit's line
             row = refuse(comp, found, member, name, content, message, seed, str(e))
-            return {**records.summary(row), **rules.left(comp.name, member)}
+            return {**records.summary(row), **quotas.left(comp.name, member)}
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -135,7 +135,7 @@ def accept(
         "place": status.place(sub_id),  # before a worker is woken: it could be running already
         "competition": comp.name,
         "user": member,
-        **rules.left(comp.name, member, stands),
+        **quotas.left(comp.name, member, stands),
     }
     woken.set()
     return out
@@ -163,4 +163,4 @@ def refuse(
         "higher_is_better": comp.metric.higher_is_better,
         "seed": seed,
     }
-    return db.submission(db.insert_submission(row, []))
+    return submissions.submission(submissions.insert_submission(row, []))

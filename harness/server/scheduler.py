@@ -23,7 +23,7 @@ from harness.run import pipeline
 from harness.run.ray_executor import NodeLost
 from harness.run.runner import LocalExecutor
 from harness.server import intake
-from harness.store import db, queue, rules
+from harness.store import db, queue, rules, submissions
 
 ATTEMPTS = 2  # a run cut off by the server's end is run once more, then failed
 POLL_SECONDS = 2.0  # besides being woken by an upload
@@ -130,10 +130,12 @@ class Scheduler:
         log(f"submission {sub_id} ({item['user_name']}, {item['filename']}): running")
         again = False
         try:
+            with db.connect(read_only=True) as con:
+                in_force = rules.current(con, item["competition"])
             limits = pipeline.Limits(
                 seed=item["seed"],
                 output=item.get("output"),
-                timeout=rules.current(item["competition"]).timeout_seconds or self.timeout,
+                timeout=in_force.timeout_seconds or self.timeout,
             )
             row = pipeline.submit(
                 item["competition"],
@@ -203,4 +205,4 @@ def give_up(item: dict, error: str) -> None:
         "seed": item["seed"],
         "submitted_at": item["queued_at"],
     }
-    db.insert_submission(row, [], queued=item["id"])
+    submissions.insert_submission(row, [], queued=item["id"])

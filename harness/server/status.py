@@ -3,7 +3,7 @@ place in line), running (with its epochs so far), or its record once it has one.
 
 from __future__ import annotations
 
-from harness.store import db, queue, records, rules
+from harness.store import queue, quotas, records, submissions
 
 # the running server's scheduler (None in a process that only shows pages, e.g. a test)
 CURRENT = None
@@ -38,13 +38,13 @@ def of(sub_id: int) -> dict | None:
                 line=seen.get("line"),
             )
         return out
-    row = db.submission(sub_id)
+    row = submissions.submission(sub_id)
     if row is None:
         return None
-    return {**records.summary(row), **rules.left(row["competition"], row["user_name"])}
+    return {**records.summary(row), **quotas.left(row["competition"], row["user_name"])}
 
 
 def record(sub_id: int) -> dict | None:
     """A recorded submission, as `harness show --json` gives it, without the host's paths."""
-    row = db.submission(sub_id)
+    row = submissions.submission(sub_id)
     return None if row is None else records.record(row, host=False)

@@ -1,4 +1,6 @@
-"""Read-only queries behind the leaderboard app (`leaderboard/app.py`).
+"""The boards: each competition's public ranking (`leaderboard`, which `harness
+leaderboard`, the server's API and the app share), the private board once shown, and the
+read-only queries behind the leaderboard app (`leaderboard/app.py`).
 
 Every query reads through `db.connect(read_only=True)`, and a page holds one such
 connection while it renders (`reading`). Opening waits while a `harness submit` holds
@@ -17,13 +19,14 @@ from datetime import datetime
 
 from harness.competition import data
 from harness.competition.registry import Competition
-from harness.store import db, rules
+from harness.metrics import Metric
+from harness.store import db, quotas, rules, submissions
 
 POINTS = 500  # the score-vs-time chart: the best this many (more slows the browser)
 # a board's rows: one competition version, one prepared dataset, scored, in time (a
-# constant, no input); the submissions come from db.ENTRIES (entrant, is_team, late)
+# constant, no input); the submissions come from rules.ENTRIES (entrant, is_team, late)
 IN_TIME = "competition_version = ? AND data_fingerprint = ? AND status = 'scored' AND NOT late"
-ON_BOARD = f"({db.ENTRIES}) e WHERE {IN_TIME}"
+ON_BOARD = f"({rules.ENTRIES}) e WHERE {IN_TIME}"
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Board:
 
     Attributes:
         fingerprint: the data the board is ranked on; None before any data or score.
-        rows: `db.leaderboard` rows, best first; once the private scores are shown,
+        rows: `leaderboard` rows, best first; once the private scores are shown,
             with `private` and `private_rank` (the entrant's row of `private`).
         revealed_at: when the private scores were shown, else None.
         rules: the competition's rules.
@@ -71,62 +74,103 @@ def reading():
         yield con
 
 
-def revealed_at(competition: str, version: int) -> datetime | None:
-    """When this competition version's private scores were shown, else None."""
-    with db.connect(read_only=True) as con:
-        return None if con is None else rules.shown_at(competition, version, con)
+def latest_board(competition: str, version: int) -> str | None:
+    """The data fingerprint of the newest scored submission of this competition version."""
+    rows = db.read(
+        "SELECT data_fingerprint FROM submissions WHERE competition = ? AND "
+        "competition_version = ? AND status = 'scored' ORDER BY id DESC LIMIT 1",
+        [competition, version],
+    )
+    return rows[0]["data_fingerprint"] if rows else None
 
 
-@dataclass
-class OnKaggle:
-    """What the group sent to a Kaggle competition and Kaggle's public board, as stored by
-    `harness kaggle submit|sync|leaderboard`.
+_IN_FORCE = object()  # the deadline of the rules in force, read with the board
 
-    Attributes:
-        sent: `db.kaggle_submissions` rows, newest first.
-        teams: the stored read of Kaggle's public board, best first (at most `top`).
-        read_teams: how many teams that read holds.
-        best: the group's best scored Kaggle submission, or None.
-        rank: where `best` ranks on the stored board, or None.
+
+def leaderboard(
+    competition: str,
+    version: int,
+    fingerprint: str,
+    metric: Metric,
+    deadline=_IN_FORCE,
+):
+    """Best public score per entrant (a member, or their team); ties go to the earlier
+    submission, as on Kaggle. Late submissions (made at or after `deadline`, by default
+    the one in force) stay off.
+
+    Returns:
+        A list of dicts with rank, user (the member's or the team's name), team (bool),
+        members, score, submission_id, entries, submitted_at, last_submission_at,
+        is_baseline and also, best first.
     """
+    # every API call and page view of a board asks this (a window over all its
+    # submissions): remembered until the store is written; each caller gets its own rows
+    given = "in force" if deadline is _IN_FORCE else deadline
+    key = ("leaderboard", competition, version, fingerprint, metric.sign, given)
+    rows = db.remembered(
+        key, lambda: _leaderboard(competition, version, fingerprint, metric, deadline)
+    )
+    return [{**r, "also": dict(r["also"]), "members": list(r["members"])} for r in rows]
 
-    slug: str
-    sent: list[dict]
-    teams: list[dict]
-    read_teams: int
-    best: dict | None
-    rank: int | None
 
-
-def on_kaggle(comp: Competition, top: int = 20) -> OnKaggle | None:
-    """The competition's Kaggle side; None for a competition that is not on Kaggle."""
-    if not comp.spec.kaggle:
-        return None
-    metric = comp.metric
-    teams = db.kaggle_leaderboard(comp.name)
-    best = db.kaggle_best(comp.name, metric)
-    rank = db.kaggle_rank(comp.name, best["public_score"], metric) if best and teams else None
-    sent = db.kaggle_submissions(comp.name)[::-1]
-    return OnKaggle(comp.spec.kaggle, sent, teams[:top], len(teams), best, rank)
+def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metric, deadline):
+    sql = f"""
+        WITH scored AS (
+            SELECT id, entrant, is_team, public_score, created_at, is_baseline, extra_scores,
+                   row_number() OVER (PARTITION BY entrant
+                                      ORDER BY ? * public_score, created_at, id) AS pick,
+                   count(*) OVER (PARTITION BY entrant) AS entries,
+                   max(created_at) OVER (PARTITION BY entrant) AS last_at
+            FROM ({rules.ENTRIES}) e
+            WHERE competition_version = ? AND data_fingerprint = ? AND status = 'scored'
+              AND NOT late
+        )
+        SELECT row_number() OVER (ORDER BY ? * public_score, created_at, id) AS rank,
+               extra_scores,
+               entrant AS user, is_team AS team,
+               public_score AS score, id AS submission_id, entries,
+               created_at AS submitted_at, last_at AS last_submission_at, is_baseline
+        FROM scored WHERE pick = 1 ORDER BY rank
+    """
+    teams: dict[str, list[str]] = {}
+    with db.connect(read_only=True) as con:  # one open for the rules, the board, the teams
+        if con is None:
+            return []
+        if deadline is _IN_FORCE:
+            deadline = rules.current(con, competition).deadline
+        params = [metric.sign, deadline, deadline, competition, version, fingerprint, metric.sign]
+        rows = db.rows(con.execute(sql, params))
+        if any(r["team"] for r in rows):  # a team's members, also those yet to submit
+            for team, member in con.execute(
+                "SELECT team, member FROM team_members WHERE competition = ? "
+                "ORDER BY joined_at, member",
+                [competition],
+            ).fetchall():
+                teams.setdefault(team, []).append(member)
+    for r in rows:
+        # the board is public: only the public part of the extra scores
+        r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
+        r["members"] = teams.get(r["user"], []) if r["team"] else [r["user"]]
+    return rows
 
 
 def ranking(comp: Competition) -> tuple[str | None, list[dict]]:
     """The fingerprint of the board shown for a competition, and its rows."""
     prepared = data.current(comp)
-    fingerprint = (
-        prepared.fingerprint if prepared else db.latest_board(comp.name, comp.spec.version)
-    )
+    fingerprint = prepared.fingerprint if prepared else latest_board(comp.name, comp.spec.version)
     if fingerprint is None:
         return None, []
-    rows = db.leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric)
+    rows = leaderboard(comp.name, comp.spec.version, fingerprint, comp.metric)
     return fingerprint, rows
 
 
 def read_board(comp: Competition) -> Board:
     """The board `harness leaderboard` shows, plus the private scores once shown."""
     fingerprint, rows = ranking(comp)
-    revealed = revealed_at(comp.name, comp.spec.version)
-    out = Board(comp, fingerprint, rows, revealed, rules.current(comp.name))
+    with db.connect(read_only=True) as con:
+        in_force = rules.current(con, comp.name)
+        revealed = rules.shown_at(con, comp.name, comp.spec.version)
+    out = Board(comp, fingerprint, rows, revealed, in_force)
     if revealed:
         out.private = private_rows(out) if rows else []
         by_user = {r["user"]: r for r in out.private}
@@ -160,7 +204,7 @@ def private_rows(b: Board) -> list[dict]:
         f"""
         SELECT e.id, e.entrant, e.public_score, e.private_score, e.valid_score, e.created_at,
                p.picked_at
-        FROM ({db.ENTRIES}) e LEFT JOIN picks p ON p.submission_id = e.id WHERE {IN_TIME}
+        FROM ({rules.ENTRIES}) e LEFT JOIN picks p ON p.submission_id = e.id WHERE {IN_TIME}
         ORDER BY e.id
         """,
         b.params,
@@ -289,8 +333,8 @@ def latest(competition: str, limit: int = 20) -> list[dict]:
 
 
 def submission(sub_id: int) -> dict | None:
-    """`db.submission`, its private scores removed until they are shown."""
-    row = db.submission(sub_id)
+    """`submissions.submission`, its private scores removed until they are shown."""
+    row = submissions.submission(sub_id)
     if row is not None:
         if row["revealed_at"] is None:
             row["private_score"] = None
@@ -310,8 +354,11 @@ def allowances(comp: Competition) -> list[dict]:
     )
     out: dict[str, dict] = {}
     at = db.now()
-    for n in dict.fromkeys(r["name"] for r in names):
-        a = rules.allowance(comp.name, n, at)
+    with db.connect(read_only=True) as con:
+        stands = [
+            quotas.allowance(con, comp.name, n, at) for n in dict.fromkeys(r["name"] for r in names)
+        ]
+    for a in stands:
         out.setdefault(
             a.entrant.name,
             {

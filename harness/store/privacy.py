@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.errors import HarnessError, UsageError
-from harness.store import db, members, rules
+from harness.store import db, members, rules, teams
 
 # a record's fields everyone may read; every other field of a private record is blanked
 PUBLIC = frozenset(
@@ -164,13 +164,14 @@ class Lens:
         return [self.shown(r) for r in rows]
 
 
-def lens(v: Viewer, competition: str, con=None) -> Lens:
+def lens(v: Viewer, competition: str) -> Lens:
     """The viewer's lens on a competition: their team mates there (or themselves), and the
     rules in force."""
-    r = rules.current(competition, con)
     mates: frozenset[str] = frozenset()
-    if v.member is not None:
-        mates = frozenset(rules.entrant(competition, v.member, con).members) | {v.member}
+    with db.connect(read_only=True) as con:
+        r = rules.current(con, competition)
+        if v.member is not None:
+            mates = frozenset(teams.entrant(con, competition, v.member).members) | {v.member}
     return Lens(v, competition, r, mates)
 
 

@@ -2,10 +2,10 @@
 
 A row is `queued` from the moment its upload is accepted, and `running` once a worker
 has claimed it. It leaves the queue in the transaction that records its submission
-(`db.insert_submission(..., queued=id)`), under the same id, so work is never lost and
+(`submissions.insert_submission(..., queued=id)`), under the same id, so work is never lost and
 never recorded twice. Members take turns: the next run goes to the member with queued
 work who was served longest ago, so one member's ten uploads do not hold up the others;
-and the rules cap what one entrant may have queued at all (`rules.hold`).
+and the rules cap what one entrant may have queued at all (`quotas.hold`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from harness.store import db, rules
+from harness.store import db, quotas, rules
 
 _claiming = threading.Lock()  # one claim at a time in a process: no run is claimed twice
 
@@ -33,7 +33,7 @@ def enqueue(
     seed: int,
     output: str | None = None,
     content: bytes | None = None,
-) -> tuple[int, rules.Allowance]:
+) -> tuple[int, quotas.Allowance]:
     """Admits uploaded work under the competition's daily limit and its caps, and stores
     it as queued; returns its id and where the member stands.
 
@@ -44,14 +44,14 @@ def enqueue(
             whose file is not there yet. None: the file lies there already.
 
     Raises:
-        rules.OverLimit: the member (or their team) has no submission left today, or is
+        quotas.OverLimit: the member (or their team) has no submission left today, or is
             at the queue or storage cap.
     """
     at = db.now()
     size = Path(upload).stat().st_size if content is None else len(content)
-    with db.connect() as con, rules._admitting:
-        stands = rules.admit(con, competition, user, at)
-        rules.hold(con, stands, size)
+    with db.connect() as con, rules.admitting:
+        stands = quotas.admit(con, competition, user, at)
+        quotas.hold(con, stands, size)
         if content is not None:
             Path(upload).parent.mkdir(parents=True, exist_ok=True)
             Path(upload).write_bytes(content)

@@ -38,6 +38,7 @@ PUBLIC_FIELDS = (
     "created_at",
     "is_baseline",
     "published_at",
+    "diagnostics",  # a code run's: pending while they are drawn after its score, drawn, failed
 )
 # what the record leaves out: the host's own folders
 HOST_FIELDS = ("run_dir",)

@@ -1,4 +1,5 @@
-"""Teams: members who enter a competition together, as on Kaggle.
+"""Teams: members who enter a competition together, as on Kaggle; and who a submission
+counts for (`entrant`): the team its member is in, else the member alone.
 
 A member is in at most one team per competition. A team's members share one daily
 limit, one set of final picks and one row on each board; their earlier submissions come
@@ -10,6 +11,7 @@ would be larger than the rules allow. Every change is kept in `team_changes`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from harness.errors import HarnessError, UsageError
@@ -20,8 +22,36 @@ class TeamRefused(HarnessError):
     """A team change the rules do not allow (exit 1)."""
 
 
+@dataclass
+class Entrant:
+    """Who a submission counts for: a member alone, or the team they are in."""
+
+    name: str
+    members: list[str]
+    team: bool
+
+
+def entrant(con, competition: str, user: str) -> Entrant:
+    """The team `user` is in on this competition, else `user` alone (also with no store
+    yet: `con` None)."""
+    name = None if con is None else _team_of(con, competition, user)
+    if name is None:
+        return Entrant(user, [user], False)
+    return Entrant(name, team_members(con, competition, name), True)
+
+
+def team_members(con, competition: str, team: str) -> list[str]:
+    """The team's members on this competition, oldest first."""
+    got = con.execute(
+        "SELECT member FROM team_members WHERE competition = ? AND team = ? "
+        "ORDER BY joined_at, member",
+        [competition, team],
+    ).fetchall()
+    return [m for (m,) in got]
+
+
 def _open_for_changes(con, competition: str) -> rules.Rules:
-    r = rules.current(competition, con)
+    r = rules.current(con, competition)
     if r.closed():
         raise TeamRefused(
             f"{competition} closed at {r.deadline:%Y-%m-%d %H:%M} UTC: teams can no longer change"
@@ -89,7 +119,7 @@ def create(competitions: list[str], name: str, who: list[str]) -> dict:
         raise UsageError("a team needs at least one member: --members a,b")
     if len(set(who)) != len(who):
         raise UsageError(f"--members names someone twice: {','.join(who)}")
-    with db.connect() as con, rules._admitting:
+    with db.connect() as con, rules.admitting:
         for c in competitions:
             r = _open_for_changes(con, c)
             if con.execute(
@@ -127,7 +157,7 @@ def add(competitions: list[str], name: str, member: str) -> dict:
         merge rule.
     """
     member = members.check_name(member)
-    with db.connect() as con, rules._admitting:
+    with db.connect() as con, rules.admitting:
         for c in competitions:
             r = _open_for_changes(con, c)
             now_in = _require(con, c, name)
@@ -145,7 +175,7 @@ def add(competitions: list[str], name: str, member: str) -> dict:
 def remove(competitions: list[str], name: str, member: str) -> dict:
     """`member` leaves the team on each of `competitions` (their submissions go with them);
     the last one to leave ends it there."""
-    with db.connect() as con, rules._admitting:
+    with db.connect() as con, rules.admitting:
         left = {}
         for c in competitions:
             _open_for_changes(con, c)
@@ -182,24 +212,32 @@ def _require(con, competition: str, name: str) -> list[str]:
         "SELECT 1 FROM teams WHERE competition = ? AND name = ?", [competition, name]
     ).fetchone():
         raise UsageError(f"{competition} has no team called {name!r} (harness team list)")
-    return rules.team_members(competition, name, con)
+    return team_members(con, competition, name)
 
 
 def team(competitions: list[str], name: str) -> dict:
     """team, and per competition its members (oldest first; none once the last has left)."""
-    return {
-        "team": name,
-        "competitions": {c: rules.team_members(c, name) for c in competitions},
-    }
+    with db.connect(read_only=True) as con:
+        return {
+            "team": name,
+            "competitions": {
+                c: [] if con is None else team_members(con, c, name) for c in competitions
+            },
+        }
 
 
 def listing(competition: str) -> list[dict]:
     """The competition's teams: team, members, created_at."""
-    rows = db.read(
-        "SELECT name AS team, created_at FROM teams WHERE competition = ? ORDER BY created_at, name",
-        [competition],
-        table="teams",
-    )
-    for r in rows:
-        r["members"] = rules.team_members(competition, r["team"])
+    with db.connect(read_only=True) as con:
+        if con is None:
+            return []
+        rows = db.rows(
+            con.execute(
+                "SELECT name AS team, created_at FROM teams WHERE competition = ? "
+                "ORDER BY created_at, name",
+                [competition],
+            )
+        )
+        for r in rows:
+            r["members"] = team_members(con, competition, r["team"])
     return rows

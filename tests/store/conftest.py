@@ -50,3 +50,23 @@ here, here_json = harness_here, harness_here_json  # the command, in this proces
 
 def submit(path: Path, user: str) -> tuple[int, dict]:
     return here_json("submit", "titanic", str(path), "--user", user)
+
+
+def submission_row(**over) -> dict:
+    """A scored Titanic CSV submission's row for `submissions.insert_submission`."""
+    base = dict(
+        competition="titanic",
+        competition_version=1,
+        data_source="offline",
+        data_fingerprint="f" * 64,
+        user_name="ann",
+        kind="csv",
+        filename="p.csv",
+        file_sha256="0" * 64,
+        status="scored",
+        metric="accuracy",
+        higher_is_better=True,
+        public_score=0.5,
+        private_score=0.5,
+    )
+    return {**base, **over}

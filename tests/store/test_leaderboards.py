@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from harness.metrics import get_metric
-from harness.store import db, leaderboards
+from harness.store import db, leaderboards, migrations, submissions
+from tests.store.conftest import submission_row
 
 RMSE = SimpleNamespace(
     name="movielens",
@@ -36,7 +37,24 @@ def add(user, public, private, minutes, epochs=(), model=None, config=None) -> i
         created_at=T0 + timedelta(minutes=minutes),
         model=model,
     )
-    return db.insert_submission(row, list(epochs))
+    return submissions.insert_submission(row, list(epochs))
+
+
+def test_best_per_user_ties_to_the_earlier(home):
+    accuracy = get_metric("accuracy")
+    for user, score in [("ann", 0.7), ("bob", 0.8), ("ann", 0.8), ("cid", 0.6), ("bob", 0.75)]:
+        submissions.insert_submission(submission_row(user_name=user, public_score=score), [])
+    submissions.insert_submission(
+        submission_row(user_name="dan", status="failed", public_score=None), []
+    )
+    board = leaderboards.leaderboard("titanic", 1, "f" * 64, accuracy)
+    assert [
+        (r["rank"], r["user"], r["score"], r["entries"], r["submission_id"]) for r in board
+    ] == [(1, "bob", 0.8, 2, 2), (2, "ann", 0.8, 2, 3), (3, "cid", 0.6, 1, 4)]
+    low = leaderboards.leaderboard("titanic", 1, "f" * 64, get_metric("rmse"))
+    assert [r["user"] for r in low] == ["cid", "ann", "bob"]
+    assert [r["score"] for r in low] == [0.6, 0.7, 0.75]
+    assert leaderboards.leaderboard("titanic", 2, "f" * 64, accuracy) == []  # another version
 
 
 def reveal() -> None:
@@ -85,7 +103,7 @@ def test_a_store_an_older_harness_wrote_is_brought_up_to_date_by_its_first_reade
     import duckdb
 
     con = duckdb.connect(str(db.db_path()))  # schema 3: before reveals, rules and teams
-    for version, sql in enumerate(db.MIGRATIONS[:3], 1):
+    for version, sql in enumerate(migrations.MIGRATIONS[:3], 1):
         con.execute(sql)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
     con.execute(
@@ -96,10 +114,10 @@ def test_a_store_an_older_harness_wrote_is_brought_up_to_date_by_its_first_reade
         ["f" * 64, T0],
     )
     con.close()
-    assert leaderboards.revealed_at("movielens", 1) is None
-    assert leaderboards.read_board(RMSE).rows[0]["user"] == "ann"
+    b = leaderboards.read_board(RMSE)
+    assert b.revealed_at is None and b.rows[0]["user"] == "ann"
     with db.connect(read_only=True) as con:
-        assert db.stored_version(con) == db.SCHEMA_VERSION
+        assert migrations.stored_version(con) == migrations.SCHEMA_VERSION
 
 
 def test_no_store_reads_as_empty(home):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.store import db, members, privacy, rules, teams
+from harness.store import db, members, privacy, rules, submissions, teams
 from tests.store.conftest import at
 from tests.store.test_db import row
 
@@ -16,8 +16,10 @@ def ann_sub(home, monkeypatch) -> dict:
     for name in ("ann", "bob", "cat"):
         members.add(name)
     members.add("olga", organiser=True)
-    sub_id = db.insert_submission(row(user_name="ann", content="secret", message="mine"), [])
-    return db.submission(sub_id)
+    sub_id = submissions.insert_submission(
+        row(user_name="ann", content="secret", message="mine"), []
+    )
+    return submissions.submission(sub_id)
 
 
 def sees(member: str | None, sub: dict) -> bool:
@@ -44,9 +46,9 @@ def test_publishing_is_for_the_member_their_team_or_an_organiser(ann_sub):
         privacy.publish(sid, privacy.viewer("cat"))
     with pytest.raises(privacy.Private):
         privacy.publish(sid, privacy.ANONYMOUS)
-    assert db.submission(sid)["published_at"] is None  # nothing changed
+    assert submissions.submission(sid)["published_at"] is None  # nothing changed
     out = privacy.publish(sid, privacy.viewer("ann"))
-    assert out["already"] is False and sees(None, db.submission(sid))
+    assert out["already"] is False and sees(None, submissions.submission(sid))
     assert privacy.publish(sid, privacy.viewer("cat"))["already"] is True
 
 

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import duckdb
 
 from harness.paths import db_path
-from harness.store import db, queue
+from harness.store import queue, submissions
 
 
 def row(sub_id: int, user: str) -> dict:
@@ -24,7 +24,7 @@ def test_ids_are_unique_across_threads_connections_and_local_submits(home):
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda _: queue.next_id(), range(40)))
     assert len(set(ids)) == 40
-    local = db.insert_submission(
+    local = submissions.insert_submission(
         {
             "competition": "titanic",
             "competition_version": 1,
