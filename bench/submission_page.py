@@ -7,8 +7,8 @@ harness's caps, rendered by Streamlit as its member sees it (private parts shown
 In a fresh harness home one Titanic notebook submission is recorded with what the caps
 let a run leave: the notebook as sent (`submission.CODE_LIMIT` of it is stored), its
 executed copy at `notebook.SHOWN_CAP` (`MAX_CELLS` cells, each output at `TEXT_CAP`,
-`MAX_IMAGES` images), `runner.MAX_EPOCHS` epochs, the log at `runner.LOG_LIMIT`,
-`runner.MAX_WARNINGS` warnings, and artifacts at `artifacts.FILE_CAP` each, as many as
+`MAX_IMAGES` images), `output.MAX_EPOCHS` epochs, the log at `runner.LOG_LIMIT`,
+`output.MAX_WARNINGS` warnings, and artifacts at `artifacts.FILE_CAP` each, as many as
 `runner.DISK_CAP` lets a run leave (at most `artifacts.MAX_ENTRIES`), PNG, CSV and JSON in
 turn. `--artifacts` and `--artifact-mb` scale them down on a small machine.
 
@@ -110,8 +110,8 @@ def executed_notebook(cap: int) -> tuple[bytes, dict]:
 def record(home: Path, n_artifacts: int, artifact_bytes: int, n_epochs: int) -> tuple[int, dict]:
     """The submission recorded at the caps; its id and what it holds."""
     from harness.competition import artifacts
-    from harness.run import notebook, runner, submission
-    from harness.store import db, members
+    from harness.run import notebook, output, runner, submission
+    from harness.store import members, submissions
 
     members.add(MEMBER)
     run_dir = home / "runs" / "bench-page"
@@ -174,14 +174,14 @@ def record(home: Path, n_artifacts: int, artifact_bytes: int, n_epochs: int) -> 
         "seconds": {"setup": 1.0, "train_predict": 120.0},
         "log": (log_line * (runner.LOG_LIMIT // len(log_line) + 1))[: runner.LOG_LIMIT],
         "run_dir": str(run_dir),
-        "warnings": [f"warning {i}: " + "w" * 300 for i in range(runner.MAX_WARNINGS)],
+        "warnings": [f"warning {i}: " + "w" * 300 for i in range(output.MAX_WARNINGS)],
         "decisions": {
-            f"role{k}": [f"column_{k}_{j}" for j in range(runner.MAX_NAMES)]
-            for k in range(runner.MAX_DECISIONS)
+            f"role{k}": [f"column_{k}_{j}" for j in range(output.MAX_NAMES)]
+            for k in range(output.MAX_DECISIONS)
         },
         "sandboxed": True,
     }
-    sub_id = db.insert_submission(row, epochs, listed)
+    sub_id = submissions.insert_submission(row, epochs, listed)
     disk = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
     held = {
         "executed_notebook_bytes": len(executed),
@@ -242,13 +242,13 @@ def render(sub_id: int, repeat: int) -> dict:
 
 def main() -> None:
     from harness.competition import artifacts
-    from harness.run import runner
+    from harness.run import output, runner
 
     at_cap = min(artifacts.MAX_ENTRIES, runner.DISK_CAP // artifacts.FILE_CAP - 1)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--artifacts", type=int, default=at_cap, help=f"default {at_cap}")
     ap.add_argument("--artifact-mb", type=float, default=artifacts.FILE_CAP / 2**20)
-    ap.add_argument("--epochs", type=int, default=runner.MAX_EPOCHS)
+    ap.add_argument("--epochs", type=int, default=output.MAX_EPOCHS)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--render", type=int, help=argparse.SUPPRESS)  # the child's part
     args = ap.parse_args()

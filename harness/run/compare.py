@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness.competition import data, registry
 from harness.errors import UsageError
-from harness.store import db
+from harness.store import submissions
 
 TOP = 10  # rows, users or movies listed where the error moved most
 
@@ -27,7 +27,7 @@ def predictions_of(row: dict) -> Path:
 
 
 def _scored(sub_id: int) -> dict:
-    row = db.submission(sub_id)
+    row = submissions.submission(sub_id)
     if row is None:
         raise UsageError(f"no submission with id {sub_id}")
     if row["status"] != "scored":

@@ -24,7 +24,7 @@ import pandas as pd
 
 from harness.competition import artifacts, classification, data
 from harness.competition.registry import Competition
-from harness.run.runner import Malformed, read_back
+from harness.run.output import Malformed, read_back
 from harness.run.worker import VALID_RAW, valid_features
 from harness.validate import SubmissionError, validate_csv
 

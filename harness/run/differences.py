@@ -36,7 +36,7 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     """What differs between a stored run and its re-run, most likely cause first.
 
     Args:
-        row: the stored submission (`db.submission`).
+        row: the stored submission (`submissions.submission`).
         new: the re-run's fields (`pipeline.run_code`).
         seed: the seed the re-run used.
         fingerprint: the fingerprint of the data the re-run was given.

@@ -4,7 +4,7 @@ The process that runs a member's code (the worker) collects them here as the run
 the roles a tabular competition's DataLoaders gave the frame's columns, a continuous
 column that is all NaN (or infinite) in train, a loss that went NaN. Each is logged as a
 `[run]` line when it happens, and `collected()` hands them to the worker's
-result.json (`warnings`, `decisions`), which the host checks (`runner.check_result`)
+result.json (`warnings`, `decisions`), which the host checks (`output.check_result`)
 and stores beside the score. Silent choices cost members runs: a column of NaN that
 trains 16 epochs of `nan` loss and is scored without a word.
 """

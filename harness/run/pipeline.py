@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import psutil
@@ -26,9 +29,10 @@ from harness.run.repro import git_hash
 from harness.run.runner import Executor, Job, LocalExecutor
 from harness.run.scoring import also_scores, score
 from harness.run.submission import Rejected, SubmissionFile, read
-from harness.store import db, rules
+from harness.store import quotas, submissions
 from harness.validate import SubmissionError, validate_csv
 
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 3600.0
 # what a run says of itself in result.json (the device and versions it saw, its phases'
 # seconds, its GPU and memory peaks, the weights it loaded): kept as `reported`, apart from
@@ -86,7 +90,6 @@ def _base_row(
         "warnings": list(sub.warnings) or None,  # what reading the file found
         "metric": comp.spec.metric,
         "higher_is_better": comp.metric.higher_is_better,
-        "harness_git": git_hash(),
     }
 
 
@@ -175,13 +178,15 @@ def _run_worker(
     executor: Executor | None,
     on_output: Callable[[str], None] | None,
     files: Path | None = None,
+    on_taken: Callable | None = None,
 ):
     """Runs a code submission on copies of the input parquet files; (result, run folder, MiB).
 
     The run is made in a private staging folder and moves into runs/ once it has ended;
     an interrupted run leaves nothing. The sandboxed worker sees it only as /job; a run in
     Kaggle's way also sees `files` (the competition's user-facing files) at
-    /kaggle/input/<slug>/.
+    /kaggle/input/<slug>/. `on_taken(result so far, folder, run folder, MiB)`: the local
+    executor's early predictions (`LocalExecutor.run`), where it has them.
     """
     kaggle = sub.entry in kaggle_way.ENTRIES
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=staging(code=True)))
@@ -206,8 +211,11 @@ def _run_worker(
             slug=kaggle_way.slug(comp) if kaggle else None,
             output=limits.output if kaggle else None,
         )
-        res = (executor or LocalExecutor()).run(job, on_output)
-        final = runs_dir() / uuid.uuid4().hex
+        final = runs_dir() / uuid.uuid4().hex  # named now: a score recorded meanwhile names it
+        early = {}
+        if on_taken is not None and isinstance(executor, LocalExecutor):
+            early["on_taken"] = lambda res, taken: on_taken(res, taken, final, memory_mb)
+        res = (executor or LocalExecutor()).run(job, on_output, **early)
         run_dir.chmod(0o755)
         shutil.move(run_dir, final)
     except BaseException:
@@ -217,6 +225,25 @@ def _run_worker(
         if run_dir.parent.name.startswith("harness-staging-"):
             shutil.rmtree(run_dir.parent, ignore_errors=True)
     return res, final, memory_mb
+
+
+def meanwhile(fn: Callable[[], T]) -> Callable[[], T | None]:
+    """fn() started in a thread now (a subprocess it waits on leaves the cores to the
+    rest); the function returned waits for its value (None where it raised)."""
+    box: dict = {}
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            box["value"] = fn()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def value() -> T | None:
+        thread.join()
+        return box.get("value")
+
+    return value
 
 
 def one_line(e: BaseException) -> str:
@@ -231,13 +258,39 @@ def run_code(
     limits: Limits,
     executor: Executor | None = None,
     on_output: Callable[[str], None] | None = None,
+    on_scored: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Runs a code submission in a worker and scores it; returns the row's run fields."""
+    """Runs a code submission in a worker and scores it; returns the row's run fields.
+
+    Nothing is drawn here: the host's diagnostics follow the record (`diagnose`).
+
+    Args:
+        on_scored: called with the row's run fields, scored, while the run goes on, the
+            moment its predictions are written (a local run that draws what its model
+            learned after them). The fields returned are then its end's: the host's
+            figures, the whole log, and a status and error only where it ended badly.
+    """
     inputs = {split: prepared.inputs / f"{split}.parquet" for split in data.INPUTS}
     executor = executor or LocalExecutor()
+    early = []
+
+    def taken(res, out: Path, final: Path, memory_mb: float) -> None:
+        fields = _fields(comp, prepared, sub, limits, executor, res, final, memory_mb, out)
+        if fields["status"] == "scored":  # else the run's end decides
+            on_scored(fields)
+            early.append(fields)
+
     res, final, memory_mb = _run_worker(
-        comp, inputs, sub, limits, executor, on_output, prepared.files
+        comp, inputs, sub, limits, executor, on_output, prepared.files, on_scored and taken
     )
+    return _fields(
+        comp, prepared, sub, limits, executor, res, final, memory_mb, final / "out", not early
+    )
+
+
+def _fields(comp, prepared, sub, limits, executor, res, final, memory_mb, out, score=True):
+    """The row's fields of a run (ended, or its predictions taken while it goes on, from
+    `out`): what the host gave and measured, the run's word, and its scores."""
     # what the host gave and measured; the run's own word apart, as `reported`
     seconds = dict(res.seconds)
     fields = {
@@ -265,19 +318,16 @@ def run_code(
             fields[key] = res.result[key]
     # the file's own (read here, before it ran), then the run's
     fields["warnings"] = [*sub.warnings, *(res.result.get("warnings") or [])] or None
-    t0 = time.monotonic()
-    if why := diagnostics.draw(comp, prepared, final):
-        fields["log"] += f"[harness] the valid set's report was not drawn: {why}\n"
-    seconds["report"] = time.monotonic() - t0
     if not res.ok:
         return {**fields, "status": "failed", "error": res.error}
+    if not score:  # scored while it ran: its end, not scored again
+        return fields
     t0 = time.monotonic()
     try:
-        _raw_preds(final / "out" / "raw_preds.npy", len(prepared.load("test")))
-        preds = final / "out" / "predictions.csv"
+        _raw_preds(out / "raw_preds.npy", len(prepared.load("test")))
         name = fields.get("output") or f"{sub.path.stem} predictions"
-        scored = _scored(comp, prepared, preds, name)
-        scored["valid_score"] = valid_score(comp, prepared, final / "out" / "valid_predictions.csv")
+        scored = _scored(comp, prepared, out / "predictions.csv", name)
+        scored["valid_score"] = valid_score(comp, prepared, out / "valid_predictions.csv")
         return {**fields, **scored}
     except SubmissionError as e:
         return {**fields, "status": "failed", "error": f"invalid predictions: {e}"}
@@ -299,13 +349,19 @@ def submit(
     queued: int | None = None,
     executor: Executor | None = None,
     submitted_at: datetime | None = None,
+    on_scored: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Checks, runs and scores a submission, and records it.
+    """Checks, runs and scores a submission, and records it; then draws its diagnostics.
 
     A local submission is first admitted under the competition's daily limit
-    (`rules.reserve`); over it, nothing runs and it is recorded `rejected`.
+    (`quotas.reserve`); over it, nothing runs and it is recorded `rejected`. A code run is
+    recorded with its score (its diagnostics pending) before the host draws its report
+    and records its artifacts (`diagnose`); a run that draws what its model learned after
+    its predictions is scored and recorded while it draws.
 
     Args:
+        on_scored: called with the row the moment it is recorded (its id, status and
+            scores), before the diagnostics are drawn.
         queued: the server's queued work this is (admitted when it was uploaded); the
             row takes its id and ends it.
         executor: where code runs (the local worker, sandboxed as HARNESS_SANDBOX says,
@@ -313,7 +369,7 @@ def submit(
         submitted_at: when the server accepted the upload (default: now).
 
     Returns:
-        The stored row (with its id), as `db.submission` returns it.
+        The stored row (with its id), as `submissions.submission` returns it.
 
     Raises:
         UsageError: a wrong call (unknown competition, missing file, bad user name);
@@ -323,50 +379,126 @@ def submit(
     comp = registry.get(name)
     user = check_user(user)
     sub = read(Path(path))
+    git = meanwhile(git_hash)  # git's answer, asked while the run starts
     prepared = data.ensure(comp, log=log)
     row = _base_row(comp, prepared, sub, user, message, is_baseline)
     reserved = queued is None
     if reserved:
         try:
-            queued, submitted_at = rules.reserve(comp.name, user)
-        except rules.OverLimit as e:
-            row.update(status="rejected", error=str(e))
-            return db.submission(db.insert_submission(row, []))
+            queued, submitted_at = quotas.reserve(comp.name, user)
+        except quotas.OverLimit as e:
+            row.update(status="rejected", error=str(e), harness_git=git())
+            return submissions.submission(submissions.insert_submission(row, []))
     row["submitted_at"] = submitted_at
+    recorded: dict = {}  # the row, once recorded
     try:
-        return _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queued)
+        after = _run_and_record(
+            comp, prepared, sub, row, limits, executor, on_output, queued, recorded, on_scored, git
+        )
+        if after is not None:
+            diagnose(comp, prepared, recorded["id"], Path(recorded["run_dir"]), after)
     except BaseException:
-        if reserved:  # interrupted, or the store failed: the place is given back
-            rules.release(queued)
+        if reserved and not recorded:  # interrupted, or the store failed: the place is given back
+            quotas.release(queued)
+        if recorded.get("diagnostics") == submissions.PENDING:  # its score stands
+            with contextlib.suppress(Exception):
+                submissions.update_submission(recorded["id"], {"diagnostics": submissions.FAILED})
         raise
+    return submissions.submission(recorded["id"])
 
 
-def _run_and_record(comp, prepared, sub, row, limits, executor, on_output, queued) -> dict:
+def _run_and_record(
+    comp, prepared, sub, row, limits, executor, on_output, queued, recorded, on_scored, git
+) -> dict | None:
+    """Runs and scores a submission and records it (into `recorded`, with its id); returns
+    the fields its diagnostics update (the run's end, where it was scored while it ran),
+    or None when it has none (a CSV, a rejected file, refused artifacts)."""
+
+    def record(fields: dict) -> None:  # its artifacts follow with its diagnostics
+        fields["harness_git"] = git()
+        epochs = fields.pop("epochs", [])
+        fields["id"] = submissions.insert_submission(fields, epochs, queued=queued)
+        recorded.update(fields)
+        if on_scored is not None:
+            on_scored(dict(recorded))
+
+    def record_early(fields: dict) -> None:  # scored while the run draws its diagnostics
+        record({**row, **fields, "diagnostics": submissions.PENDING})
+
     try:
         if sub.problem:
             raise Rejected(sub.problem)
         if sub.kind == "csv":
             row.update(_score_csv(comp, prepared, sub))
         else:
-            row.update(run_code(comp, prepared, sub, limits, executor, on_output))
+            ended = run_code(comp, prepared, sub, limits, executor, on_output, record_early)
+            if recorded:
+                return _ended(recorded, ended)
+            row.update(ended)
     except Rejected as e:
         row.update(status="rejected", error=str(e))
-    epochs = row.pop("epochs", [])
-    found = []
-    if row.get("run_dir"):
-        try:
-            found = artifacts.read_index(Path(row["run_dir"]) / "artifacts")
+    if sub.kind == "code" and row.get("run_dir"):
+        try:  # the run's own index; the host's report joins it (`diagnose`)
+            artifacts.read_index(Path(row["run_dir"]) / "artifacts")
+            row["diagnostics"] = submissions.PENDING
         except artifacts.ArtifactError as e:
             if row["status"] == "scored":  # else its first error stands
                 _fail(row, f"its artifacts were refused: {e}")
             for refused in ("artifacts", artifacts.THUMBS):  # nothing refused is kept
                 shutil.rmtree(Path(row["run_dir"]) / refused, ignore_errors=True)
     try:
-        return db.submission(db.insert_submission(row, epochs, found, queued=queued))
+        record(row)
     except BaseException:
-        if row.get("run_dir"):  # no row, no folder
+        if row.get("run_dir") and not recorded:  # no row, no folder
             shutil.rmtree(row["run_dir"], ignore_errors=True)
         raise
+    if row.get("diagnostics") == submissions.PENDING:
+        return {"log": row["log"], "seconds": row["seconds"]}
+    return None
+
+
+# what a run's end changes of a row recorded while it ran
+ENDED = ("log", "wall_seconds", "peak_memory_mb", "seconds", "reported")
+
+
+def _ended(recorded: dict, ended: dict) -> dict:
+    """The fields of a run's end, for a row scored while it ran: the host's figures and the
+    whole log (with why it ended badly: its score stands, its diagnostics failed)."""
+    after = {k: ended[k] for k in ENDED}
+    after["seconds"] = {**recorded["seconds"], **ended["seconds"]}  # its score's seconds
+    if ended.get("status") == "failed":
+        after["log"] += (
+            f"[harness] after its score, while drawing its diagnostics: {ended['error']}\n"
+        )
+        after["diagnostics"] = submissions.FAILED
+    return after
+
+
+def diagnose(comp: Competition, prepared: data.Prepared, sub_id: int, run_dir: Path, after: dict):
+    """Draws a recorded run's diagnostics and records them: the competition's report into
+    its artifacts (`diagnostics.draw`), the artifacts on its row, its diagnostics drawn or
+    failed (why, in its log), with the fields of its end (`after`). A failure here costs
+    the run its pictures, never its score."""
+    t0 = time.monotonic()
+    after = {**after, "seconds": dict(after["seconds"])}
+    failed = after.pop("diagnostics", None) == submissions.FAILED
+    try:
+        why = diagnostics.draw(comp, prepared, run_dir)
+    except Exception as e:  # the valid set or the run's files: the report is not drawn
+        why = one_line(e)
+    if why:
+        after["log"] += f"[harness] the valid set's report was not drawn: {why}\n"
+    found = []
+    try:
+        found = artifacts.read_index(run_dir / "artifacts")
+    except artifacts.ArtifactError as e:
+        after["log"] += f"[harness] its artifacts were refused: {e}\n"
+        failed = True
+        for refused in ("artifacts", artifacts.THUMBS):  # nothing refused is kept
+            shutil.rmtree(run_dir / refused, ignore_errors=True)
+    after["seconds"]["report"] = time.monotonic() - t0
+    after["diagnostics"] = submissions.FAILED if failed or why else submissions.DRAWN
+    submissions.update_submission(sub_id, after, found)
 
 
 def _fail(row: dict, error: str) -> None:
@@ -420,7 +552,7 @@ def scored_code(sub_id: int, why: str) -> dict:
         UsageError: no such submission, or another kind; `why` ends the message (with
             `{competition}` replaced by the submission's competition).
     """
-    row = db.submission(sub_id)
+    row = submissions.submission(sub_id)
     if row is None:
         raise UsageError(f"no submission with id {sub_id}")
     if row["kind"] != "code" or row["status"] != "scored":
@@ -465,7 +597,7 @@ def reproduce(
     why = differences.explain(
         row, new, limits.seed, prepared.fingerprint, identical, comp.spec.id_col
     )
-    rep_id = db.insert_reproduction(
+    rep_id = submissions.insert_reproduction(
         {
             "submission_id": sub_id,
             "identical": identical,
@@ -511,7 +643,7 @@ def run_on_test(
 
     Args:
         prepared: the data the submission was scored on.
-        row: the stored submission, as `db.submission` returns it.
+        row: the stored submission, as `submissions.submission` returns it.
         test: the test features (a DataFrame in the competition's test format).
 
     Returns:

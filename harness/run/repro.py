@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from harness.paths import REPO_ROOT
+from harness.paths import REPO_ROOT, installed
 
 PACKAGES = (
     "torch",
@@ -195,7 +195,14 @@ def gpu_names() -> list[str]:
 
 
 def git_hash() -> str | None:
-    """The harness's own commit, with '+dirty' when the tree has changes."""
+    """The harness's own commit, with '+dirty' when the tree has changes; an installed
+    harness has no checkout to ask (git would answer for whatever repository holds the
+    environment), so its version: `0.1.0 (installed)`."""
+    if installed():
+        try:
+            return f"{metadata.version('harness')} (installed)"
+        except metadata.PackageNotFoundError:
+            return None
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"],

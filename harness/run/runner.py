@@ -7,17 +7,16 @@ group that outgrows one machine can run workers elsewhere and keep one store.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Protocol
 import psutil
 
 from harness.paths import competitions_dir
-from harness.run import cgroups, kaggle_way, runlog, sandbox, space, weights
+from harness.run import cgroups, kaggle_way, output, runlog, sandbox, space, weights
 from harness.run.repro import gpu_names, versions, wait_policy, worker_env
 
 POLL_SECONDS = 0.1
@@ -37,20 +36,6 @@ DISK_FILES_CAP = 20_000  # files and folders it may leave there
 DISK_CHECK_SECONDS = 2.0
 # the line a run's log has where no cgroup holds its memory
 RSS_ONLY = "memory is watched as the tree's resident memory (tmpfs and shared memory not counted)"
-# what each file the worker writes back may weigh, in bytes
-RESULT_CAP = 1 * 2**20
-EPOCHS_CAP = 16 * 2**20
-ERROR_CAP = 64 * 2**10
-PREDICTIONS_CAP = 512 * 2**20
-RAW_PREDS_CAP = 1 * 2**30
-MAX_EPOCHS = 100_000
-ERROR_SHOWN = 2000  # characters of the worker's own error message kept
-# what a run's warnings and decisions (result.json) may hold: each string one short line
-MAX_WARNINGS = 20
-WARNING_CHARS = 500
-MAX_DECISIONS = 10  # kinds of decision: categorical, continuous, dropped, ...
-MAX_NAMES = 2000  # names in one decision (a frame's columns)
-NAME_CHARS = 200
 # variables a worker must not inherit: they lead to the harness home and its labels
 PRIVATE_ENV = ("HARNESS_HOME", "HARNESS_CACHE", "HARNESS_SECRET", "XDG_DATA_HOME")
 
@@ -183,7 +168,21 @@ class LocalExecutor:
             )
         return sb, why
 
-    def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
+    def run(
+        self,
+        job: Job,
+        on_output: Callable[[str], None] | None = None,
+        on_taken: Callable[[RunResult, Path], None] | None = None,
+    ) -> RunResult:
+        """Runs the job to its end.
+
+        Args:
+            on_taken: called once, while the run goes on, when the worker says its
+                predictions are written (`worker.SIGN` in out/): with what the run is so
+                far (its result, epochs, log, the host's figures) and the folder they were
+                taken into (`output.take`). The host scores them meanwhile; the ended run
+                keeps those files, whatever it writes later.
+        """
         sb, why = self._sandbox()
         rw = job.run_dir  # where the run's out, artifacts and work folders are
         if sb is not None and sb.mode == "root":  # a filesystem of their own, capped
@@ -201,14 +200,16 @@ class LocalExecutor:
         if rw != job.run_dir:
             held += f"; out, artifacts and work on a tmpfs of {DISK_CAP // 2**20:,} MiB"
         try:
-            return self._run(job, on_output, sb, why, rw, group, held)
+            return self._run(job, on_output, sb, why, rw, group, held, on_taken)
         finally:  # on every path: the tmpfs and its files go, and the run's groups
             if rw != job.run_dir:
                 space.unmount(rw)
             if group is not None:
                 group.remove()
 
-    def _run(self, job, on_output, sb, why, rw: Path, group, held: str) -> RunResult:
+    def _run(self, job, on_output, sb, why, rw: Path, group, held: str, on_taken) -> RunResult:
+        from harness.run.worker import SIGN  # the worker's word (its module imports pandas)
+
         began = time.monotonic()
         device, gpu = given_device(job.device)
         writable = [rw / "out", rw / "artifacts", rw / "work"]
@@ -330,7 +331,32 @@ class LocalExecutor:
                 os.close(write_end)  # the run's copy is the pipe's only writer: EOF at its end
             for fd in pass_fds:
                 os.close(fd)
-            reason, peak = watch(proc, job, writable, group)
+            ready = None
+            if on_taken is not None:
+
+                def ready(peak: int) -> None:  # the run's predictions are written
+                    taken = job.run_dir / output.TAKEN
+                    if (written := output.take(rw / "out", taken)) is None:
+                        return  # nothing to score yet: the run's end decides
+                    now = time.monotonic()
+                    so_far = RunResult(
+                        ok=True,
+                        error=None,
+                        predictions=taken / "predictions.csv",
+                        result=written.result,
+                        epochs=written.epochs,
+                        log=read_log(job.log_path),
+                        wall_seconds=now - t0,
+                        peak_memory_mb=peak / 2**20,
+                        sandboxed=sb is not None,
+                        device=device,
+                        gpu=gpu,
+                        versions=environment(),
+                        seconds={"setup": t0 - began, "run": now - t0},
+                    )
+                    on_taken(so_far, taken)
+
+            reason, peak = watch(proc, job, writable, group, ready, rw / "out" / SIGN)
             wall = time.monotonic() - t0
             relay.stop()
             shown = f"{device} ({gpu})" if gpu else device
@@ -344,7 +370,9 @@ class LocalExecutor:
             if sb is not None and sb.mode == "root":
                 sandbox.take_back(writable)
         # only what the record needs is kept, on every path (refused files too)
-        reason = reason or settle(job, rw)
+        reason = reason or output.settle(job.run_dir, rw)
+        if (job.run_dir / output.TAKEN).is_dir():  # scored while it ran: those files stay
+            output.keep_taken(job.run_dir)
         shutil.rmtree(job.run_dir / "fastai", ignore_errors=True)  # unsandboxed untar_data's
         code = proc.returncode
         if sb is not None and 128 < code < 128 + 65:  # bwrap's pid 1 reports a signal so
@@ -392,12 +420,19 @@ def environment() -> dict:
 
 
 def watch(
-    proc: subprocess.Popen, job: Job, writable: list[Path], group: cgroups.Group | None = None
+    proc: subprocess.Popen,
+    job: Job,
+    writable: list[Path],
+    group: cgroups.Group | None = None,
+    ready: Callable[[int], None] | None = None,
+    sign: Path | None = None,
 ) -> tuple[str | None, int]:
     """Waits for the worker under the limits; (why it was stopped or None, peak bytes).
 
     With a cgroup the kernel holds the memory limit, tmpfs and shared memory included, and
     the peak is the group's; without one the tree's resident memory is watched here.
+    `ready` is called once (with the peak so far) when `sign` appears, the limits still
+    watched before and after it.
     """
     reason, peak, t0, last_disk = None, 0, time.monotonic(), 0.0
     try:
@@ -422,7 +457,11 @@ def watch(
                 reason = disk_problem(writable)
             if reason:
                 break
-            time.sleep(POLL_SECONDS)
+            if ready is not None and os.path.lexists(sign):
+                ready(max(peak, group.peak_bytes()) if group is not None else peak)
+                ready = None  # once
+            with contextlib.suppress(subprocess.TimeoutExpired):  # back at once when it ends
+                proc.wait(POLL_SECONDS)
     except psutil.NoSuchProcess:
         pass
     finally:
@@ -489,302 +528,16 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-class Malformed(Exception):
-    """A file the worker wrote back that breaks its contract; str() is one line."""
-
-
-def read_back(path: Path, cap: int) -> bytes | None:
-    """A file the worker wrote: None when absent; a regular file under `cap` bytes.
-
-    Raises:
-        Malformed: a link, a folder, a device or pipe, or over the cap.
-    """
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    name = f"{path.parent.name}/{path.name}"
-    if stat.S_ISLNK(st.st_mode):
-        raise Malformed(f"{name} is a symbolic link; links are refused")
-    if not stat.S_ISREG(st.st_mode):
-        raise Malformed(f"{name} is not a regular file")
-    if st.st_size > cap:
-        raise Malformed(f"{name} is {st.st_size:,} bytes, over its limit of {cap:,}")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(cap + 1)[:cap]
-
-
-def _json(path: Path, cap: int):
-    raw = read_back(path, cap)
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise Malformed(f"{path.parent.name}/{path.name} is not JSON ({e})") from None
-
-
-def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def check_result(result) -> dict:
-    """result.json, type-checked: the fields the harness stores, each of its type."""
-    if result is None:
-        return {}
-    if not isinstance(result, dict):
-        raise Malformed(f"out/result.json is a {type(result).__name__}, not an object")
-    want = {
-        "device": str,
-        "versions": dict,
-        "seconds": dict,
-        "model": dict,
-        "gpu_peak_mb": (int, float),
-        "worker_peak_rss_mb": (int, float),
-    }
-    for key, kind in want.items():
-        v = result.get(key)
-        if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
-            raise Malformed(f"out/result.json: {key} is a {type(v).__name__}")
-    if not all(_number(v) for v in (result.get("seconds") or {}).values()):
-        raise Malformed("out/result.json: seconds holds a value that is not a number")
-    if len(result.get("device") or "") > 64:
-        raise Malformed("out/result.json: device is too long")
-    m = result.get("model")
-    if m is not None:
-        ok = isinstance(m.get("architecture"), str) and len(m["architecture"]) <= 500
-        ok = ok and all(isinstance(m.get(k), int) for k in ("parameters", "trainable"))
-        if not ok:
-            raise Malformed("out/result.json: model lacks its architecture or parameter counts")
-    check_notes(result)
-    check_weights(result.get("weights"))
-    answer = result.get("output")  # the CSV a run in Kaggle's way handed in
-    if answer is not None and not (
-        isinstance(answer, str) and kaggle_way.OUTPUT_NAME.fullmatch(answer)
-    ):
-        raise Malformed("out/result.json: output is not a CSV's name in the working folder")
-    return result
-
-
-WEIGHTS_FIELDS = ("library", "name", "file", "sha256")
-
-
-def check_weights(loaded) -> None:
-    """result.json's `weights`: at most MAX_RECORDED objects of short strings (library,
-    name, file, a sha256 of 64 hex digits).
-
-    Raises:
-        Malformed: anything else.
-    """
-    if loaded is None:
-        return
-    if not isinstance(loaded, list) or len(loaded) > weights.MAX_RECORDED:
-        raise Malformed(f"out/result.json: weights is not a list of at most {weights.MAX_RECORDED}")
-    for w in loaded:
-        ok = isinstance(w, dict) and set(w) == set(WEIGHTS_FIELDS)
-        ok = ok and all(isinstance(w[k], str) and 0 < len(w[k]) <= 500 for k in WEIGHTS_FIELDS)
-        ok = ok and len(w["sha256"]) == 64 and all(c in "0123456789abcdef" for c in w["sha256"])
-        if not ok or not w["file"].isprintable() or not w["name"].isprintable():
-            raise Malformed(
-                "out/result.json: weights holds an entry that is not library, name, file and sha256"
-            )
-
-
-def check_notes(result: dict) -> None:
-    """result.json's `warnings` (a list of strings) and `decisions` (an object of lists of
-    strings), type-checked, then cleaned in place: a string is one printable line, cut to
-    its length, and a list to its count. A member's code names the columns they quote.
-
-    Raises:
-        Malformed: either of another type.
-    """
-    warnings = result.get("warnings")
-    if warnings is not None:
-        if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-            raise Malformed("out/result.json: warnings is not a list of strings")
-        kept = [plain_line(w, WARNING_CHARS) for w in warnings[:MAX_WARNINGS]]
-        if len(warnings) > MAX_WARNINGS:
-            kept.append(f"and {len(warnings) - MAX_WARNINGS:,} more warnings: see the log")
-        result["warnings"] = [w for w in kept if w]
-    decisions = result.get("decisions")
-    if decisions is not None:
-        if (
-            not isinstance(decisions, dict)
-            or len(decisions) > MAX_DECISIONS
-            or not all(
-                isinstance(v, list) and all(isinstance(n, str) for n in v)
-                for v in decisions.values()
-            )
-        ):
-            raise Malformed(
-                f"out/result.json: decisions is not an object of at most {MAX_DECISIONS} "
-                "lists of strings"
-            )
-        result["decisions"] = {
-            plain_line(k, NAME_CHARS): [plain_line(n, NAME_CHARS) for n in v[:MAX_NAMES]]
-            for k, v in decisions.items()
-        }
-
-
-def plain_line(text: str, limit: int) -> str:
-    """`text` as one printable line of at most `limit` characters: control and format
-    characters (terminal escapes, bidi overrides, newlines) become spaces, runs of
-    spaces one."""
-    spaced = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    line = " ".join(spaced.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-EPOCH_NUMBERS = ("seconds", "train_loss", "valid_loss")
-
-
-def check_epochs(raw: bytes | None) -> list[dict]:
-    """epochs.jsonl, type-checked: one object per line, fit and epoch integers, numbers."""
-    if raw is None:
-        return []
-    epochs = []
-    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            e = json.loads(line)
-        except ValueError:
-            raise Malformed(f"out/epochs.jsonl, line {n}: not JSON") from None
-        if not isinstance(e, dict) or not all(
-            isinstance(e.get(k), int) and not isinstance(e.get(k), bool) for k in ("fit", "epoch")
-        ):
-            raise Malformed(f"out/epochs.jsonl, line {n}: fit and epoch must be integers")
-        bad = [
-            k
-            for k, v in e.items()
-            if k not in ("fit", "epoch") and v is not None and not _number(v)
-        ]
-        if bad or any(len(k) > 100 for k in e):
-            raise Malformed(
-                f"out/epochs.jsonl, line {n}: {bad[0] if bad else 'a key'} is not a number"
-            )
-        epochs.append(e)
-        if len(epochs) > MAX_EPOCHS:
-            raise Malformed(f"out/epochs.jsonl holds more than {MAX_EPOCHS:,} epochs")
-    return epochs
-
-
-def kept_in_out() -> dict[str, int]:
-    """The files of out/ the record needs, each with the bytes it may weigh."""
-    from harness.run.notebook import EXECUTED, SHOWN_CAP
-    from harness.run.worker import VALID_RAW
-
-    return {
-        "predictions.csv": PREDICTIONS_CAP,
-        "valid_predictions.csv": PREDICTIONS_CAP,
-        "raw_preds.npy": RAW_PREDS_CAP,
-        VALID_RAW: RAW_PREDS_CAP,  # the host draws the competition's report from it
-        "result.json": RESULT_CAP,
-        "epochs.jsonl": EPOCHS_CAP,
-        "error.json": ERROR_CAP,
-        EXECUTED: SHOWN_CAP,
-    }
-
-
-def settle(job: Job, rw: Path) -> str | None:
-    """Keeps what the record needs of a run that has ended, deletes the rest; returns why
-    its output was refused, or None.
-
-    Kept: out/'s known files within their caps, and the artifacts its index declares
-    within theirs (a PNG over the pixel cap is refused, a large one gets its thumbnail
-    now, once). Deleted: any other file, link, special file or folder, work/ whole, and
-    a refused file. A run whose folders were a tmpfs of their own (`rw`, harness.run.space)
-    has what is kept copied into its run folder, before the tmpfs goes.
-    """
-    from harness.competition import artifacts
-
-    out, arts = rw / "out", rw / "artifacts"
-    shutil.rmtree(rw / "work", ignore_errors=True)  # scratch: nothing is kept
-    problem = check_links([out, arts])
-    caps = kept_in_out()
-    for path in sorted(out.iterdir()) if out.is_dir() and not out.is_symlink() else []:
-        cap = caps.get(path.name)
-        size = path.lstat().st_size
-        if cap is not None and path.is_file() and size <= cap:
-            continue
-        if cap is not None and path.is_file():
-            problem = problem or f"out/{path.name} is {size:,} bytes, over its limit of {cap:,}"
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    refused = artifacts.keep_declared(arts)
-    if rw != job.run_dir:
-        for src, dest in ((out, job.out), (arts, job.artifacts)):
-            dest.mkdir(exist_ok=True)
-            for path in src.iterdir() if src.is_dir() else []:
-                shutil.copyfile(path, dest / path.name, follow_symlinks=False)
-    if refused is None:
-        try:
-            for a in artifacts.read_index(job.artifacts):
-                if a["kind"] == "png":
-                    artifacts.thumbnail(job.artifacts, a["name"])
-        except artifacts.ArtifactError as e:
-            refused = str(e)
-            for path in job.artifacts.iterdir():  # emptied: refused files are not kept
-                path.unlink()
-            shutil.rmtree(job.run_dir / artifacts.THUMBS, ignore_errors=True)
-    if problem:
-        return f"the run's output was refused: {' '.join(problem.split())}"
-    if refused:
-        return f"its artifacts were refused: {' '.join(refused.split())}"
-    return None
-
-
-def check_links(folders: list[Path]) -> str | None:
-    """The first link or special file in the run's folders (removed), or None."""
-    problem = None
-    for top in folders:
-        if top.is_symlink():
-            top.unlink()
-            return f"{top.name} is a symbolic link; links are refused"
-        for folder, dirs, files in os.walk(top, followlinks=False):
-            for name in dirs + files:
-                path = os.path.join(folder, name)
-                mode = os.lstat(path).st_mode
-                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-                    continue
-                rel = os.path.relpath(path, top.parent)
-                what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
-                problem = problem or f"{rel} is {what}; links and special files are refused"
-                os.unlink(path)
-    return problem
-
-
 def collect(job: Job, returncode: int, reason: str | None, wall: float, peak: int) -> RunResult:
-    """Turns the worker's files and exit status into a RunResult.
+    """Turns the worker's files (checked by `output.read`) and exit status into a RunResult.
 
-    Everything the worker wrote is hostile input: links and special files are refused
-    (and removed), each file has a size cap, JSON is type-checked. A broken file makes
-    the run failed with one line saying which file and why.
+    A broken file makes the run failed with one line saying which file and why; the
+    host's reason to stop it comes first.
     """
-    out = job.out
-    result, epochs, error = {}, [], reason
-    try:
-        links = check_links([out, job.artifacts])
-        if links:
-            raise Malformed(links)
-        result = check_result(_json(out / "result.json", RESULT_CAP))
-        epochs = check_epochs(read_back(out / "epochs.jsonl", EPOCHS_CAP))
-        err = _json(out / "error.json", ERROR_CAP)
-        if err is not None and not (isinstance(err, dict) and isinstance(err.get("message"), str)):
-            raise Malformed("out/error.json has no message")
-        if error is None and err is not None:
-            # the member's own text: terminal escapes and bidi overrides go, as everywhere
-            error = plain_line(err["message"], ERROR_SHOWN) or "the submission failed"
-        read_back(out / "predictions.csv", PREDICTIONS_CAP)
-        read_back(out / "raw_preds.npy", RAW_PREDS_CAP)
-    except (Malformed, OSError) as e:
-        result = {}
-        error = error or f"the run's output was refused: {' '.join(str(e).split())}"
+    written = output.read(job.out, job.artifacts)
+    error = reason or written.error
     peak_mb = peak / 2**20  # the host's; the worker's own figure is its report
-    predictions = out / "predictions.csv"
+    predictions = job.out / "predictions.csv"
     if error is None and returncode < 0:
         name = signal.Signals(-returncode).name
         error = f"the worker was killed by {name}"
@@ -799,8 +552,8 @@ def collect(job: Job, returncode: int, reason: str | None, wall: float, peak: in
         ok=error is None,
         error=error,
         predictions=predictions if error is None else None,
-        result=result,
-        epochs=epochs,
+        result=written.result,
+        epochs=written.epochs,
         log=read_log(job.log_path),
         wall_seconds=wall,
         peak_memory_mb=peak_mb,

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import home
 from harness.run import kaggle_way, seccomp, weights
 
 JOB = Path("/job")  # where the run's folder appears inside the sandbox
@@ -243,18 +244,46 @@ def _drop(sb: Sandbox, uid: int, file_cap: int) -> list[str]:
 
 
 def python_paths() -> list[Path]:
-    """What the worker's interpreter needs: its prefix, the venv, the harness package."""
+    """What the worker's interpreter needs: its prefix, the venv, the harness package (an
+    installed one holds the competitions too: harness.paths.SHIPPED), and the folders the
+    venv's .pth files add."""
     import harness
 
     paths = [
         Path(os.path.realpath(sys.base_prefix)),
         Path(sys.prefix),
         Path(harness.__file__).resolve().parent,
+        *pth_folders(),
     ]
     out: list[Path] = []
     for p in paths:
         if not any(q == p or q in p.parents for q in out) and not str(p).startswith("/usr/"):
             out = [q for q in out if p not in q.parents] + [p]
+    return out
+
+
+def pth_folders() -> list[Path]:
+    """The folders the environment's .pth files put on sys.path (a venv that borrows
+    another environment's packages): the worker's interpreter reads the same .pth files
+    and finds nothing there unless they are bound. A folder holding the harness home or
+    the user's home (their ~/.kaggle) is left out: an old-style editable install names
+    the checkout, which may hold the harness home."""
+    import site
+
+    private = (home(), Path.home().resolve())
+    out = []
+    for site_dir in site.getsitepackages():
+        for pth in sorted(Path(site_dir).glob("*.pth")):
+            try:
+                lines = pth.read_text().splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in lines:  # as site.addpackage reads them: a line to run is no folder
+                if not line.strip() or line.startswith(("#", "import ", "import\t")):
+                    continue
+                folder = (Path(site_dir) / line.rstrip()).resolve()
+                if folder.is_dir() and not any(folder in (p, *p.parents) for p in private):
+                    out.append(folder)
     return out
 
 

@@ -30,6 +30,7 @@ from harness.run import kaggle_way, notes, weights
 
 INPUTS = ("train", "valid", "test")
 VALID_RAW = "valid_raw.npy"  # in out/: the model's raw outputs on the valid set
+SIGN = "scored"  # in out/: the predictions are written, the host may score them
 
 
 ERROR_CHARS = 4000  # of the error's one line written back (the host keeps fewer)
@@ -171,13 +172,6 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
     result["model"] = describe(learn)
     m = result["model"]
     print(f"[run] model {m['architecture']}: {m['parameters']:,} parameters", flush=True)
-    if diagnose := comp.hook("diagnose"):
-        print("[run] diagnostics: what the model learned", flush=True)
-        try:
-            diagnose(learn, artifacts)
-        except Exception:  # a broken plot must not cost the member a scored run
-            print("[run] diagnostics failed; the run goes on:", flush=True)
-            traceback.print_exc()
     print("[run] predicting the test set", flush=True)
     test = test_with_gaps_filled(learn, train, test, log=lambda m: print(m, flush=True))
     dl = learn.dls.test_dl(test)
@@ -195,13 +189,31 @@ def run_train(module, comp, train, valid, test, device: str, out: Path, artifact
         kept = len(valid)
     if kept != len(valid):
         print(f"[run] no valid score: the DataLoaders kept {kept} of {len(valid)} valid rows")
-        return sub
+        return sub, learn
     print("[run] predicting the valid set", flush=True)
     vraw, _, vdecoded = learn.get_preds(dl=learn.dls.valid, with_decoded=True)
     vpreds = comp.from_dls_target(decode(learn, vdecoded))
     vraw = vraw.detach().float().cpu().numpy()
     on_valid(comp, valid, test, vpreds, vraw, out)
-    return sub
+    return sub, learn
+
+
+def diagnose_after(comp, learn, out: Path, artifacts: Path, result: dict) -> None:
+    """The competition's look at what the model learned, after the predictions: the host
+    is told they are written (SIGN, beside result.json as it is now) and scores them
+    meanwhile (harness.run.output.take), so a member's score never waits for the plots."""
+    (out / "result.json").write_text(
+        json.dumps({**result, **process_facts(result["device"])}, default=repr)
+    )
+    (out / SIGN).touch()
+    print("[run] diagnostics: what the model learned", flush=True)
+    t0 = time.perf_counter()
+    try:
+        comp.hook("diagnose")(learn, artifacts)
+    except Exception:  # a broken plot must not cost the member a scored run
+        print("[run] diagnostics failed; the run goes on:", flush=True)
+        traceback.print_exc()
+    result["seconds"]["diagnose"] = time.perf_counter() - t0
 
 
 def run_fit_predict(module, comp, train, valid, test, out: Path):
@@ -419,12 +431,15 @@ def main(job_path: str) -> int:
             device = result["device"] = repro.resolve_device(job["device"])
             instrument_fastai(device, out, artifacts, config)
         t1 = time.perf_counter()
+        learn = None
         if job["entry"] == "train":
-            sub = run_train(module, comp, train, valid, test, device, out, artifacts, result)
+            sub, learn = run_train(module, comp, train, valid, test, device, out, artifacts, result)
         else:
             sub = run_fit_predict(module, comp, train, valid, test, out)
         result["seconds"]["train_predict"] = time.perf_counter() - t1
         sub.to_csv(out / "predictions.csv", index=False)
+        if learn is not None and comp.hook("diagnose"):
+            diagnose_after(comp, learn, out, artifacts, result)
         return 0
     except BaseException as e:  # noqa: BLE001 - every way out must leave error.json
         traceback.print_exc()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from harness.competition import data, registry
 from harness.paths import REPO_ROOT
 from harness.run import pipeline
-from harness.run.runner import MAX_WARNINGS, WARNING_CHARS, Malformed, check_result
+from harness.run.output import MAX_WARNINGS, WARNING_CHARS, Malformed, check_result
 from harness.run.submission import read
 from tests.conftest import cli_json, harness_here, harness_here_json, write
 

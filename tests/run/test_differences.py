@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.run import pipeline
-from harness.store import db
+from harness.store import db, submissions
 from tests.conftest import cli_json, write
 
 RANDOM = (
@@ -49,7 +49,7 @@ def test_each_recorded_difference_is_named_first(ready, tmp_path):
     assert code == 1 and out["differences"][0]["what"] == "harness commit"
     assert out["differences"][0]["original"] == "0123abc+dirty"
     assert set(out["differences"][0]) == {"what", "original", "now"}
-    stored = db.submission(sub)["reproductions"]
+    stored = submissions.submission(sub)["reproductions"]
     assert [r["differences"][0]["what"] for r in stored] == [
         "seed",
         "numpy version",

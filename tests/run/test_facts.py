@@ -20,9 +20,9 @@ import pytest
 from harness.competition import data, registry
 from harness.run import runlog
 from harness.run.runner import environment, given_device
-from harness.store import db
+from harness.store import submissions
 from tests.conftest import harness_here
-from tests.run.test_sandbox import GENDER, needs_bwrap, submit, world  # noqa: F401
+from tests.run.test_sandbox import GENDER, honest_home, needs_bwrap, submit, world  # noqa: F401
 
 FORGED = {
     "device": "cuda:7",
@@ -107,7 +107,7 @@ def test_a_run_cannot_forge_the_hosts_facts_log_lines_or_confusion_matrix(world,
     host_part, _, run_part = shown.partition("reported by the run (its own word")
     assert ["device", device] in [x.split() for x in host_part.splitlines()]
     assert "cuda:7" not in host_part and "cuda:7" in run_part and "77777" in run_part
-    assert db.submission(row["id"])["reported"]["device"] == "cuda:7"
+    assert submissions.submission(row["id"])["reported"]["device"] == "cuda:7"
 
 
 def relayed(chunks: list[bytes], cap: int = 1 << 20) -> tuple[bytes, list[str]]:

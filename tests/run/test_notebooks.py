@@ -9,7 +9,7 @@ import pytest
 
 from harness.run import notebook, pipeline
 from harness.run.submission import read
-from harness.store import db
+from harness.store import db, submissions
 from tests.conftest import harness_here, harness_here_json, write
 from tests.run.test_pipeline import hand_accuracy
 
@@ -155,7 +155,7 @@ def test_two_csvs_are_refused_by_name_then_scored_with_output(ready, tmp_path):
     )
     assert code == 0 and out["status"] == "scored"
     assert out["public_score"] == hand_accuracy(women)[0]
-    assert db.submission(out["id"])["output"] == "women.csv"
+    assert submissions.submission(out["id"])["output"] == "women.csv"
     proc = harness_here("submit", "titanic", str(nb), "--user", "ann", "--output", "../x.csv")
     assert proc.returncode == 2 and "--output '../x.csv' is not a CSV's name" in proc.stderr
 
@@ -351,7 +351,7 @@ def test_lesson_1_runs_sandboxed_on_the_hosts_weights(ready, tmp_path):
 @pytest.mark.parametrize("answer", ["../../etc/passwd", "x" * 500 + ".csv", 7, "\x1b]0;x\x07.csv"])
 def test_a_forged_answer_name_is_refused(answer):
     """The worker says which CSV it handed in; it runs beside the member's code."""
-    from harness.run.runner import Malformed, check_result
+    from harness.run.output import Malformed, check_result
 
     assert check_result({"output": "out/women.csv"})["output"] == "out/women.csv"
     with pytest.raises(Malformed, match="output is not a CSV's name"):

@@ -1,11 +1,14 @@
 """A submission from file to stored score, for each kind, and its reproducibility."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from harness.competition import data, registry
 from harness.run import pipeline
-from tests.conftest import cli, write
+from harness.store import submissions
+from tests.conftest import cli, harness_here_json, write
 
 TINY_FASTAI = '''"""One epoch of fastai's tabular_learner."""
 from fastai.tabular.all import *
@@ -197,4 +200,101 @@ def test_a_broken_report_is_noted_and_the_score_kept(ready, tmp_path, monkeypatc
     assert row["log"].endswith(
         "[harness] the valid set's report was not drawn: RuntimeError: plotting went wrong\n"
     )
-    assert row["artifacts"] == []
+    assert row["artifacts"] == [] and row["diagnostics"] == "failed"
+
+
+WOMEN = "def fit_predict(train, valid, test):\n    return (test['Sex'] == 'female').astype(int)\n"
+
+
+def test_the_score_is_recorded_before_the_report_is_drawn(ready, tmp_path, monkeypatch):
+    """While the host draws the report, the row is in the store with its score, its
+    diagnostics pending: `harness show` (and so the board and the API) reads it."""
+    titanic = registry.get("titanic").module
+    draw, seen = titanic.report, {}
+
+    def watched(*args):
+        seen["store"] = submissions.submission(seen["said"]["id"])
+        seen["show"] = harness_here_json("show", str(seen["said"]["id"]), home=ready)
+        draw(*args)
+
+    monkeypatch.setattr(titanic, "report", watched)
+    path = write(tmp_path / "women.py", WOMEN)
+    row = pipeline.submit("titanic", path, "ann", on_scored=lambda r: seen.update(said=r))
+    assert seen["said"]["status"] == "scored" and seen["said"]["diagnostics"] == "pending"
+    meanwhile = seen["store"]
+    assert (meanwhile["status"], meanwhile["diagnostics"]) == ("scored", "pending")
+    assert (
+        meanwhile["public_score"]
+        == row["public_score"]
+        == hand_accuracy(lambda t: (t["Sex"] == "female").astype(int))[0]
+    )
+    assert meanwhile["artifacts"] == []  # the pictures follow
+    code, shown = seen["show"]
+    assert code == 0 and shown["public_score"] == row["public_score"]
+    assert shown["diagnostics"] == "pending"
+    assert row["diagnostics"] == "drawn" and {a["name"] for a in row["artifacts"]} == {
+        "confusion_matrix.csv",
+        "confusion_matrix.png",
+    }
+    assert set(row["seconds"]) >= {"score", "report"}
+
+
+SHORT_COLLAB = '''"""collab_learner on a tenth of an epoch; after its predictions, a link."""
+import json, os, sys, threading, time
+from pathlib import Path
+from fastai.callback.training import ShortEpochCallback
+from fastai.collab import *
+
+
+def late():  # once the host was told the predictions are written: a link it refuses
+    job = json.loads(Path(sys.argv[1]).read_text())
+    for _ in range(6000):
+        if (Path(job["out"]) / "scored").exists():
+            os.symlink("/etc/passwd", Path(job["artifacts"]) / "late.csv")
+            return
+        time.sleep(0.05)
+
+
+def train(dls):
+    if LATE:
+        threading.Thread(target=late).start()
+    learn = collab_learner(dls, n_factors=8, y_range=(0, 5.5))
+    learn.fit_one_cycle(1, 5e-3, cbs=ShortEpochCallback(0.1, short_valid=False))
+    return learn
+'''
+
+
+def test_a_run_is_scored_while_it_draws_what_its_model_learned(ready, tmp_path):
+    """MovieLens draws what a collab_learner learned after its predictions: the host
+    records the score meanwhile, then the run's end (its log, its figures, its pictures)."""
+    seen = []
+
+    def said(row):
+        seen.append((row, submissions.submission(row["id"])))
+
+    path = write(tmp_path / "short.py", SHORT_COLLAB.replace("if LATE:", "if False:"))
+    row = pipeline.submit("movielens", path, "ann", on_scored=said)
+    assert row["status"] == "scored", row["log"][-2000:]
+    ((early, stored),) = seen
+    assert stored["status"] == "scored" and stored["diagnostics"] == "pending"
+    assert stored["public_score"] == row["public_score"] == early["public_score"]
+    assert stored["artifacts"] == [] and "[harness] measured by the host" not in stored["log"]
+    assert "[run] diagnostics: what the model learned" in row["log"]
+    assert row["log"].index("measured by the host") > row["log"].index("what the model learned")
+    assert row["wall_seconds"] > stored["wall_seconds"]
+    assert row["diagnostics"] == "drawn"
+    assert {a["name"] for a in row["artifacts"]} >= {"movie_bias.csv", "movie_pca.png"}
+    assert row["reported"]["seconds"]["diagnose"] > 0
+    assert set(row["seconds"]) >= {"setup", "run", "read_back", "score", "report"}
+
+    # what the run breaks after its score costs it its diagnostics, never its score
+    seen.clear()
+    path = write(tmp_path / "late.py", SHORT_COLLAB.replace("if LATE:", "if True:"))
+    row = pipeline.submit("movielens", path, "bob", on_scored=said)
+    assert seen and row["status"] == "scored" and row["public_score"] == seen[0][0]["public_score"]
+    assert row["diagnostics"] == "failed" and row["error"] is None
+    assert (
+        "[harness] after its score, while drawing its diagnostics: the run's output was "
+        "refused: artifacts/late.csv is a symbolic link; links and special files are refused"
+    ) in row["log"]
+    assert not (Path(row["run_dir"]) / "artifacts" / "late.csv").is_symlink()

@@ -11,7 +11,7 @@ import pytest
 from harness.competition import data, registry
 from harness.run import cgroups, pipeline
 from harness.run.pipeline import Limits
-from harness.store import db, leaderboards
+from harness.store import leaderboards, submissions
 from tests.conftest import write
 
 GENDER = "    return (test['Sex'] == 'female').astype(int)\n"
@@ -98,7 +98,7 @@ def test_each_failure_is_recorded_with_its_log(ready, tmp_path, kind):
     if kind == "exception":
         assert "Traceback" in row["log"] and "ValueError: bad model" in row["log"]
     # the good submission and the board are untouched
-    assert db.submission(good["id"])["public_score"] == good["public_score"]
+    assert submissions.submission(good["id"])["public_score"] == good["public_score"]
     _, board = leaderboards.ranking(registry.get("titanic"))
     assert [r["user"] for r in board] == ["ann"]
 

@@ -23,7 +23,7 @@ import pytest
 from harness.competition import artifacts, data, registry
 from harness.paths import REPO_ROOT
 from harness.run import cgroups, pipeline, runner, sandbox, space
-from harness.store import db
+from harness.store import submissions
 from tests.conftest import cli_json, write
 
 SB, WHY = sandbox.find()
@@ -43,17 +43,28 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.fixture
-def world(ready, tmp_path):
-    """An honest member's scored run, and a snapshot of what no submission may change."""
-    honest = pipeline.submit(
-        "titanic",
-        write(
-            tmp_path / "honest.py", f"def fit_predict(train, valid, test):\n    return {GENDER}\n"
-        ),
-        "ann",
-    )
+@pytest.fixture(scope="module")
+def honest_home(tmp_path_factory, data_root, cache_dir) -> tuple[Path, dict]:
+    """A harness home with the session's data and an honest member's scored run, the
+    same for this module's attacks (each snapshots it again: `world`); the run's row."""
+    home = tmp_path_factory.mktemp("world") / "home"
+    home.mkdir()
+    (home / "data").symlink_to(data_root, target_is_directory=True)
+    code = f"def fit_predict(train, valid, test):\n    return {GENDER}\n"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_HOME", str(home))
+        mp.setenv("HARNESS_CACHE", str(cache_dir))
+        honest = pipeline.submit("titanic", write(home.parent / "honest.py", code), "ann")
     assert honest["status"] == "scored"
+    return home, honest
+
+
+@pytest.fixture
+def world(honest_home, monkeypatch, cache_dir):
+    """The honest member's scored run, and a snapshot of what no submission may change."""
+    ready, honest = honest_home
+    monkeypatch.setenv("HARNESS_HOME", str(ready))
+    monkeypatch.setenv("HARNESS_CACHE", str(cache_dir))
     prepared = data.current(registry.get("titanic"))
     watched = {
         "labels": prepared.path / "hidden" / "test_labels.parquet",
@@ -79,8 +90,8 @@ def world(ready, tmp_path):
         @staticmethod
         def unchanged(row: dict) -> None:
             """The attack is recorded, and nothing outside its own run changed."""
-            assert db.submission(row["id"]) is not None
-            again = db.submission(honest["id"])
+            assert submissions.submission(row["id"]) is not None
+            again = submissions.submission(honest["id"])
             assert (again["public_score"], again["status"]) == (
                 honest["public_score"],
                 "scored",
@@ -492,7 +503,7 @@ def test_harness_submit_records_the_sandbox_and_cleans_up(world, tmp_path):
     assert code == 0 and out["sandboxed"] is True
     code, shown = cli_json("show", str(out["id"]), home=world.home)
     assert shown["sandboxed"] is True
-    world.unchanged(db.submission(out["id"]))
+    world.unchanged(submissions.submission(out["id"]))
 
 
 def test_without_a_sandbox_the_run_says_so_and_is_recorded(world, tmp_path, monkeypatch, capsys):
@@ -747,3 +758,23 @@ def test_a_full_index_keeps_the_harness_report_and_no_refused_files(world, tmp_p
     folder = Path(row["run_dir"]) / "artifacts"
     assert {p.name for p in folder.iterdir()} == {*names, "artifacts.json"}
     world.unchanged(row)
+
+
+def test_the_folders_a_pth_file_adds_are_bound_but_never_one_above_the_home(
+    home, tmp_path, monkeypatch
+):
+    """A venv that borrows another environment's packages through a .pth (as
+    tests/test_install.py's does) finds them in the sandbox; an old-style editable
+    install's .pth naming the checkout, which may hold the home, binds nothing (nor does
+    one naming a folder above the user's home)."""
+    import site
+
+    site_dir, borrowed = tmp_path / "site-packages", tmp_path / "other-env" / "site-packages"
+    site_dir.mkdir()
+    borrowed.mkdir(parents=True)
+    lines = ["# a comment", "import os; os.environ", str(borrowed), str(home.parent), "/"]
+    (site_dir / "a.pth").write_text("\n".join([*lines, str(tmp_path / "gone"), ""]))
+    (site_dir / "b.pth").write_text("../other-env/site-packages\n")  # relative to its folder
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(site_dir)])
+    assert sandbox.pth_folders() == [borrowed, borrowed]
+    assert borrowed in sandbox.python_paths() and home.parent not in sandbox.python_paths()

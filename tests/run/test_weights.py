@@ -14,7 +14,7 @@ import pytest
 
 from harness.run import sandbox, weights
 from harness.run.differences import weights_differences
-from harness.run.runner import Malformed, check_result
+from harness.run.output import Malformed, check_result
 from harness.store import leaderboards
 from tests.conftest import harness_here, harness_here_json, write
 
@@ -95,7 +95,7 @@ def test_lesson_1_fine_tunes_torchvisions_cached_weights_and_a_reproduction_name
     assert f"[run] pretrained weights: resnet18 (torchvision, {file})" in row["log"]
     shown = harness_here("show", str(row["id"])).stdout
     assert "pretrained weights loaded (reported by the run):" in shown and first in shown
-    from leaderboard.runs import provenance  # the submission page's Provenance table
+    from leaderboard.submission import provenance  # the submission page's Provenance table
 
     facts = dict(provenance(leaderboards.submission(row["id"])))
     named = "pretrained weights resnet18 (torchvision), reported by the run"
