@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 
 from harness.errors import EXIT_FAILED, EXIT_OK
@@ -25,7 +24,7 @@ DISK_FAIL, DISK_WARN = 10**9, 5 * 10**9  # bytes free under the home
 # what course22's and fastbook's notebooks import at the top, and a notebook's kernel
 COURSE = ("fastbook", "matplotlib", "ipywidgets", "sympy", "graphviz", "seaborn")
 COURSE += ("sentencepiece", "ipykernel", "nbclient", "nbformat")
-FASTBOOK = "0.0.29"  # installed without its NLP dependencies (README, What a run has)
+FASTBOOK = "0.0.29"  # installed without its NLP dependencies (docs/members.md, What a run has)
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,43 @@ def python() -> Check:
     return Check("python", "ok", detail)
 
 
+def files() -> Check:
+    """Where the competitions, the demo's baselines and the board were found: the checkout
+    beside the package, or the copies an installed wheel carries (harness.paths)."""
+    from harness.paths import board_app, competitions_dir, installed, project_root, submissions_dir
+
+    root = project_root()
+    comps, baselines, app = competitions_dir(), submissions_dir(), board_app()
+
+    def show(path: Path) -> str:  # inside the root by its relative name, else in full
+        name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        return name + "/" if path.is_dir() else name
+
+    names = [p.parent.name for p in comps.glob("*/competition.py")]
+    names = [n for n in names if not n.startswith(("_", "."))]  # as registry.discover skips
+    where = f"the installed package's {root}" if installed() else f"the checkout {root}"
+    detail = (
+        f"{where}: {len(names)} competitions in {show(comps)}, baselines in "
+        f"{show(baselines)}, the board {show(app)}"
+    )
+    fix = (
+        "reinstall the harness (pip install . in a checkout: its wheel carries them)"
+        if installed()
+        else "restore them from git (git status shows what went)"
+    )
+    if not names:
+        if os.environ.get("HARNESS_COMPETITIONS"):
+            fix = "point HARNESS_COMPETITIONS at a folder of competitions, or unset it"
+        return Check("files", "fail", f"{where}: no competition in {comps}", fix)
+    missing = [str(p) for p in (baselines, app) if not p.exists()]
+    if missing:
+        return Check("files", "warn", f"{detail}; missing {', '.join(missing)}", fix)
+    return Check("files", "ok", detail)
+
+
 def libraries() -> Check:
+    from importlib import metadata  # not at import: `harness --help` reads this module
+
     found, missing = [], []
     for name in (*LIBRARIES, "kaggle"):
         try:
@@ -66,6 +101,7 @@ def course() -> Check:
     import at the top, graphviz's `dot` where a run looks for it, pandas 2 (the course's and
     Kaggle's) and an IPython kernel for notebooks. Found, not imported: a run imports them."""
     import importlib.util
+    from importlib import metadata
 
     pandas = metadata.version("pandas")
     found, fixes = [f"pandas {pandas}"], []
@@ -120,7 +156,7 @@ def sandbox_check() -> Check:
     sb, why = sandbox.find()
     if sb is not None:
         return Check("sandbox", "ok", f"bubblewrap, {sb.mode} mode; {sb.guard}")
-    fix = "apt-get install bubblewrap (README, Sandbox)"
+    fix = "apt-get install bubblewrap (docs/sandbox.md)"
     if sandbox.setting() == "require":
         return Check("sandbox", "fail", f"{why}; {sandbox.SETTING}=require", fix)
     return Check("sandbox", "warn", f"{why}: code runs unsandboxed", fix)
@@ -168,7 +204,7 @@ def kaggle() -> Check:
     elif (config / "kaggle.json").is_file():
         where = str(config / "kaggle.json")
     else:
-        from harness.kaggle.client import CREDENTIALS_HELP
+        from harness.kaggle_client import CREDENTIALS_HELP
 
         return Check(
             "kaggle",
@@ -180,25 +216,29 @@ def kaggle() -> Check:
 
 
 def store() -> Check:
-    from harness.store import db
+    from harness.store import db, migrations
 
     path = db_path()
     if not path.exists():
         return Check("store", "ok", f"{path}: none yet, made by the first submission")
     try:
         with db.connect(read_only=True, path=path) as con:
-            version = db.stored_version(con)
+            version = migrations.stored_version(con)
             runs = con.execute("SELECT count(*) FROM submissions").fetchone()[0]
     except Exception as e:  # unreadable, locked, not DuckDB, no submissions table
         return Check("store", "fail", f"{path}: {e}".splitlines()[0], "see the error; a backup?")
-    if version > db.SCHEMA_VERSION:
+    if version > migrations.SCHEMA_VERSION:
         return Check(
             "store",
             "fail",
-            f"{path}: schema {version}, newer than this harness's {db.SCHEMA_VERSION}",
+            f"{path}: schema {version}, newer than this harness's {migrations.SCHEMA_VERSION}",
             "update the harness (git pull, ./run)",
         )
-    behind = "" if version == db.SCHEMA_VERSION else f", migrated to {db.SCHEMA_VERSION} next write"
+    behind = (
+        ""
+        if version == migrations.SCHEMA_VERSION
+        else f", migrated to {migrations.SCHEMA_VERSION} next write"
+    )
     return Check("store", "ok", f"{path}: schema {version}{behind}, {runs} submissions")
 
 
@@ -237,7 +277,7 @@ def disk() -> Check:
     return Check("disk", "ok", detail)
 
 
-CHECKS = (python, libraries, course, device, sandbox_check, cgroups_check, chromium, kaggle)
+CHECKS = (python, files, libraries, course, device, sandbox_check, cgroups_check, chromium, kaggle)
 CHECKS += (store,)
 CHECKS += (weights_check, disk)
 
@@ -281,3 +321,21 @@ def print_report(checks: list[Check]) -> None:
 
 def exit_code(checks: list[Check]) -> int:
     return EXIT_OK if can_run(checks) else EXIT_FAILED
+
+
+def cmd_doctor(args) -> int:
+    from harness.cli.console import dump
+
+    checks = run_checks()
+    if args.json:
+        dump(report(checks))
+    else:
+        print_report(checks)
+    return exit_code(checks)
+
+
+def add_parser(sub) -> None:
+    """`harness doctor`, on the command line's subparsers."""
+    s = sub.add_parser("doctor", help="what this machine has and lacks, a line a check")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_doctor)

@@ -3,7 +3,8 @@
 `harness login URL` asks for the token (a prompt, stdin, or `HARNESS_TOKEN`) and saves
 both in `$HARNESS_HOME/login.json` (owner-only); `HARNESS_SERVER` and `HARNESS_TOKEN`
 override them. While logged in, `data fetch`, `data path`, `submit`, `leaderboard`,
-`show`, `rules` and `select` talk to the server instead of this machine's store.
+`show`, `rules`, `select`, `diff` and `publish` talk to the server instead of this
+machine's store (`backend.Remote`, through the client here).
 
 The server is trusted with nothing on this machine: every name and path it answers is
 checked before anything is written, and what it says is printed cleaned of terminal
@@ -22,7 +23,6 @@ from urllib.parse import quote, urlsplit
 
 from harness.errors import HarnessError, UsageError
 from harness.paths import home
-from harness.run.repro import file_sha256
 
 TIMEOUT = 60.0  # seconds for one request
 POLL_SECONDS = 1.0
@@ -283,6 +283,8 @@ def fetch(srv: Server, competition: str, log) -> Path:
             folder (nothing is written then), or a file arrived larger than listed or
             damaged.
     """
+    from harness.run.repro import file_sha256
+
     root = fetched_dir(srv, competition)
     listing = srv.get(f"/api/competitions/{quote(competition, safe='')}/files")
     files = check_listing(listing, competition)

@@ -63,10 +63,11 @@ class Item:
 
 
 def cmd_weights(args) -> int:
-    from harness.cli import remote
+    from harness.cli import backend
 
-    if remote.current():
-        raise UsageError("pretrained weights are the host's: harness weights there, as organiser")
+    backend.choose().host_only(
+        "pretrained weights are the host's: harness weights there, as organiser"
+    )
     if args.weights_cmd == "fetch":
         return fetch_command(args.names, args.json)
     return list_command(args.json)

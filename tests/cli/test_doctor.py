@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 
 from harness.run import sandbox
-from harness.store import db
+from harness.store import db, migrations
 
-NAMES = "python libraries course device sandbox cgroups chromium kaggle store weights disk".split()
+NAMES = "python files libraries course device sandbox cgroups chromium kaggle store weights disk".split()
 
 
 def doctor(home: Path, *args: str, env: dict[str, str] | None = None):
@@ -66,6 +66,26 @@ def test_json_says_each_check_and_whether_runs_can_go(tmp_path):
     assert "ipykernel" in course["detail"] and ", dot " in course["detail"]
 
 
+def test_it_says_where_the_competitions_baselines_and_board_were_found(tmp_path, monkeypatch):
+    # a checkout's own folders (an installed wheel's: tests/test_install.py); in process,
+    # as the check imports nothing heavy
+    from harness.cli import doctor as checks
+
+    repo = Path(__file__).resolve().parents[2]
+    ok = checks.files()
+    assert ok.status == "ok", ok
+    assert ok.detail.startswith(f"the checkout {repo}: ")
+    assert "competitions in competitions/, baselines in submissions/" in ok.detail
+    assert ok.detail.endswith("the board leaderboard/app.py")
+    monkeypatch.setenv("HARNESS_COMPETITIONS", str(tmp_path))
+    assert checks.files() == checks.Check(
+        "files",
+        "fail",
+        f"the checkout {repo}: no competition in {tmp_path}",
+        "point HARNESS_COMPETITIONS at a folder of competitions, or unset it",
+    )
+
+
 def test_a_run_without_graphviz_dot_is_warned_of_with_what_to_install(tmp_path):
     # an unsandboxed run looks for programs on the harness's own PATH: here, one without dot
     env = {"HARNESS_SANDBOX": "off", "PATH": str(Path(sys.executable).parent)}
@@ -81,9 +101,13 @@ def test_a_store_from_a_newer_harness_fails_with_its_fix(tmp_path):
     with db.connect(path=home / "harness.duckdb"):
         pass  # a real store at today's schema
     proc = doctor(home, "--json")
-    assert by_name(proc)["store"]["detail"].endswith(f"schema {db.SCHEMA_VERSION}, 0 submissions")
+    assert by_name(proc)["store"]["detail"].endswith(
+        f"schema {migrations.SCHEMA_VERSION}, 0 submissions"
+    )
     con = duckdb.connect(str(home / "harness.duckdb"))
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [db.SCHEMA_VERSION + 1])
+    con.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", [migrations.SCHEMA_VERSION + 1]
+    )
     con.close()
     proc = doctor(home)
     assert proc.returncode == 1
@@ -101,5 +125,5 @@ def test_a_required_sandbox_that_is_missing_fails(tmp_path):
     check = by_name(proc)["sandbox"]
     assert check["status"] == "fail"
     assert check["detail"].startswith("bubblewrap is not installed")
-    assert check["fix"] == "apt-get install bubblewrap (README, Sandbox)"
+    assert check["fix"] == "apt-get install bubblewrap (docs/sandbox.md)"
     assert json.loads(proc.stdout)["can_run"] is False
