@@ -80,7 +80,9 @@ def group(viewer: privacy.Viewer) -> None:
 
 def competition(comp, viewer: privacy.Viewer) -> None:
     st.subheader(f"Rules of {comp.name}")
-    now = rules.current(comp.name)
+    with db.connect(read_only=True) as con:
+        now = rules.current(con, comp.name)
+        shown = rules.shown_at(con, comp.name, comp.spec.version) is not None
     st.json(rules.describe(now))
     with st.form("rules"):
         limit = st.number_input(
@@ -115,10 +117,9 @@ def competition(comp, viewer: privacy.Viewer) -> None:
             if changed and act(viewer, rules.change, comp.name, retroactive=retroactive, **changed):
                 st.rerun()
     groups(comp, viewer)
-    shown = rules.shown_at(comp.name, comp.spec.version) is not None
     label = "Hide the private scores" if shown else "Reveal the private scores"
     if st.button(label):
-        if act(viewer, lambda: db.set_revealed(comp.name, comp.spec.version, not shown) or True):
+        if act(viewer, lambda: rules.set_revealed(comp.name, comp.spec.version, not shown) or True):
             st.rerun()
 
 

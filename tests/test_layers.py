@@ -13,11 +13,11 @@ RANKS = [
     ("harness.paths", 1),
     ("harness.metrics", 1),
     ("harness.validate", 1),
-    ("harness.kaggle.client", 2),  # a leaf: data sources download through it
+    ("harness.kaggle_client", 2),  # a leaf: data sources download through it
     ("harness.competition", 3),
     ("harness.store", 4),
     ("harness.run", 5),
-    ("harness.kaggle", 6),
+    ("harness.kaggle", 6),  # Kaggle's side: sends scored runs, reads its scores and board
     ("harness.server", 6),  # the group's server: beside kaggle, under the command line
     ("harness.cli", 7),
     ("harness", 0),  # the package's own docstring
@@ -82,3 +82,9 @@ def test_no_module_imports_one_that_imports_it_back():
     for start in sorted(GRAPH):
         visit(start, [start])
     assert not cycles, "\n".join(cycles)
+
+
+def test_a_layer_is_a_whole_package_or_a_top_level_module():
+    """No module of a package sits in another layer than its package's."""
+    for prefix, _ in RANKS:
+        assert prefix.count(".") <= 1, f"{prefix} is a layer inside a package"

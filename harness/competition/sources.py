@@ -1,4 +1,4 @@
-"""Where raw data comes from: a file inside a PyPI wheel, or Kaggle (`harness.kaggle.client`)."""
+"""Where raw data comes from: a file inside a PyPI wheel, or Kaggle (`harness.kaggle_client`)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def kaggle_competition_files(slug: str, raw_dir: Path, names: tuple[str, ...]) -
         SourceError: download failed; the message says what to do, or where to put the
             files by hand.
     """
-    from harness.kaggle import client as kaggle_client
+    from harness import kaggle_client
 
     kaggle_client.download(slug, raw_dir, names)
 

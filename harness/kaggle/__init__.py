@@ -1,6 +1,5 @@
-"""Kaggle through the `kaggle` package, imported only when a Kaggle command runs.
-
-`client` (sign-in, one-line errors, downloads) is a leaf: it imports only the plain
-helpers, so data sources fetch through it. `remote` (uploads, Kaggle's scores and its
-board) sits above `run`: it re-runs a scored submission on Kaggle's test.csv.
+"""Kaggle's side of a competition (`harness kaggle ...`): uploads, Kaggle's scores and its
+board. It sits above `run`, as it re-runs a scored submission on Kaggle's test.csv; its
+calls go through `harness.kaggle_client`, the leaf under the data sources that download
+through it too.
 """

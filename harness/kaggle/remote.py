@@ -1,5 +1,5 @@
 """Kaggle's side of a competition: send a scored run or a CSV, sync Kaggle's scores, read
-its public board and where the group would rank. Calls go through `harness.kaggle.client`."""
+its public board and where the group would rank. Calls go through `harness.kaggle_client`."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from harness.competition import data, registry
 from harness.competition.registry import Competition
 from harness.competition.sources import sha256
 from harness.errors import UsageError
-from harness.kaggle.client import KaggleError, api, calling, one_line, pages
+from harness.kaggle_client import KaggleError, api, calling, one_line, pages
 from harness.paths import data_dir, home
 from harness.run import pipeline
-from harness.store import db
+from harness.store import db, kaggle
 from harness.validate import SubmissionError, validate_csv
 
 POLL_SECONDS = 3.0  # Kaggle scores a small file in seconds
@@ -104,7 +104,7 @@ def submit_code(
     test ids and written in Kaggle's format before the upload.
 
     Returns:
-        The stored Kaggle submission row (see `db.kaggle_submissions`).
+        The stored Kaggle submission row (see `kaggle.kaggle_submissions`).
 
     Raises:
         UsageError: no such submission, or not a scored code submission.
@@ -198,7 +198,7 @@ def _send(comp: Competition, path: Path, message: str, wait: float, client, **fi
     if not response.ref:
         raise KaggleError(f"Kaggle did not take {path.name}: {one_line(response.message)}")
     now = db.now()
-    kaggle_id = db.insert_kaggle_submission(
+    kaggle_id = kaggle.insert_kaggle_submission(
         {
             "competition": comp.name,
             "kaggle_competition": slug,
@@ -219,11 +219,11 @@ def _send(comp: Competition, path: Path, message: str, wait: float, client, **fi
         except KaggleError:
             break  # it was sent; `harness kaggle sync` will find out how it did
         if found:
-            db.update_kaggle_submissions(found)
+            kaggle.update_kaggle_submissions(found)
         if (found and found[0]["status"] != "pending") or time.monotonic() >= deadline:
             break
         time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-    return next(r for r in db.kaggle_submissions(comp.name) if r["id"] == kaggle_id)
+    return next(r for r in kaggle.kaggle_submissions(comp.name) if r["id"] == kaggle_id)
 
 
 def _statuses(client, slug: str, refs: set[int]) -> list[dict]:
@@ -273,11 +273,11 @@ def sync(name: str) -> list[dict]:
         The stored rows, oldest first, each with its local public score beside Kaggle's.
     """
     comp, slug = _competition(name)
-    rows = db.kaggle_submissions(comp.name)
+    rows = kaggle.kaggle_submissions(comp.name)
     if rows:
         found = _statuses(api(), slug, {r["kaggle_ref"] for r in rows})
-        db.update_kaggle_submissions(found)
-        rows = db.kaggle_submissions(comp.name)
+        kaggle.update_kaggle_submissions(found)
+        rows = kaggle.kaggle_submissions(comp.name)
     return rows
 
 
@@ -297,7 +297,7 @@ def leaderboard(name: str) -> dict:
 
     comp, slug = _competition(name)
     metric = comp.metric
-    best = db.kaggle_best(comp.name, metric)
+    best = kaggle.kaggle_best(comp.name, metric)
     client = api()
     teams, complete = [], False
     with calling(slug, f"read {slug}'s leaderboard"):
@@ -317,8 +317,8 @@ def leaderboard(name: str) -> dict:
             if best is None or (last is not None and metric.is_better(best["public_score"], last)):
                 break  # the board is sorted best first: every later team ranks lower
     fetched_at = db.now()
-    db.replace_kaggle_leaderboard(comp.name, slug, fetched_at, teams)
-    rank = db.kaggle_rank(comp.name, best["public_score"], metric) if best else None
+    kaggle.replace_kaggle_leaderboard(comp.name, slug, fetched_at, teams)
+    rank = kaggle.kaggle_rank(comp.name, best["public_score"], metric) if best else None
     return {
         "competition": comp.name,
         "kaggle_competition": slug,

@@ -28,7 +28,7 @@ def test_a_wheel_that_does_not_exist_says_so(home):
 
 def test_kaggle_files_already_there_need_no_client(tmp_path, monkeypatch):
     """Files already in raw_dir are kept as they are: the client is never asked for."""
-    from harness.kaggle import client
+    from harness import kaggle_client
 
     asked = []
 
@@ -39,7 +39,7 @@ def test_kaggle_files_already_there_need_no_client(tmp_path, monkeypatch):
         asked.append(True)
         raise Asked
 
-    monkeypatch.setattr(client, "api", api)
+    monkeypatch.setattr(kaggle_client, "api", api)
     raw = tmp_path / "raw"
     raw.mkdir()
     for f in ("train.csv", "test.csv"):

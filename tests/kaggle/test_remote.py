@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from harness.metrics import get_metric
-from harness.store import db
+from harness.store import kaggle, submissions
 from tests.conftest import KAGGLE_TITANIC, cli, write
 from tests.kaggle.kaggle_fake import (
     BASE,
@@ -28,9 +28,6 @@ from tests.kaggle.kaggle_fake import (
     kaggle_zip,
 )
 
-pytestmark = pytest.mark.skipif(
-    not KAGGLE_TITANIC.exists(), reason=f"Kaggle's Titanic files are not at {KAGGLE_TITANIC}"
-)
 # floats on purpose: the file sent to Kaggle must still say 0 and 1
 WOMEN = '''"""Women first."""
 def fit_predict(train, valid, test):
@@ -136,7 +133,7 @@ def scored_code_submission(home: Path, **over) -> dict:
         timeout_seconds=600.0,
         memory_limit_mb=4096.0,
     )
-    return db.submission(db.insert_submission({**row, **over}, []))
+    return submissions.submission(submissions.insert_submission({**row, **over}, []))
 
 
 # --- the fake answers in Kaggle's shapes ---------------------------------------------------
@@ -226,7 +223,7 @@ def test_a_code_submission_runs_on_kaggles_test_and_is_sent_synced_and_ranked(ka
     create = next(r for m, r in fake.calls if m == "CreateSubmission")
     assert create["submissionDescription"] == "women first"
 
-    [row] = db.kaggle_submissions("titanic")
+    [row] = kaggle.kaggle_submissions("titanic")
     assert (row["submission_id"], row["kaggle_ref"], row["status"], row["rows"]) == (
         1,
         50000001,
@@ -251,7 +248,7 @@ def test_a_code_submission_runs_on_kaggles_test_and_is_sent_synced_and_ranked(ka
         f"{local['public_score']:.5f}",
         *line.split()[-2:],
     ]
-    [row] = db.kaggle_submissions("titanic")
+    [row] = kaggle.kaggle_submissions("titanic")
     assert (row["status"], row["public_score"]) == ("complete", 0.77511)
     assert row["synced_at"] is not None and row["kaggle_date"] is not None
 
@@ -266,9 +263,9 @@ def test_a_code_submission_runs_on_kaggles_test_and_is_sent_synced_and_ranked(ka
     ) in proc.stdout
     # pages are read until one ends below the group's score: 2 of the 3
     assert fake.methods().count("GetLeaderboard") == 2
-    stored = db.kaggle_leaderboard("titanic")
+    stored = kaggle.kaggle_leaderboard("titanic")
     assert len(stored) == 200 and stored[0]["team_name"] == "team 1" and stored[0]["rank"] == 1
-    assert db.kaggle_rank("titanic", 0.77511, get_metric("accuracy")) == 155
+    assert kaggle.kaggle_rank("titanic", 0.77511, get_metric("accuracy")) == 155
 
 
 def test_a_csv_is_checked_against_kaggles_test_and_sent_as_is(kaggle_home, fake, tmp_path):
@@ -280,7 +277,7 @@ def test_a_csv_is_checked_against_kaggles_test_and_sent_as_is(kaggle_home, fake,
         "  Kaggle public accuracy: 0.77511",
     ]
     assert fake.uploaded(50000001) == good.read_bytes()
-    [row] = db.kaggle_submissions("titanic")
+    [row] = kaggle.kaggle_submissions("titanic")
     assert row["submission_id"] is None and row["status"] == "complete"
     assert row["message"] == "harness: gender.csv"
 
@@ -302,7 +299,7 @@ def test_a_file_kaggle_rejects_is_one_line_and_recorded(kaggle_home, fake, tmp_p
     fake.verdict = {"status": "ERROR", "errorDescription": "Evaluation Exception: bad values"}
     proc = cli("kaggle", "submit", "titanic", str(gender_csv(tmp_path / "g.csv")))
     one_error_line(proc, "Kaggle could not score g.csv: Evaluation Exception: bad values")
-    [row] = db.kaggle_submissions("titanic")
+    [row] = kaggle.kaggle_submissions("titanic")
     assert (row["status"], row["error"]) == ("error", "Evaluation Exception: bad values")
 
 
@@ -348,7 +345,7 @@ def test_no_network(kaggle_home, monkeypatch, tmp_path):
         f"cannot reach Kaggle at localhost:{PORT} to sign in (Connection refused); "
         "check the network connection",
     )
-    assert db.kaggle_submissions("titanic") == []
+    assert kaggle.kaggle_submissions("titanic") == []
 
 
 def test_daily_submission_limit(kaggle_home, fake, tmp_path):
@@ -358,4 +355,4 @@ def test_daily_submission_limit(kaggle_home, fake, tmp_path):
         f"Kaggle's daily submission limit for titanic is reached ({DAILY_LIMIT_400}); "
         "it resets at 00:00 UTC",
     )
-    assert db.kaggle_submissions("titanic") == []
+    assert kaggle.kaggle_submissions("titanic") == []

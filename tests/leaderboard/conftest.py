@@ -17,12 +17,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from harness.competition.artifacts import save_json
-from harness.paths import submissions_dir
+from harness.paths import REPO_ROOT, submissions_dir
 from harness.store import db
 from tests.conftest import write
 
+APP = REPO_ROOT / "leaderboard" / "app.py"  # the board's entry script, which AppTest runs
 HOSTILE = "<script>alert(1)</script>"
 ZEROS = '"""Nobody survives."""\ndef fit_predict(train, valid, test):\n    return [0] * len(test)\n'
 WOMEN = (
@@ -117,3 +119,26 @@ def board_home(tmp_path_factory, cache_dir) -> Path:
 @pytest.fixture(scope="session")
 def ids(board_home) -> dict[str, int]:
     return json.loads((board_home / "ids.json").read_text())
+
+
+def signed_in(at: AppTest, member: str | None) -> AppTest:
+    """The session of a browser whose login cookie signs in `member` (AppTest cannot send
+    cookies; the app keeps the cookie's member under this key, which no widget has)."""
+    if member is not None:
+        at.session_state["_member"] = member
+    return at
+
+
+def texts(at: AppTest) -> list[str]:
+    """Everything the page renders as markdown (which could carry markup)."""
+    kinds = ("markdown", "caption", "header", "subheader", "title", "success", "error", "info")
+    return (
+        [str(el.value) for kind in kinds for el in getattr(at, kind)]
+        + [str(el.proto) for el in at.get("html")]
+        + [f"{el.label} {el.value}" for el in at.metric]  # both are markdown
+    )
+
+
+def shown(at: AppTest) -> list[str]:
+    """Every element's value the page sent, widgets' values aside."""
+    return texts(at) + [el.value for kind in ("text", "code") for el in getattr(at, kind)]

@@ -1,4 +1,7 @@
-"""The leaderboard app, page by page, with Streamlit's AppTest on a store real submits filled."""
+"""The leaderboard app, page by page, with Streamlit's AppTest on a store real submits filled:
+sign-in and links (app.py), the overview, board, submission, compare and organiser views.
+The Submit page and the board's Kaggle section, on stores of their own: test_submit.py and
+test_on_kaggle.py."""
 
 from __future__ import annotations
 
@@ -6,30 +9,16 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from harness.paths import REPO_ROOT
-from harness.server import scheduler, status
-from harness.store import db, members, queue, rules, teams
-from tests.leaderboard.conftest import HOSTILE, done, harness
-
-APP = REPO_ROOT / "leaderboard" / "app.py"
-
+from harness.store import db, members, rules, teams
+from tests.leaderboard.conftest import APP, HOSTILE, done, harness, shown, signed_in, texts
 
 ORGANISER = "olga"
-
-
-def signed_in(at: AppTest, member: str | None) -> AppTest:
-    """The session of a browser whose login cookie signs in `member` (AppTest cannot send
-    cookies; the app keeps the cookie's member under this key, which no widget has)."""
-    if member is not None:
-        at.session_state["_member"] = member
-    return at
 
 
 @pytest.fixture
@@ -58,16 +47,6 @@ def charts(at: AppTest) -> dict:
         title = json.loads(el.proto.spec)["title"]
         out[title] = pa.ipc.open_stream(el.proto.datasets[0].data.data).read_pandas()
     return out
-
-
-def texts(at: AppTest) -> list[str]:
-    """Everything the page renders as markdown (which could carry markup)."""
-    kinds = ("markdown", "caption", "header", "subheader", "title", "success", "error", "info")
-    return (
-        [str(el.value) for kind in kinds for el in getattr(at, kind)]
-        + [str(el.proto) for el in at.get("html")]
-        + [f"{el.label} {el.value}" for el in at.metric]  # both are markdown
-    )
 
 
 def outline(at: AppTest) -> list[str]:
@@ -395,68 +374,6 @@ def test_an_empty_store_shows_how_to_submit(home, monkeypatch):
     assert not (home / "harness.duckdb").exists()  # reading never creates the store
 
 
-def test_a_kaggle_competition_shows_what_was_sent_and_kaggles_board(home, monkeypatch):
-    """Rows as `harness kaggle submit|sync|leaderboard` store them (tests/kaggle/test_remote.py
-    drives those against a fake Kaggle)."""
-    t = db.now()
-    common = dict(
-        competition="titanic",
-        kaggle_competition="titanic",
-        file_sha256="0" * 64,
-        submitted_at=t,
-        rows=418,
-    )
-    db.insert_kaggle_submission(
-        {
-            **common,
-            "kaggle_ref": 501,
-            "filename": "preds.csv",
-            "status": "complete",
-            "public_score": 0.77511,
-            "message": HOSTILE,
-        }
-    )
-    db.insert_kaggle_submission(
-        {
-            **common,
-            "kaggle_ref": 502,
-            "filename": HOSTILE,
-            "status": "error",
-            "error": "bad header",
-        }
-    )
-    teams = [
-        {"rank": i + 1, "team_id": i, "team_name": name, "score": score, "submitted_at": t}
-        for i, (name, score) in enumerate([("top", 0.9), (HOSTILE, 0.8), ("third", 0.7)])
-    ]
-    db.replace_kaggle_leaderboard("titanic", "titanic", t, teams)
-    monkeypatch.setenv("HARNESS_HOME", str(home))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(competition="titanic")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "On Kaggle (titanic)" in [h.value for h in at.subheader]
-    line = [t.value for t in at.text if "best Kaggle" in t.value]
-    assert line == [
-        "The group's best Kaggle public accuracy: 0.77511 (a CSV, Kaggle ref 501), "
-        "rank 3 of the 3 teams read"
-    ]
-    sent, board = (df.value for df in at.dataframe[-2:])
-    assert list(sent["kaggle_ref"]) == [502, 501]  # newest first
-    assert list(sent["status"]) == ["error", "complete"] and sent["filename"][0] == HOSTILE
-    assert list(board["team_name"]) == ["top", HOSTILE, "third"]
-    assert not any(HOSTILE in t for t in texts(at))  # as data, never as markup
-
-
-def test_a_competition_not_on_kaggle_has_no_kaggle_section(home, monkeypatch):
-    monkeypatch.setenv("HARNESS_HOME", str(home))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(competition="movielens")
-    at.run()
-    assert not at.exception
-    assert not [h.value for h in at.subheader if "Kaggle" in h.value]
-
-
 # --- Kaggle's privacy: who sees what ---------------------------------------------------------
 
 
@@ -546,11 +463,14 @@ def test_the_organiser_page_is_for_organisers_only(page, board_home):
     members.remove("eve")
     # the rules of the competition in the sidebar, as `harness rules NAME --daily-limit 7`
     name = next(h.value for h in at.subheader if h.value.startswith("Rules of ")).split()[-1]
-    before = rules.current(name)
+    with db.connect(read_only=True) as con:
+        before = rules.current(con, name)
     next(n for n in at.number_input if n.label.startswith("Daily limit")).set_value(7)
     next(b for b in at.button if b.label == "Save the rules").click().run()
     assert not at.exception and not at.error
-    assert rules.current(name).daily_limit == 7 and rules.current(name).final == before.final
+    with db.connect(read_only=True) as con:
+        after = rules.current(con, name)
+    assert after.daily_limit == 7 and after.final == before.final
     rules.change(name, daily_limit=before.daily_limit)
     # a team, as `harness team create pair --members ann,bob --competition NAME`
     member("ann"), member("bob")
@@ -590,107 +510,3 @@ def test_an_openid_sign_in_is_the_member_with_that_address(page, board_home, ids
     assert not unverified.get("file_uploader")
     out = as_user(is_logged_in=False)
     assert [b.label for b in out.button if "account" in b.label] == ["Sign in with your account"]
-
-
-# --- the Submit page ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def submit_home(home, board_home) -> Path:
-    """An empty store beside the board's prepared Titanic data: nothing queued yet."""
-    (home / "data").symlink_to(board_home / "data", target_is_directory=True)
-    return home
-
-
-@pytest.fixture
-def zeros(board_home) -> bytes:
-    """A valid Titanic CSV: the prepared sample submission, nobody surviving."""
-    sample = board_home / "data" / "titanic" / "current" / "files" / "sample_submission.csv"
-    return sample.read_bytes()
-
-
-def submit_form(member: str, file: tuple | None, message: str = "", to: str = "titanic") -> AppTest:
-    """The Submit page of a signed-in member, filled in and sent."""
-    at = signed_in(AppTest.from_file(str(APP), default_timeout=60), member)
-    at.query_params["view"] = "submit"
-    at.run()
-    assert at.header[0].value == "Submit" and at.query_params == {"view": "submit"}
-    next(s for s in at.selectbox if s.label == "Submit to").select(to)
-    if file:
-        at.file_uploader[0].set_value(file)
-    at.text_area[0].input(message)
-    next(b for b in at.button if b.label == "Submit").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def shown(at: AppTest) -> list[str]:
-    """Every element's value the page sent, widgets' values aside."""
-    return texts(at) + [el.value for kind in ("text", "code") for el in getattr(at, kind)]
-
-
-def test_submit_queues_an_upload_and_follows_it_to_its_record(submit_home, zeros):
-    token = members.add("dee")
-    at = submit_form("dee", ("zeros.csv", zeros, "text/csv"), "nobody *survives*")
-    [item] = queue.items()  # no scheduler in AppTest: it waits in line
-    assert (item["user_name"], item["competition"], item["filename"]) == (
-        "dee",
-        "titanic",
-        "zeros.csv",
-    )
-    assert item["message"] == "nobody *survives*"
-    sub = item["id"]
-    assert status.of(sub)["status"] == "queued"
-    assert at.subheader[0].value == f"Your submission {sub}"
-    assert at.info[0].value == f"#{sub} queued: place 1 in line"
-    assert at.query_params == {"view": "submit"}  # never the token
-    assert not any(token in t for t in shown(at)) and not at.error
-    # a rerun (the Refresh button) keeps the session's submission; its run is recorded
-    scheduler.Scheduler(sandboxed=False).run(queue.claim({}))
-    next(b for b in at.button if b.label == "Refresh").click().run()
-    record = status.of(sub)
-    assert record["status"] == "scored" and not queue.items()
-    assert at.success[0].value == f"#{sub} scored: public accuracy {record['public_score']:.5f}"
-    next(b for b in at.button if b.label == f"Open submission {sub}").click().run()
-    assert at.header[0].value == f"Submission {sub}"
-    assert at.query_params == {"submission": str(sub)}
-    # back on the Submit page, the run is shown
-    at.radio[0].set_value("Submit").run()
-    assert at.success[0].value.startswith(f"#{sub} scored")
-
-
-def test_the_submit_page_shows_what_is_left_and_refuses_over_the_limit(submit_home, zeros):
-    members.add("dee")
-    rules.change("titanic", daily_limit=1)
-    at = submit_form("dee", ("zeros.csv", zeros, "text/csv"))
-    [item] = queue.items()
-    assert "dee on titanic: 0 of 1 left today" in [t.value for t in at.text]
-    over = submit_form("dee", ("zeros.csv", zeros, "text/csv"))
-    [row] = db.read("SELECT id, status, error FROM submissions")  # recorded, never queued
-    assert row["status"] == "rejected" and len(queue.items()) == 1
-    assert [e.value for e in over.error] == [f"#{row['id']} rejected:"]
-    assert over.code[0].value == row["error"]
-    assert row["error"].startswith("daily limit reached: titanic allows 1 submission a day")
-
-
-def test_an_anonymous_visitor_gets_no_upload_box(submit_home):
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params["view"] = "submit"
-    at.run()
-    assert not at.exception and not at.get("file_uploader") and not at.get("form")
-    assert [i.value for i in at.info] == [
-        "Sign in with the token the organiser gave you to submit."
-    ]
-    assert not queue.items() and not (submit_home / "uploads").exists()
-
-
-def test_a_refused_upload_is_explained_as_text(submit_home, zeros):
-    members.add("dee")
-    at = submit_form("dee", None)
-    assert [e.value for e in at.error] == ["Choose a notebook, a .py or a .csv file to submit."]
-    odd = submit_form("dee", ("zeros.csv", zeros, "text/csv"), "a \x1b[31m **b**")
-    assert [e.value for e in odd.error] == ["Not queued:"]
-    assert odd.code[0].value == "the message must be at most 1000 printable characters"
-    unready = submit_form("dee", ("zeros.csv", zeros, "text/csv"), to="movielens")
-    assert unready.code[0].value.startswith("the host has not prepared movielens's data yet")
-    assert not queue.items()

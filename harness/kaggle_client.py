@@ -4,7 +4,8 @@
 `api()`. Every call to Kaggle goes through `calling()`, which keeps the client's
 printing out of our output and turns its many exceptions into one-line KaggleErrors
 that say what to do: credentials, rules, network, the daily limit, a rejected file.
-Submitting, syncing and reading Kaggle's board are in `harness.kaggle.remote`.
+A leaf under the data sources, which download through it; submitting, syncing and reading
+Kaggle's board are in `harness.kaggle.remote`, above `run`.
 """
 
 from __future__ import annotations
