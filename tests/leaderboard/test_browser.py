@@ -333,3 +333,55 @@ def test_a_notebook_from_the_submit_page_shows_cell_by_cell(server, chromium, bo
     assert not errors
     shown = done(harness(board_home, "show", str(sub), "--json"))
     assert (shown["entry"], shown["output"], shown["user"]) == ("notebook", "women.csv", "fay")
+
+
+def test_the_demo_board_shows_the_first_row_while_later_baselines_run(ready, chromium, tmp_path):
+    """`harness demo titanic`, the board open in Chromium: a baseline's row lands on the
+    open page by itself (no click, no reload) while the demo still trains the next ones;
+    a Ctrl-C then stops the demo and its server."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    psutil = pytest.importorskip("psutil")
+    port, log = free_port(), tmp_path / "demo.log"
+    cmd = [sys.executable, "-m", "harness.cli", "demo", "titanic", "--port", str(port)]
+    with open(log, "w") as out:
+        demo = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HARNESS_HOME": str(ready)},
+            start_new_session=True,  # a Ctrl-C for it alone; nothing outlives the test
+            # SIGINT as at a terminal (a background job starts its children ignoring it)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    base, health = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/_stcore/health"
+    # the board's own table (its key, "board"): rows as the grid's a11y table holds them
+    rows = "document.querySelector('.st-key-board table[role=grid] tbody')?.rows.length ?? 0"
+    try:
+        deadline = time.monotonic() + 120
+        while f"[demo] the board: {base} (open it" not in log.read_text():
+            assert demo.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert log.read_text().startswith(f"[demo] the board: {base}")  # the first line
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(base + "?competition=titanic")
+            idle(page, "titanic")
+            before = page.evaluate(rows)  # 0, or 1 where the first baseline was quicker
+            page.wait_for_function(f"({rows}) > {before}", timeout=60_000)  # rerun by itself
+            said = log.read_text()
+            assert demo.poll() is None and "[demo] done" not in said, said
+            assert "gender_rule" in [r[1] for r in grid(page)]
+            browser.close()
+        demo.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of a run
+        assert demo.wait(timeout=60) == 130, log.read_text()
+        assert not answers(health), "the demo's server outlived the demo"
+        assert not [
+            p.pid
+            for p in psutil.process_iter(["cmdline"])
+            if str(port) in (p.info["cmdline"] or [])
+        ]
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
