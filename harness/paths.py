@@ -1,9 +1,26 @@
-"""Where the harness keeps its files: one home folder, overridable with HARNESS_HOME."""
+"""Where the harness keeps its files: one home folder, overridable with HARNESS_HOME; and
+where it finds its competitions, baselines and board: the checkout or the installed package."""
 
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE.parent  # the checkout, when the harness runs from one
+# An installed wheel carries the checkout's competitions/, submissions/ and leaderboard/
+# here (setup.py copies them in); a checkout, an editable install included, has no such
+# folder and uses its own, so an edit to a competition shows without a reinstall.
+SHIPPED = PACKAGE / "shipped"
+
+
+def installed() -> bool:
+    """Whether the harness runs from an installed wheel rather than from a checkout."""
+    return SHIPPED.is_dir()
+
+
+def project_root() -> Path:
+    """Where competitions/, submissions/ and leaderboard/ are: inside the installed
+    package, else the checkout beside it."""
+    return SHIPPED if installed() else REPO_ROOT
 
 
 def home() -> Path:
@@ -58,9 +75,14 @@ def cache_dir() -> Path:
 
 def competitions_dir() -> Path:
     """The folder scanned for competitions; $HARNESS_COMPETITIONS overrides (tests)."""
-    return Path(os.environ.get("HARNESS_COMPETITIONS", REPO_ROOT / "competitions"))
+    return Path(os.environ.get("HARNESS_COMPETITIONS", project_root() / "competitions"))
 
 
 def submissions_dir() -> Path:
     """Example submissions and the course baselines."""
-    return REPO_ROOT / "submissions"
+    return project_root() / "submissions"
+
+
+def board_app() -> Path:
+    """The leaderboard's Streamlit script, which `harness serve` runs."""
+    return project_root() / "leaderboard" / "app.py"

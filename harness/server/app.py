@@ -9,7 +9,7 @@ import os
 from contextlib import asynccontextmanager
 
 from harness.errors import HarnessError
-from harness.paths import REPO_ROOT, home
+from harness.paths import board_app, home
 from harness.server import api, guard, login, scheduler, status
 from harness.store import db
 from harness.validate import CSV_LIMIT
@@ -78,7 +78,7 @@ def build(
             status.CURRENT = None
 
     board = st.App(
-        REPO_ROOT / "leaderboard" / "app.py",
+        board_app(),
         routes=[*login.routes(), Mount("/api", app=api.app())],
         lifespan=lifespan,
     )
