@@ -1,4 +1,6 @@
-"""The contract every competition keeps, checked for each discovered one."""
+"""The contract every competition keeps, checked for each discovered one, and for the
+template competition of docs/adding-a-competition.md (`template/iris`), discovered from
+its own folder as HARNESS_COMPETITIONS points there."""
 
 import math
 from pathlib import Path
@@ -12,14 +14,22 @@ from harness.run import pipeline
 from harness.run.scoring import score
 from harness.run.submission import read
 from harness.validate import validate_csv
-from tests.conftest import write
+from tests.conftest import REPO, write
 
 NAMES = sorted(registry.discover())
+TEMPLATES = REPO / "docs" / "template" / "competitions"
 
 
-@pytest.fixture(params=NAMES)
-def comp(request, ready):
-    return registry.get(request.param)
+@pytest.fixture(params=[*NAMES, *(f"template/{n}" for n in sorted(registry.discover(TEMPLATES)))])
+def comp(request, monkeypatch):
+    if not request.param.startswith("template/"):
+        request.getfixturevalue("ready")  # the session's prepared data
+        return registry.get(request.param)
+    request.getfixturevalue("home")  # its own home: the template's data is prepared here
+    monkeypatch.setenv("HARNESS_COMPETITIONS", str(TEMPLATES))
+    comp = registry.get(request.param.removeprefix("template/"))
+    data.fetch_and_prepare(comp, "offline", log=lambda *_: None)  # 150 rows: under a second
+    return comp
 
 
 def test_spec_is_sound(comp):

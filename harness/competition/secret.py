@@ -9,8 +9,9 @@ of its own into what decides the hidden rows:
 The secret is `$HARNESS_HOME/secret` (32 random bytes, mode 0600, created on first need;
 the harness home is never visible to a submission), or the `HARNESS_SECRET` variable.
 `HARNESS_SECRET=public` means no secret: `secret_seed` returns the seed itself and the
-data is the published data, byte for byte (the README's measured figures). Only the
-secret's sha256 is ever recorded (in the prepared data's manifest and fingerprint).
+data is the published data, byte for byte (the figures measured in the competition
+READMEs and docs/). Only the secret's sha256 is ever recorded (in the prepared data's
+manifest and fingerprint).
 """
 
 from __future__ import annotations
