@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -14,20 +15,58 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-KAGGLE_TITANIC = SHARED / "data" / "kaggle-titanic"
+# Kaggle's own Titanic files (train.csv, test.csv as its competition page serves them): the
+# Kaggle tests' fixture, in the repository so that they run in every clone
+KAGGLE_TITANIC = REPO / "tests" / "kaggle" / "data" / "titanic"
+
+# `./run test` spreads the tests over two pytest-xdist workers (-n 2 --dist loadgroup), one
+# by one, except each group here, run whole by one worker: the tests that share a costly
+# session fixture (built once, not once per worker: the leaderboard's filled home, the Ray
+# cluster), the Ray tests (one counts the machine's raylets), and the Kaggle tests (the
+# fake listens on one fixed port)
+XDIST_GROUPS = {"board_home": "board", "ray_cluster": "ray"}
+XDIST_MODULES = {"tests/run/test_ray_executor.py": "ray", "tests/kaggle/test_remote.py": "kaggle"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        fixtures = [g for f, g in XDIST_GROUPS.items() if f in item.fixturenames]
+        group = XDIST_MODULES.get(module) or next(iter(fixtures), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+            loadgroup = getattr(item.config.option, "loadgroup", False)  # an xdist worker's
+            if loadgroup and not item.nodeid.endswith(f"@{group}") and hasattr(item, "_id"):
+                # xdist 3.8 names the group in `item._nodeid`, which pytest 9.2 no longer
+                # reads (its node ids are `_id`): the name its scheduler groups by, here
+                item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def published_data():
     """The whole session prepares the published data (`HARNESS_SECRET=public`): the same
-    fingerprints in every test home, and the README's measured figures. Tests of the
+    fingerprints in every test home, and the competition READMEs' measured figures. Tests of the
     secret set their own with monkeypatch."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HARNESS_SECRET", "public")
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_worker():
+    """Under pytest-xdist, torch in a worker's own process (the tests that train there)
+    uses one thread: two workers' OpenMP threads spinning on two cores slowed one such
+    test 16 times. Runs are the harness's business: it tells their threads to wait
+    passively when the cores are busy."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from harness.run.repro import after_import
+
+        after_import("torch", lambda torch: torch.set_num_threads(1))
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -42,22 +81,32 @@ def cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory, cache_dir) -> Path:
-    """A harness home whose offline data is prepared once for all competitions."""
-    root = tmp_path_factory.mktemp("prepared")
-    env = {"HARNESS_HOME": str(root), "HARNESS_CACHE": str(cache_dir)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from harness.competition import data, registry
+    """A harness home whose offline data is prepared once for all competitions: once per
+    run, shared by pytest-xdist's workers too (each its own session; the first prepares
+    it under a lock in the run's folder, the others wait for it and read it)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # a worker's folder is popen-gwN inside the run's own
+    root = base / "prepared"
+    with open(base / "prepared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / "prepared.done").exists():
+            root.mkdir(exist_ok=True)
+            env = {"HARNESS_HOME": str(root), "HARNESS_CACHE": str(cache_dir)}
+            old = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                from harness.competition import data, registry
 
-        for comp in registry.discover().values():
-            data.fetch_and_prepare(comp, "offline", log=lambda *_: None)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+                for comp in registry.discover().values():
+                    data.fetch_and_prepare(comp, "offline", log=lambda *_: None)
+            finally:
+                for k, v in old.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            (root / "prepared.done").touch()
     return root / "data"
 
 

@@ -31,12 +31,36 @@ def queue_rows(host: Path) -> list:
         con.close()
 
 
-def workers_running() -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        if "harness.run.worker" in " ".join(p.info["cmdline"] or []):
-            found.append(p)
-    return found
+def workers_of(server) -> list[psutil.Process]:
+    """The server's run, once its worker is up (running is said before it starts): the
+    `harness.run.worker` processes below the server, sandboxed or not. Only its own: other
+    tests' runs on this machine (pytest-xdist's other worker) are not the server's."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            below = psutil.Process(server.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            below = []
+        found = [p for p in below if "harness.run.worker" in " ".join(cmdline(p))]
+        if found:
+            return found
+        assert time.monotonic() < deadline, "the server's run never started its worker"
+        time.sleep(0.1)
+
+
+def cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return [] if p.status() == psutil.STATUS_ZOMBIE else p.cmdline()
+    except psutil.Error:  # ended
+        return []
+
+
+def outlive(workers: list[psutil.Process], within: float = 10) -> list[psutil.Process]:
+    """Those of `workers` still running after up to `within` seconds."""
+    deadline = time.monotonic() + within
+    while (alive := [p for p in workers if cmdline(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive
 
 
 def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_path):
@@ -237,11 +261,9 @@ def test_a_crash_mid_run_runs_it_once_more_then_fails_it_and_queued_work_survive
     behind = server.upload(alice, "z.csv", sample(ready).read_bytes())["id"]
     assert server.status(alice, behind)["status"] == "queued"
 
+    workers = workers_of(server)
     server.kill9()
-    deadline = time.monotonic() + 10  # the sandbox dies with the server
-    while workers_running():
-        assert time.monotonic() < deadline, "a worker outlived the server"
-        time.sleep(0.2)
+    assert not outlive(workers), "a worker outlived the server"  # the sandbox dies with it
     assert queue_rows(ready) == [(slow, "running", 1), (behind, "queued", 0)]
     assert cli_json("show", str(behind), home=ready)[1]["status"] == "queued"  # on the host
 
@@ -266,12 +288,6 @@ def test_without_a_sandbox_the_worker_still_dies_with_the_server(serve, ready, m
     server = serve("--no-sandbox")
     slow = server.upload(alice, "slow.py", SLOW.format(seconds=600).encode())["id"]
     server.wait(alice, slow, until=("running",))
-    deadline = time.monotonic() + 30
-    while not workers_running():  # the worker is up (running is said before it starts)
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    workers = workers_of(server)
     server.kill9()
-    deadline = time.monotonic() + 10
-    while workers_running():
-        assert time.monotonic() < deadline, "an unsandboxed worker outlived the server"
-        time.sleep(0.2)
+    assert not outlive(workers), "an unsandboxed worker outlived the server"
