@@ -35,7 +35,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.cli.demo_board import free_port
 
 COMPETITION = "titanic"
 FILL = """
@@ -89,12 +90,6 @@ def ms(seconds: list[float]) -> dict:
         "p95_ms": round(p95 * 1000, 1),
         "max_ms": round(s[-1] * 1000, 1),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the harness home ---------------------------------------------------------------------

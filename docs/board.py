@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from harness.cli.demo_board import answers, free_port
 
 DOCS = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -33,20 +33,6 @@ CHART = '[data-testid="stVegaLiteChart"]'
 def harness(*args: str, home: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, "HARNESS_HOME": str(home), "HARNESS_SECRET": "public"}
     return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], env=env, **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.read() == b"ok"
-    except OSError:
-        return False
 
 
 def shoot(base: str, competition: str, out: Path, width: int, height: int) -> None:
@@ -102,7 +88,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.monotonic() + 90
-            while not healthy(base + "_stcore/health"):
+            while not answers(port):
                 if serve.poll() is not None or time.monotonic() > deadline:
                     print((Path(tmp) / "serve.log").read_text(), file=sys.stderr)
                     return 1

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Kaggle tests' fixture, in the repository so that they run in every clone
 KAGGLE_TITANIC = REPO / "tests" / "kaggle" / "data" / "titanic"
 
-# `./run test` spreads the tests over two pytest-xdist workers (-n 2 --dist loadgroup), one
+# `./run test` spreads the tests over three pytest-xdist workers (-n 3 --dist loadgroup), one
 # by one, except each group here, run whole by one worker: the tests that share a costly
 # session fixture (built once, not once per worker: the leaderboard's filled home, the Ray
 # cluster), the Ray tests (one counts the machine's raylets), and the Kaggle tests (the

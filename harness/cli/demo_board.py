@@ -27,6 +27,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def answers(port: int, host: str = HOST) -> bool:
+    """Whether a board (`harness serve`, Streamlit) on `host`:`port` answers its health
+    check now; the demo, the tests and the benchmarks wait on it."""
+    import http.client
+
+    con = http.client.HTTPConnection(host, port, timeout=2)  # no proxy for loopback
+    try:
+        con.request("GET", "/_stcore/health")
+        r = con.getresponse()
+        return r.status == 200 and r.read() == b"ok"
+    except OSError:
+        return False
+    finally:
+        con.close()
+
+
 def check_port(port: int) -> None:
     """Raises UsageError unless the board can bind `port` on 127.0.0.1 (as uvicorn binds)."""
     if not 0 < port < 65536:
@@ -89,17 +105,7 @@ class Board:
 
     def answers(self) -> bool:
         """Whether the board answers its health check now."""
-        import http.client
-
-        con = http.client.HTTPConnection(HOST, self.port, timeout=2)  # no proxy for loopback
-        try:
-            con.request("GET", "/_stcore/health")
-            r = con.getresponse()
-            return r.status == 200 and r.read() == b"ok"
-        except OSError:
-            return False
-        finally:
-            con.close()
+        return answers(self.port)
 
     def ready(self, seconds: float = WAIT) -> bool:
         """Waits until the board answers; False when the server ended or took too long."""

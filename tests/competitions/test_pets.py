@@ -263,7 +263,7 @@ def test_a_cnn_sees_what_a_colour_histogram_cannot(pets, gen, tmp_path):
 SMALL_CNN = '''"""A small CNN from scratch."""
 from fastai.vision.all import *
 
-CONFIG = {"epochs": 2}
+CONFIG = {"epochs": 1}
 
 
 def train(dls):

@@ -11,15 +11,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from harness.cli.demo_board import answers, free_port
 from tests.leaderboard.conftest import HOSTILE, done, harness
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,20 +52,6 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.read() == b"ok"
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(board_home, tmp_path_factory):
     """`harness serve` on a free port; a SIGTERM to it must stop the server as well."""
@@ -80,16 +65,16 @@ def server(board_home, tmp_path_factory):
             env={**os.environ, "HARNESS_HOME": str(board_home)},
             start_new_session=True,  # its own process group, so nothing outlives the test
         )
-    base, health = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/_stcore/health"
+    base = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
-        while not answers(health):
+        while not answers(port):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         yield base
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) is not None
-        assert not answers(health), "the Streamlit server outlived `harness serve`"
+        assert not answers(port), "the Streamlit server outlived `harness serve`"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -353,7 +338,7 @@ def test_the_demo_board_shows_the_first_row_while_later_baselines_run(ready, chr
             # SIGINT as at a terminal (a background job starts its children ignoring it)
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
-    base, health = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/_stcore/health"
+    base = f"http://127.0.0.1:{port}/"
     # the board's own table (its key, "board"): rows as the grid's a11y table holds them
     rows = "document.querySelector('.st-key-board table[role=grid] tbody')?.rows.length ?? 0"
     try:
@@ -375,7 +360,7 @@ def test_the_demo_board_shows_the_first_row_while_later_baselines_run(ready, chr
             browser.close()
         demo.send_signal(signal.SIGINT)  # Ctrl-C, in the middle of a run
         assert demo.wait(timeout=60) == 130, log.read_text()
-        assert not answers(health), "the demo's server outlived the demo"
+        assert not answers(port), "the demo's server outlived the demo"
         assert not [
             p.pid
             for p in psutil.process_iter(["cmdline"])

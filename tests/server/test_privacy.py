@@ -10,7 +10,7 @@ import time
 import requests
 
 from harness.server import login as board_login
-from tests.conftest import cli, cli_json, write
+from tests.conftest import harness_here, harness_here_json, write
 from tests.server.conftest import WOMEN, login, member
 
 SECRET = "# ann's secret feature engineering\n"
@@ -54,13 +54,13 @@ def board_bytes(url: str, query: str, cookie: str | None, session: str | None = 
 
 def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     ann, bob = member(ready, "ann"), member(ready, "bob")
-    olga = cli_json("member", "add", "olga", "--organiser", home=ready)[1]["token"]
+    olga = harness_here_json("member", "add", "olga", "--organiser", home=ready)[1]["token"]
     server = serve()
     laptops = {n: tmp_path / n for n in ("ann", "bob", "olga")}
     for n, token in (("ann", ann), ("bob", bob), ("olga", olga)):
         assert login(laptops[n], server.url, token).returncode == 0
     code = write(tmp_path / "mine.py", SECRET + WOMEN)
-    code_, sub = cli_json(
+    code_, sub = harness_here_json(
         "submit", "titanic", str(code), "--message", "ann's idea", home=laptops["ann"]
     )
     assert code_ == 0 and sub["status"] == "scored", sub
@@ -74,23 +74,23 @@ def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     st = server.api("GET", f"/api/submissions/{sid}", bob).json()
     assert st["public_score"] == sub["public_score"] and st["user"] == "ann"
     assert st["filename"] is None and st["message"] is None and st["private"]
-    shown = cli("show", str(sid), home=laptops["bob"])
+    shown = harness_here("show", str(sid), home=laptops["bob"])
     assert shown.returncode == 1 and len(shown.stderr.splitlines()) == 1
     assert f"submission {sid} is ann's" in shown.stderr and "secret" not in shown.stdout
-    diff = cli("diff", str(sid), str(sid), home=laptops["bob"])
+    diff = harness_here("diff", str(sid), str(sid), home=laptops["bob"])
     assert diff.returncode == 1 and f"submission {sid} is ann's" in diff.stderr
-    refused = cli_json("publish", str(sid), home=laptops["bob"])
+    refused = harness_here_json("publish", str(sid), home=laptops["bob"])
     assert refused[0] == 1 and "only ann, their team or an organiser" in refused[1]["error"]
     # ann and the organiser read it all
     for who in ("ann", "olga"):
-        code_, full = cli_json("show", str(sid), home=laptops[who])
+        code_, full = harness_here_json("show", str(sid), home=laptops[who])
         assert code_ == 0 and SECRET in full["content"] and full["message"] == "ann's idea"
     # ann publishes: everyone reads it from then on, and it says so
-    code_, out = cli_json("publish", str(sid), home=laptops["ann"])
+    code_, out = harness_here_json("publish", str(sid), home=laptops["ann"])
     assert code_ == 0 and out["already"] is False and out["published_at"]
-    code_, now = cli_json("show", str(sid), home=laptops["bob"])
+    code_, now = harness_here_json("show", str(sid), home=laptops["bob"])
     assert code_ == 0 and SECRET in now["content"] and now["published_at"]
-    assert cli_json("publish", str(sid), home=laptops["ann"])[1]["already"] is True
+    assert harness_here_json("publish", str(sid), home=laptops["ann"])[1]["already"] is True
 
     # the board's login: a signed, httpOnly, SameSite cookie; never the token in a URL
     assert requests.get(server.url + "/login", timeout=30).status_code == 200
@@ -126,7 +126,7 @@ def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     assert signed.text != "sign in to upload"  # on to Streamlit (which wants its XSRF token)
     # a new token ends every session of the member at once
     time.sleep(0.01)
-    assert cli("member", "token", "bob", home=ready).returncode == 0
+    assert harness_here("member", "token", "bob", home=ready).returncode == 0
     assert "Signed in as" not in requests.get(server.url + "/login", cookies=jar, timeout=30).text
     out = requests.post(
         server.url + "/logout", headers={"Origin": server.url}, allow_redirects=False, timeout=30
@@ -135,7 +135,9 @@ def test_a_members_work_is_theirs_until_they_publish_it(serve, ready, tmp_path):
     assert "max-age=0" in out.headers["set-cookie"].lower()
     # a board session signed in as ann, then reconnected without the cookie (signed out, or
     # its Streamlit session id taken elsewhere): nobody, as a fresh anonymous one
-    private = cli_json("submit", "titanic", str(code), "--message", "again", home=laptops["ann"])
+    private = harness_here_json(
+        "submit", "titanic", str(code), "--message", "again", home=laptops["ann"]
+    )
     mine = private[1]["id"]
     sid, seen = board_bytes(
         server.url, f"submission={mine}", sign_in(server.url, ann).cookies[board_login.COOKIE]

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from tests.conftest import cli, cli_json, write
+from tests.conftest import cli, harness_here, harness_here_json, write
 from tests.server.conftest import SLOW, WOMEN, login, member
 
 
@@ -75,35 +75,39 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     assert ok.returncode == 0 and "alice" in ok.stdout
     assert stat.S_IMODE((laptop / "login.json").stat().st_mode) == 0o600
 
-    fetched = cli("data", "fetch", "titanic", home=laptop)
+    fetched = harness_here("data", "fetch", "titanic", home=laptop)
     assert fetched.returncode == 0, fetched.stderr
     folder = Path(fetched.stdout.strip())
-    assert cli("data", "path", "titanic", home=laptop).stdout.strip() == str(folder)
+    assert harness_here("data", "path", "titanic", home=laptop).stdout.strip() == str(folder)
     host_files = sample(ready).parent
     for name in ("train.csv", "test.csv", "sample_submission.csv"):
         assert (folder / name).read_bytes() == (host_files / name).read_bytes()
 
-    code, csv = cli_json("submit", "titanic", str(sample(ready)), "--message", "zeros", home=laptop)
+    code, csv = harness_here_json(
+        "submit", "titanic", str(sample(ready)), "--message", "zeros", home=laptop
+    )
     assert code == 0 and csv["status"] == "scored" and csv["user"] == "alice", csv
-    code, py = cli_json("submit", "titanic", str(write(tmp_path / "w.py", WOMEN)), home=laptop)
+    code, py = harness_here_json(
+        "submit", "titanic", str(write(tmp_path / "w.py", WOMEN)), home=laptop
+    )
     assert code == 0 and py["status"] == "scored" and py["sandboxed"] is True, py
     assert py["id"] > csv["id"] and py["private_score"] is None
 
     # impersonation: a usage error, nothing queued
-    bob = cli("submit", "titanic", str(sample(ready)), "--user", "bob", home=laptop)
+    bob = harness_here("submit", "titanic", str(sample(ready)), "--user", "bob", home=laptop)
     assert bob.returncode == 2 and "alice" in bob.stderr
 
     # the host's own commands work on the same store while the server runs
-    code, host_board = cli_json("leaderboard", "titanic", home=ready)
-    code, board = cli_json("leaderboard", "titanic", home=laptop)
+    code, host_board = harness_here_json("leaderboard", "titanic", home=ready)
+    code, board = harness_here_json("leaderboard", "titanic", home=laptop)
     assert code == 0 and board == json.loads(json.dumps(host_board)) and board[0]["user"] == "alice"
-    code, shown = cli_json("show", str(py["id"]), home=laptop)
+    code, shown = harness_here_json("show", str(py["id"]), home=laptop)
     assert code == 0 and shown["user"] == "alice" and shown["status"] == "scored"
     assert shown["private_score"] is None and "run_dir" not in shown
     assert all("path" not in a for a in shown["artifacts"])
-    human = cli("submit", "titanic", str(sample(ready)), home=laptop)
+    human = harness_here("submit", "titanic", str(sample(ready)), home=laptop)
     assert human.returncode == 0 and "scored" in human.stdout and "rank 1 of 1" in human.stdout
-    queued = cli_json("submit", "titanic", str(sample(ready)), "--no-wait", home=laptop)[1]
+    queued = harness_here_json("submit", "titanic", str(sample(ready)), "--no-wait", home=laptop)[1]
     assert queued["status"] == "queued" and queued["place"] >= 1
 
     # one server per home: a second one says which process holds it, and nothing else
@@ -115,22 +119,22 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     )
 
     # a new token: the old one stops working at once, and logout forgets the login
-    assert cli("member", "token", "alice", home=ready).returncode == 0
-    refused = cli("leaderboard", "titanic", home=laptop)
+    assert harness_here("member", "token", "alice", home=ready).returncode == 0
+    refused = harness_here("leaderboard", "titanic", home=laptop)
     assert refused.returncode == 1 and "token was refused" in refused.stderr
-    assert cli("logout", home=laptop).returncode == 0
+    assert harness_here("logout", home=laptop).returncode == 0
     assert not (laptop / "login.json").exists()
 
 
 def test_hostile_clients_get_one_line_errors_and_change_nothing(serve, ready):
     alice = member(ready, "alice")
     server = serve()
-    before = cli_json("leaderboard", "titanic", home=ready)[1]
+    before = harness_here_json("leaderboard", "titanic", home=ready)[1]
 
     # no token, a wrong token, a removed member's token: the same 401, naming nobody
-    cli_json("member", "add", "gone", home=ready)
-    gone = cli_json("member", "token", "gone", home=ready)[1]["token"]
-    assert cli("member", "remove", "gone", home=ready).returncode == 0
+    harness_here_json("member", "add", "gone", home=ready)
+    gone = harness_here_json("member", "token", "gone", home=ready)[1]["token"]
+    assert harness_here("member", "remove", "gone", home=ready).returncode == 0
     answers = [
         server.api("GET", "/api/competitions"),
         server.api("GET", "/api/competitions", "hns_" + "A" * 43),
@@ -198,13 +202,13 @@ def test_hostile_clients_get_one_line_errors_and_change_nothing(serve, ready):
     assert answer.startswith("HTTP/1.1 413") and '{"error":' in answer, answer
     server.stop()
     assert queue_rows(ready) == [] and not list((ready / "uploads").glob("*"))
-    assert cli_json("leaderboard", "titanic", home=ready)[1] == before
+    assert harness_here_json("leaderboard", "titanic", home=ready)[1] == before
 
 
 def test_members_take_turns_and_concurrent_uploads_all_land(serve, ready):
     alice, bob = member(ready, "alice"), member(ready, "bob")
     # ten uploads at once from each member: over the rules' default queue cap (5)
-    assert cli_json("rules", "titanic", "--max-queued", "10", home=ready)[0] == 0
+    assert harness_here_json("rules", "titanic", "--max-queued", "10", home=ready)[0] == 0
     server = serve("--workers", "1")
     zeros = sample(ready).read_bytes()
 
@@ -216,10 +220,10 @@ def test_members_take_turns_and_concurrent_uploads_all_land(serve, ready):
     assert server.status(alice, mine[2])["place"] == 5
     for sub_id in [slow["id"], *mine, *theirs]:
         server.wait(alice, sub_id)
-    rows = cli_json("leaderboard", "titanic", home=ready)[1]
+    rows = harness_here_json("leaderboard", "titanic", home=ready)[1]
     assert {r["user"] for r in rows} == {"alice", "bob"}
     ran = [
-        cli_json("show", str(i), home=ready)[1]["created_at"]
+        harness_here_json("show", str(i), home=ready)[1]["created_at"]
         for i in [slow["id"], theirs[0], mine[0], theirs[1], mine[1], mine[2]]
     ]
     assert ran == sorted(ran)  # alice, bob, alice, bob, alice, alice
@@ -265,7 +269,9 @@ def test_a_crash_mid_run_runs_it_once_more_then_fails_it_and_queued_work_survive
     server.kill9()
     assert not outlive(workers), "a worker outlived the server"  # the sandbox dies with it
     assert queue_rows(ready) == [(slow, "running", 1), (behind, "queued", 0)]
-    assert cli_json("show", str(behind), home=ready)[1]["status"] == "queued"  # on the host
+    assert (
+        harness_here_json("show", str(behind), home=ready)[1]["status"] == "queued"
+    )  # on the host
 
     server = serve()  # the same home: the run goes back in line, once
     st = server.wait(alice, slow, until=("running",))
@@ -276,7 +282,7 @@ def test_a_crash_mid_run_runs_it_once_more_then_fails_it_and_queued_work_survive
     assert failed["status"] == "failed"
     assert "the server stopped during this run" in failed["error"]
     assert server.wait(alice, behind)["status"] == "scored"
-    shown = cli_json("show", str(slow), home=ready)[1]
+    shown = harness_here_json("show", str(slow), home=ready)[1]
     assert shown["status"] == "failed" and shown["user"] == "alice"
     server.stop()
     assert queue_rows(ready) == [] and not list((ready / "uploads").glob("*"))
