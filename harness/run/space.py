@@ -13,7 +13,6 @@ its harness gone) is detached at the next run.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import re
 from pathlib import Path
@@ -31,7 +30,7 @@ _libc = None
 def _c():
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)  # this process's own libc (no ldconfig -p)
     return _libc
 
 
