@@ -45,8 +45,15 @@ def api():
     which KaggleApi itself ignores except for `LOCALHOST`.
 
     Raises:
-        KaggleError: no credentials, a token Kaggle refuses, or no network.
+        KaggleError: no credentials, a token Kaggle refuses, or no network; or this shell
+            points Kaggle's client at the group's server (`harness kaggle-env`).
     """
+    if os.environ.get("HARNESS_KAGGLE_URL") and os.environ.get("KAGGLE_API_ENVIRONMENT"):
+        raise KaggleError(
+            f"this shell points Kaggle's client at the group's server "
+            f"({os.environ['HARNESS_KAGGLE_URL']}, harness kaggle-env): run harness kaggle "
+            "commands from another shell, where it talks to kaggle.com"
+        )
     try:
         with _quiet():  # the client prints a page of help before it exits
             from kaggle.api.kaggle_api_extended import KaggleApi

@@ -28,7 +28,11 @@ KAGGLE_TITANIC = REPO / "tests" / "kaggle" / "data" / "titanic"
 # cluster), the Ray tests (one counts the machine's raylets), and the Kaggle tests (the
 # fake listens on one fixed port)
 XDIST_GROUPS = {"board_home": "board", "ray_cluster": "ray"}
-XDIST_MODULES = {"tests/run/test_ray_executor.py": "ray", "tests/kaggle/test_remote.py": "kaggle"}
+XDIST_MODULES = {
+    "tests/run/test_ray_executor.py": "ray",
+    "tests/kaggle/test_remote.py": "kaggle",
+    "tests/server/test_kaggle_api.py": "kaggle_server",  # one server for the module
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups

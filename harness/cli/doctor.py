@@ -193,7 +193,25 @@ def chromium() -> Check:
 
 
 def kaggle() -> Check:
-    """Where the kaggle client would find credentials; not whether Kaggle accepts them."""
+    """Where the kaggle client would find credentials (not whether Kaggle accepts them),
+    and its version beside the one the group's server is tested with (kaggle-cli)."""
+    from importlib import metadata
+
+    from harness.cli.kaggle_group import TESTED
+
+    have = {}
+    for name in TESTED:
+        try:
+            have[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have[name] = "missing"
+    tested = ", ".join(f"{k} {v}" for k, v in TESTED.items())
+    versions = (
+        f"client {tested}, as the group's server is tested with"
+        if have == TESTED
+        else f"client {', '.join(f'{k} {v}' for k, v in have.items())}; the group's server "
+        f"is tested with {tested}"
+    )
     config = Path(os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle")
     if os.environ.get("KAGGLE_API_TOKEN"):
         where = "KAGGLE_API_TOKEN"
@@ -209,10 +227,10 @@ def kaggle() -> Check:
         return Check(
             "kaggle",
             "warn",
-            "no credentials: only `harness kaggle ...` and `--source kaggle` need them",
+            f"no credentials: only `harness kaggle ...` and `--source kaggle` need them; {versions}",
             CREDENTIALS_HELP,
         )
-    return Check("kaggle", "ok", f"credentials in {where} (Kaggle asked at first use)")
+    return Check("kaggle", "ok", f"credentials in {where} (Kaggle asked at first use); {versions}")
 
 
 def store() -> Check:

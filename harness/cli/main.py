@@ -13,6 +13,7 @@ from harness.cli import (
     demo,
     doctor,
     kaggle,
+    kaggle_group,
     members,
     records,
     rules,
@@ -31,6 +32,7 @@ GROUPS = (
     rules,  # rules, select, team, reveal
     records,  # show, reproduce, diff, publish
     kaggle,  # kaggle submit|sync|leaderboard
+    kaggle_group,  # kaggle-cli, kaggle-env: Kaggle's own client against the group's server
     demo,
     serving,  # serve
     members,  # member, login, logout

@@ -89,13 +89,28 @@ def member_of(request: Request) -> str:
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("no token: send `Authorization: Bearer TOKEN` (harness login)")
+    return token_member(request, token.strip())
+
+
+def token_member(
+    request: Request,
+    token: str,
+    expected: str | None = None,
+    refused: str = "the token was refused: it is wrong or was replaced",
+) -> str:
+    """The member holding `token` (and named `expected`, where the caller names one), the
+    caller's address slowed down after wrong ones; every door that takes a token asks here.
+
+    Raises:
+        SlowDown: too many wrong tokens from the address; Unauthorized: `refused`.
+    """
     address = request.client.host if request.client else ""
     if wait := guard.BAD_TOKENS.wait(address):  # before the token is looked at, even a right one
         raise SlowDown(wait)
-    name = members.who(token.strip())
-    if name is None:
+    name = members.who(token)
+    if name is None or (expected is not None and name != expected):
         guard.BAD_TOKENS.failed(address)
-        raise Unauthorized("the token was refused: it is wrong or was replaced")
+        raise Unauthorized(refused)
     return name
 
 

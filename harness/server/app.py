@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from harness.errors import HarnessError
 from harness.paths import board_app, home
-from harness.server import api, guard, login, scheduler, status
+from harness.server import api, guard, kaggle_api, login, scheduler, status
 from harness.store import db
 from harness.validate import CSV_LIMIT
 
@@ -79,7 +79,12 @@ def build(
 
     board = st.App(
         board_app(),
-        routes=[*login.routes(), Mount("/api", app=api.app())],
+        # Kaggle's API first: the /api mount would take its paths
+        routes=[
+            *login.routes(),
+            Mount(kaggle_api.PREFIX, app=kaggle_api.app()),
+            Mount("/api", app=api.app()),
+        ],
         lifespan=lifespan,
     )
     return login.uploads_need_sign_in(board)

@@ -81,6 +81,8 @@ def allowed_hosts(bound: str, extra: list[str] | tuple[str, ...] = ()) -> frozen
 # --- bodies --------------------------------------------------------------------------------
 
 SUBMIT_ROUTE = re.compile(r"/api/competitions/[^/]+/submissions/?")
+# Kaggle's client PUTs a submission's bytes here (harness.server.kaggle_api)
+KAGGLE_UPLOAD = re.compile(r"/api/v1/uploads/[^/]+")
 
 
 def upload_cap_mb() -> int:
@@ -101,8 +103,9 @@ class Guard:
 
     def __init__(self, app, hosts: frozenset[str], submit: int, upload: int, form: int, who=None):
         """`hosts`: the names a Host header may give; bytes of a body: `submit` the API's
-        upload, `upload` the board's file box, `form` the login's forms; `who`: the member a
-        Cookie header signs in (harness.server.login.member_of_header), or None."""
+        upload (and the file Kaggle's client PUTs), `upload` the board's file box, `form`
+        the login's forms; `who`: the member a Cookie header signs in
+        (harness.server.login.member_of_header), or None."""
         self.app, self.hosts, self.who = app, hosts, who or (lambda header: None)
         self.submit, self.upload, self.form = submit, upload, form
         self.owners: dict[str, str] = {}  # the board's sessions that uploaded: their member
@@ -111,6 +114,8 @@ class Guard:
         """Bytes a request's body may have: a file's limit where files are sent, a form's
         on /login and /logout, SMALL_BODY everywhere else."""
         if method == "POST" and SUBMIT_ROUTE.fullmatch(path):
+            return self.submit
+        if method == "PUT" and KAGGLE_UPLOAD.fullmatch(path):
             return self.submit
         if method == "PUT" and path.startswith(UPLOADS):
             return self.upload
@@ -190,7 +195,9 @@ async def refuse(scope, receive, send, status: int, why: str) -> None:
         await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 1008})
         return
-    if scope.get("path", "").startswith("/api/"):
+    if scope.get("path", "").startswith("/api/v1/"):  # Kaggle's client reads its own shape
+        body, kind = json.dumps({"code": status, "message": why}).encode(), b"application/json"
+    elif scope.get("path", "").startswith("/api/"):
         body, kind = json.dumps({"error": why}).encode(), b"application/json"
     else:
         body, kind = why.encode() + b"\n", b"text/plain; charset=utf-8"

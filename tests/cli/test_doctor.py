@@ -54,7 +54,8 @@ def test_json_says_each_check_and_whether_runs_can_go(tmp_path):
     assert checks["kaggle"] == {
         "name": "kaggle",
         "status": "ok",
-        "detail": "credentials in KAGGLE_API_TOKEN (Kaggle asked at first use)",
+        "detail": "credentials in KAGGLE_API_TOKEN (Kaggle asked at first use); client kaggle "
+        "2.2.5, kagglesdk 0.1.38, as the group's server is tested with",
         "fix": "",
     }
     sb, why = sandbox.find()
