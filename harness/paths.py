@@ -79,7 +79,13 @@ def competitions_dir() -> Path:
 
 
 def submissions_dir() -> Path:
-    """Example submissions and the course baselines."""
+    """Example submissions and the course baselines: `submissions/` beside the competitions
+    folder ($HARNESS_COMPETITIONS's sibling where it has one, as docs/template has), else
+    the project's."""
+    if os.environ.get("HARNESS_COMPETITIONS"):
+        beside = competitions_dir().resolve().parent / "submissions"
+        if beside.is_dir():
+            return beside
     return project_root() / "submissions"
 
 

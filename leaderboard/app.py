@@ -60,7 +60,7 @@ def main() -> None:
     state = st.session_state
     viewer = signed_in()
     if "view" not in state:
-        state.update(from_url(st.query_params.to_dict(), list(comps)))
+        state.update(from_url(st.query_params.to_dict(), latest_first(list(comps))))
     if state.view == "Organiser" and not viewer.organiser:
         state.view = "Overview"
     if notice := state.pop("notice", None):  # it quotes the link: text, not markdown
@@ -96,6 +96,16 @@ def follow_the_store() -> None:
 
 
 # --- the URL and the sidebar ------------------------------------------------------------
+
+
+def latest_first(names: list[str]) -> list[str]:
+    """The competitions, the one submitted to last first (the box's first choice: the
+    board a newcomer's demo or a group is busy with), those without entries after."""
+    seen = leaderboards.activity()
+    busy = sorted(
+        (n for n in names if n in seen), key=lambda n: seen[n]["last_submission_at"], reverse=True
+    )
+    return busy + [n for n in names if n not in seen]
 
 
 def from_url(params: dict, names: list[str]) -> dict:

@@ -29,7 +29,7 @@ def page(comps: dict) -> None:
                 "better": comp.metric.better,
                 "entries": seen.get("entries", 0),
                 "participants": seen.get("participants", 0),
-                "leader": leader.get("user"),
+                "leader": leader.get("user", "no entries yet"),
                 "score": leader.get("score"),
                 "last submission": seen.get("last_submission_at"),
             }

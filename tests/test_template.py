@@ -37,6 +37,20 @@ def test_the_baseline_scores_what_the_template_readme_says(home, monkeypatch):
         assert f.matches(shown[f"{f.score}_score"]), (f, shown[f"{f.score}_score"])
 
 
+def test_the_demo_runs_the_templates_baseline_from_beside_its_competitions(home, monkeypatch):
+    """`submissions/` beside $HARNESS_COMPETITIONS is where the demo finds the baselines;
+    a competition without any is said, not passed over in silence."""
+    monkeypatch.setenv("HARNESS_COMPETITIONS", str(TEMPLATE / "competitions"))
+    ran = harness_here("demo", "iris", "--no-serve")
+    assert ran.returncode == 0, ran.stderr
+    assert "1 baseline(s) of 1 competition(s)" in ran.stderr and "public accuracy" in ran.stderr
+    bare = home.parent / "bare"
+    shutil.copytree(TEMPLATE / "competitions" / "iris", bare / "competitions" / "flowers")
+    monkeypatch.setenv("HARNESS_COMPETITIONS", str(bare / "competitions"))
+    none = harness_here("demo", "flowers", "--no-serve")
+    assert "[demo] flowers has no baselines: put them in " in none.stderr, none.stderr
+
+
 def test_the_baseline_reads_cleanly():
     sub = read(BASELINE)
     assert sub.problem is None and sub.docstring and sub.entry == "fit_predict"

@@ -302,15 +302,13 @@ class Remote(Backend):
         return self.srv.get(f"/api/competitions/{quote(name)}/leaderboard")
 
     def print_leaderboard(self, name: str) -> None:
-        from harness.cli.console import table
+        from harness.cli.console import board_table
 
         rows = self.leaderboard(name)
         if not rows:
             print(f"no scored submissions on {name} yet")
             return
-        for r in rows:
-            r.update(r.pop("also") or {})
-        print(table(rows, [c for c in rows[0] if c not in ("extra_scores", "last_submission_at")]))
+        print(board_table(rows))
 
     def private_board(self, name: str) -> PrivateBoard:
         got = self.srv.get(f"/api/competitions/{quote(name)}/private")

@@ -126,6 +126,36 @@ def describe(row: dict, board: list[dict], better: str | None = None) -> str:
     return clean("\n".join(lines) + warned + left)
 
 
+def board_table(rows: list[dict]) -> str:
+    """A public board's rows (`leaderboards.ranking`'s, or the server's as they came) as the
+    text table, the same on the host and on a member's machine."""
+    also = list(dict.fromkeys(k for r in rows for k in (r.get("also") or {})))
+    shown = [
+        {
+            **r,
+            **(r.get("also") or {}),
+            "baseline": r.get("is_baseline"),
+            "submitted_at": when(r.get("submitted_at")),
+            "members": ", ".join(r.get("members") or []) if r.get("team") else "",
+        }
+        for r in rows
+    ]
+    cols = ["rank", "user", "score", *also, "entries", "submission_id", "submitted_at", "baseline"]
+    if any(r.get("team") for r in rows):
+        cols.insert(2, "members")
+    return table(shown, cols)
+
+
+def when(v):
+    """A time as it came: a datetime from the store, ISO text from the server's JSON."""
+    if isinstance(v, str):
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    return v
+
+
 def print_board(name: str) -> None:
     """The public leaderboard of a competition as a text table."""
     from harness.competition import registry
@@ -141,15 +171,7 @@ def print_board(name: str) -> None:
     if not rows:
         print(f"no scored submissions yet: harness submit {comp.name} FILE --user NAME")
         return
-    also = list(comp.spec.also)
-    for r in rows:
-        r["baseline"] = r["is_baseline"]
-        r.update(r["also"])
-        r["members"] = ", ".join(r["members"]) if r["team"] else ""
-    cols = ["rank", "user", "score", *also, "entries", "submission_id", "submitted_at", "baseline"]
-    if any(r["team"] for r in rows):
-        cols.insert(2, "members")
-    print(table(rows, cols))
+    print(board_table(rows))
     if flagged := [r for r in rows if comp.spec.implausible(comp.metric, r["score"])]:
         ids = ", ".join(str(r["submission_id"]) for r in flagged)
         print(

@@ -131,12 +131,40 @@ def run(
             signal.signal(signal.SIGTERM, old)
 
 
+def on_board(comp, steps: list[Step]) -> int:
+    """How many of the steps are on the board already (scored from today's data in an
+    earlier demo): their seconds go to 0, out of the estimate."""
+    from harness.competition import data
+    from harness.run.repro import file_sha256
+    from harness.store import submissions
+
+    prepared = data.current(comp)
+    if prepared is None or prepared.source != "offline":
+        return 0
+    found = 0
+    for s in steps:
+        if submissions.done_before(
+            comp.name, prepared.fingerprint, file_sha256(s.path), s.path.stem
+        ):
+            s.seconds, found = 0.0, found + 1
+    return found
+
+
 def _baselines(comps: list, plans: dict, t0: float, verbose: bool) -> int:
     """Every competition's baselines in turn; 0 when each scored, else 1."""
     count = sum(len(p) for p in plans.values())
+    for comp in comps:
+        if not plans[comp.name]:
+            err(
+                f"[demo] {comp.name} has no baselines: put them in "
+                f"{submissions_dir() / comp.name}/ (docs/adding-a-competition.md)"
+            )
+    ready = sum(on_board(comp, plans[comp.name]) for comp in comps)
     expected = sum(s.seconds for p in plans.values() for s in p)
     err(
-        f"[demo] {count} baseline(s) of {len(comps)} competition(s), about {expected:.0f} s; "
+        f"[demo] {count} baseline(s) of {len(comps)} competition(s)"
+        + (f", {ready} on the board already" if ready else "")
+        + f", about {expected:.0f} s; "
         "each run's epochs go to its log (the board's Submission view, harness show ID"
         + (")" if verbose else "; --verbose prints them here)")
     )

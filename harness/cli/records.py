@@ -10,6 +10,16 @@ from harness.errors import EXIT_FAILED, EXIT_OK
 from harness.store.records import reported_facts
 
 
+def field(name: str, v) -> str:
+    """One value of a record, beside its name: yes or no, a whole limit whole (3600
+    seconds, not 3600.00000; a score keeps its digits), the rest as a table's cell."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v.is_integer() and "score" not in name and abs(v) < 1e15:
+        return str(int(v))
+    return cell(v)
+
+
 def cmd_show(args) -> int:
     row = backend.choose().submission(args.id)
     if row["status"] in backend.WAITING:
@@ -46,7 +56,7 @@ def cmd_show(args) -> int:
     width = max(len(k) for k in row)
     for k, v in row.items():
         if k not in skip:
-            print(f"{clean(k).ljust(width)}  {cell(v)}")
+            print(f"{clean(k).ljust(width)}  {field(k, v)}")
     for w in row.get("warnings") or []:
         print(f"{'warning'.ljust(width)}  {clean(w)}")
     print(f"{'config'.ljust(width)}  {json.dumps(row['config'])}")
@@ -65,7 +75,7 @@ def cmd_show(args) -> int:
         print("\nreported by the run (its own word; the figures above are the host's):")
         pad = max(len(k) for k, _ in facts)
         for k, v in facts:
-            print(f"  {k.ljust(pad)}  {cell(v)}")
+            print(f"  {k.ljust(pad)}  {field(k, v)}")
     if row["epochs"]:
         print("\nepochs:")
         eps = [

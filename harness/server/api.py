@@ -396,4 +396,20 @@ def app() -> Starlette:
         Route("/submissions/{id}/publish", publish, methods=["POST"]),
         Route("/diff/{a}/{b}", diff),
     ]
+    listed = [f"{'POST' if 'POST' in r.methods else 'GET'} /api{r.path}" for r in routes] + [
+        "POST /api/v1/competitions.CompetitionApiService/METHOD (Kaggle's client)"
+    ]
+
+    async def index(request: Request):
+        """What a person who opens /api/ (the serve banner's link) finds: the routes."""
+        return JSONResponse(
+            {
+                "api": "the harness's API: JSON; every route but /api/health takes "
+                "Authorization: Bearer TOKEN (the token `harness login` takes)",
+                "docs": "docs/api.md in the harness's repository",
+                "routes": listed,
+            }
+        )
+
+    routes.insert(0, Route("/", index))
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

@@ -66,6 +66,7 @@ def test_the_demo_serves_the_board_fills_it_and_serves_until_ctrl_c(ready):
     again = harness_here("demo", "titanic", "--no-serve", home=ready)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("already on the board (submission") == 4
+    assert "4 baseline(s) of 1 competition(s), 4 on the board already, about 0 s" in again.stderr
     assert "[demo] the board:" not in again.stderr
     assert "submission_id" in again.stdout  # print_board's whole table
 

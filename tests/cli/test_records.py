@@ -28,7 +28,13 @@ def test_human_summary_leaderboard_show_and_reproduce(ready, tmp_path):
     code, shown = harness_here_json("show", str(board[0]["submission_id"]), home=ready)
     assert code == 0 and shown["docstring"] == "Women first." and shown["user"] == "ann"
     assert shown["private_score"] is None and shown["content"].startswith('"""Women first')
-    assert "docstring:" in harness_here("show", str(board[0]["submission_id"]), home=ready).stdout
+    human = harness_here("show", str(board[0]["submission_id"]), home=ready).stdout
+    assert "docstring:" in human
+    fields = dict(
+        line.split(None, 1) for line in human.splitlines() if len(line.split(None, 1)) == 2
+    )
+    assert fields["timeout_seconds"] == "3600" and fields["is_baseline"] == "no"
+    assert fields["public_score"] == f"{board[0]['score']:.5f}"  # a score keeps its digits
     assert harness_here("show", "999", home=ready).returncode == 2
 
     code, rep = harness_here_json("reproduce", str(board[0]["submission_id"]), home=ready)

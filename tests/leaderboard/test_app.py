@@ -74,8 +74,10 @@ def test_overview_lists_every_competition_with_its_leader(page, board_home):
     assert (titanic["leader"], titanic["score"]) == (top["user"], top["score"])
     assert titanic["last submission"] is not None
     others = df.drop(index="titanic")
-    assert (others["entries"] == 0).all() and others["leader"].isna().all()
+    assert (others["entries"] == 0).all() and (others["leader"] == "no entries yet").all()
     assert at.query_params == {}
+    # the competition box starts at the one submitted to last, not the first by name
+    assert at.sidebar.selectbox(key="competition").value == "titanic" != min(df.index)
 
 
 def test_leaderboard_ranks_ties_to_the_earlier_entry_and_marks_baselines(page, ids):

@@ -221,6 +221,8 @@ def test_the_server_holds_against_half_open_connections_big_bodies_and_strange_r
     for sock in crowd + slow:
         sock.close()
     assert server.api("GET", "/api/health").status_code == 200
+    index = server.api("GET", "/api/")  # the serve banner's link: the routes, no token needed
+    assert index.status_code == 200 and "GET /api/health" in index.json()["routes"]
 
     server.stop()
     assert queue_rows(ready) == [] and not list((ready / "uploads").glob("*"))

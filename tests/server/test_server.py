@@ -100,6 +100,19 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     # the host's own commands work on the same store while the server runs
     code, host_board = harness_here_json("leaderboard", "titanic", home=ready)
     code, board = harness_here_json("leaderboard", "titanic", home=laptop)
+    # the same table on the member's machine as on the host (the host's first line says
+    # the metric and the data)
+    table = harness_here("leaderboard", "titanic", home=laptop).stdout.splitlines()
+    assert table == harness_here("leaderboard", "titanic", home=ready).stdout.splitlines()[1:]
+    assert table[0].split() == [
+        "rank",
+        "user",
+        "score",
+        "entries",
+        "submission_id",
+        "submitted_at",
+        "baseline",
+    ]
     assert code == 0 and board == json.loads(json.dumps(host_board)) and board[0]["user"] == "alice"
     code, shown = harness_here_json("show", str(py["id"]), home=laptop)
     assert code == 0 and shown["user"] == "alice" and shown["status"] == "scored"
