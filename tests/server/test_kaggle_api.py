@@ -312,3 +312,42 @@ def test_harness_kaggle_refuses_a_shell_pointed_at_the_group(monkeypatch):
     monkeypatch.setenv("HARNESS_KAGGLE_URL", "http://127.0.0.1:8501")
     with pytest.raises(KaggleError, match="points Kaggle's client at the group's server"):
         api()
+
+
+def test_the_data_routes_serve_the_listing_only_and_to_members_only(group):
+    """A member's hostile paths: the hidden labels, the prepared inputs, another
+    competition's folder and the host's files stay unread, however the path is spelled."""
+    server, tokens, _ = group
+    listed = server.api("GET", "/api/competitions/titanic/files", tokens["alice"]).json()["files"]
+    assert listed  # what a member may read: the listing, nothing else
+    for path in (
+        "../hidden/test_labels.csv",
+        "..%2Fhidden%2Ftest_labels.csv",
+        "%2e%2e/hidden/test_labels.csv",
+        "../inputs/test.parquet",
+        "../manifest.json",
+        "/etc/passwd",
+        "..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "../../mnist/current/hidden/test_labels.csv",
+    ):
+        got = requests.get(
+            f"{server.url}/api/v1/data/titanic/{path}",
+            auth=("alice", tokens["alice"]),
+            timeout=10,
+        )  # a client folds a bare ../ itself; Starlette may redirect what is left: followed
+        assert got.status_code in (400, 404), (path, got.status_code, got.url)
+        assert "Survived" not in got.text and "root:" not in got.text, path
+    name = listed[0]["path"]
+    anonymous = requests.get(f"{server.url}/api/v1/data/titanic/{name}", timeout=10)
+    assert anonymous.status_code == 400 and anonymous.json()["code"] == 400
+    assert requests.get(f"{server.url}/api/v1/data/titanic.zip", timeout=10).status_code == 400
+    wrong = requests.get(
+        f"{server.url}/api/v1/data/titanic/{name}", auth=("bob", tokens["alice"]), timeout=10
+    )
+    assert wrong.status_code == 400 and "Survived" not in wrong.text
+    mine = requests.get(
+        f"{server.url}/api/v1/data/titanic/{name}", auth=("alice", tokens["alice"]), timeout=10
+    )
+    assert (
+        mine.status_code == 200 and hashlib.sha256(mine.content).hexdigest() == listed[0]["sha256"]
+    )
