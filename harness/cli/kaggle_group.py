@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.console import dump
-from harness.errors import EXIT_OK, UsageError
+from harness.errors import EXIT_OK, HarnessError, UsageError
 
 # the client versions the server's Kaggle API is tested with (pyproject pins them)
 TESTED = {"kaggle": "2.2.5", "kagglesdk": "0.1.38"}
@@ -60,7 +60,12 @@ def group_env() -> dict[str, str]:
 
 
 def cmd_kaggle_env(args) -> int:
-    env = group_env()
+    try:
+        env = group_env()
+    except HarnessError:
+        if not args.json:  # `eval "$(harness kaggle-env)"` fails too, not just sets nothing
+            print("false")
+        raise
     hook = str(hook_dir())
     if args.json:
         rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != hook]

@@ -236,7 +236,12 @@ async def data_file(request: Request, member: str):
 async def start_submission_upload(request: Request, member: str, body: dict):
     comp = competition(body.get("competitionName"))
     name = intake.check_filename(body.get("fileName") or "")
-    length = number(body, "contentLength", 0)
+    said = body.get("contentLength", 0)
+    if type(said) is str and said.isascii() and said.isdigit():
+        said = int(said)  # int64 fields come as text: a size past 2**31 is too large, not bad
+    length = said if type(said) is int and said > intake.limit_of(name) else None
+    if length is None:
+        length = number(body, "contentLength", 0)
     if length > intake.limit_of(name):
         raise intake.TooLarge(
             f"{name} is {length:,} bytes; the server takes at most {intake.limit_of(name):,} "

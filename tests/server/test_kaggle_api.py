@@ -274,6 +274,9 @@ def test_an_upload_url_takes_one_file_of_its_length_for_its_member_only(group):
             got += chunk
     head, _, body = got.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and json.loads(body)["code"] == 413, head
+    huge = call("StartSubmissionUpload", "alice", competitionName="titanic",
+                fileName="x.csv", contentLength="999999999999")  # fmt: skip
+    assert huge.status_code == 413 and "takes at most" in huge.json()["message"], huge.text
     bad = call("StartSubmissionUpload", "alice", competitionName="titanic", fileName="../x.csv")
     assert bad.status_code == 400 and "not a plain" in bad.json()["message"]
     unknown = call("ListCompetitions", "alice")
@@ -351,3 +354,23 @@ def test_the_data_routes_serve_the_listing_only_and_to_members_only(group):
     assert (
         mine.status_code == 200 and hashlib.sha256(mine.content).hexdigest() == listed[0]["sha256"]
     )
+
+
+def test_kaggle_env_fails_the_shells_eval_when_it_cannot_say(tmp_path):
+    """Logged in nowhere: one line on stderr, and `false` for `eval "$(harness kaggle-env)"`
+    (an empty eval would succeed and leave the shell pointed at kaggle.com)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "kaggle-env"],
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path),
+        timeout=60,
+    )
+    assert proc.returncode != 0 and proc.stdout == "false\n"
+    assert proc.stderr.startswith("harness: error: not logged in to a group's server")
+    shell = subprocess.run(
+        ["bash", "-c", f'eval "$({sys.executable} -m harness.cli kaggle-env 2>/dev/null)"'],
+        env=clean_env(tmp_path),
+        timeout=60,
+    )
+    assert shell.returncode == 1
