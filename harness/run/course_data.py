@@ -96,9 +96,9 @@ def lay_out(job: dict, url: str, dest: Path, force: bool = False) -> Path:
         marker = dest.parent / MARKER.format(name=dest.name)
     elif dest.exists() and _read(marker) == key and not force:
         return dest
-    import pandas as pd
+    from harness.competition.data import read_parquet
 
-    train, valid = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
+    train, valid = (read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     count = 0

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.competition.data import read_parquet
 from harness.run import kaggle_way, notes, weights
 
 INPUTS = ("train", "valid", "test")
@@ -337,7 +338,7 @@ def run_kaggle_way(job: dict, comp, out: Path, artifacts: Path) -> str:
         instrument_when_imported(job, out, artifacts)
         kaggle_way.run_script(submission)
         what = "the script"
-    ids = pd.read_parquet(Path(job["inputs"]) / "test.parquet", columns=[comp.spec.id_col])
+    ids = read_parquet(Path(job["inputs"]) / "test.parquet", columns=[comp.spec.id_col])
     try:
         return kaggle_way.hand_in(
             working, out, comp, ids[comp.spec.id_col], job.get("output"), what
@@ -419,7 +420,7 @@ def main(job_path: str) -> int:
             result["output"] = run_kaggle_way(job, comp, out, Path(job["artifacts"]))
             result["seconds"]["train_predict"] = time.perf_counter() - t1
             return 0
-        train, valid, test = (pd.read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
+        train, valid, test = (read_parquet(inputs / f"{k}.parquet") for k in INPUTS)
         if job["entry"] == "train":
             import fastai.learner  # noqa: F401 - the harness builds fastai DataLoaders
         result["seconds"]["setup"] = time.perf_counter() - t0
