@@ -14,6 +14,14 @@ from harness.run.repro import git_hash
 # the libraries whose versions change what a model computes, in the order people suspect them
 LIBRARIES = ("torch", "cuda", "cudnn", "fastai", "timm", "numpy", "torchvision", "fastcore")
 LIBRARIES += ("pandas", "scikit-learn", "python")
+# what the run's machine computed with (harness.run.repro.numerics), most telling first
+NUMERICS = (
+    ("cpu_capability", "CPU instruction set (torch's kernels)"),
+    ("cpu", "CPU"),
+    ("gpu_capability", "GPU compute capability"),
+    ("onednn", "oneDNN version"),
+    ("blas", "BLAS"),
+)
 NOT_DETERMINISTIC = (
     "nothing recorded differs, yet the predictions do: the run is not deterministic on this "
     "device ({device}). What makes it so: the same seed (the harness sets it), "
@@ -61,12 +69,18 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     said, says = row.get("reported") or {}, new.get("reported") or {}
     out += weights_differences(said.get("weights", row.get("weights")), says.get("weights"))
     before, after = row.get("versions") or {}, new.get("versions") or {}
+    seen, sees = said.get("versions") or before, says.get("versions") or {}
+    # another machine's CPU: the same code and libraries take other kernels (AVX-512 or
+    # AVX2, AMX or not), whose sums round differently; named before the libraries
+    for key, what in NUMERICS:
+        original = seen.get(key) or before.get(key)
+        if original is not None:  # a run recorded before the harness asked says nothing
+            differ(what, original, sees.get(key) or after.get(key))
     for lib in LIBRARIES:
         differ(f"{lib} version", before.get(lib), after.get(lib))
     differ("device", row["device"], new["device"])
     differ("GPU", row.get("gpu") or before.get("gpu"), new.get("gpu"))
     differ("harness commit", row.get("harness_git"), git_hash())
-    seen, sees = said.get("versions") or before, says.get("versions") or {}
     differ("torch threads", seen.get("torch_threads"), sees.get("torch_threads"))
     differ("platform", before.get("platform"), after.get("platform"))
     return out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.abc
 import importlib.util
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import time
@@ -158,6 +160,7 @@ def versions(seen: bool = True) -> dict:
             (nothing is imported, no GPU touched).
     """
     out = {"python": platform.python_version(), "platform": platform.platform()}
+    out["cpu"] = cpu_model()
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
@@ -172,6 +175,43 @@ def versions(seen: bool = True) -> dict:
         out["cudnn"] = torch.backends.cudnn.version() if gpu else None
         out["gpu"] = torch.cuda.get_device_name(0) if gpu else None
         out["torch_threads"] = torch.get_num_threads()
+        out.update(numerics(torch, gpu))
+    return out
+
+
+def cpu_model() -> str | None:
+    """The CPU's name as the kernel gives it (`platform` names the kernel, not the CPU)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "Hardware")):
+                    return line.partition(":")[2].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def numerics(torch, gpu: bool) -> dict:
+    """What decides torch's arithmetic on this machine beside the versions: the instruction
+    set its CPU kernels dispatch to (ATEN_CPU_CAPABILITY caps it), the oneDNN and BLAS it
+    was built with, its inter-op threads and the GPU's compute capability."""
+    out: dict = {"cpu_capability": None, "onednn": None, "blas": None}
+    with contextlib.suppress(Exception):
+        out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    with contextlib.suppress(Exception):
+        shown = torch.__config__.show()
+        if m := re.search(r"MKL-DNN v([\w.]+)", shown):
+            out["onednn"] = m.group(1)
+        if m := re.search(r"BLAS_INFO=(\w+)", shown):
+            blas = m.group(1)
+            if blas == "mkl" and (v := re.search(r"Math Kernel Library Version ([\w.]+)", shown)):
+                blas = f"mkl {v.group(1)}"
+            out["blas"] = blas
+    with contextlib.suppress(Exception):
+        out["interop_threads"] = torch.get_num_interop_threads()
+    if gpu:
+        with contextlib.suppress(Exception):
+            out["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
     return out
 
 

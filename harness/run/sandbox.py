@@ -55,6 +55,12 @@ PASS_ENV = (
     "CUDA_VISIBLE_DEVICES",
     "NVIDIA_VISIBLE_DEVICES",
     "NVIDIA_DRIVER_CAPABILITIES",
+    # the machine's numerics as its organiser capped them (issue 27): torch's CPU kernels,
+    # oneDNN's and MKL's instruction sets; recorded with the run (repro.numerics)
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "MKL_CBWR",
 )
 # what the dynamic loader, the C library and matplotlib may read from /etc
 ETC = (

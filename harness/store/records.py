@@ -97,7 +97,13 @@ def reported_facts(row: dict) -> list[tuple[str, object]]:
         ("peak memory MiB", said.get("worker_peak_rss_mb")),
         *((f"{k} seconds", v) for k, v in (said.get("seconds") or {}).items()),
         ("CUDA", seen.get("cuda")),
+        ("GPU compute capability", seen.get("gpu_capability")),
+        ("CPU", seen.get("cpu")),
+        ("CPU instruction set", seen.get("cpu_capability")),
+        ("oneDNN", seen.get("onednn")),
+        ("BLAS", seen.get("blas")),
         ("torch threads", seen.get("torch_threads")),
+        ("torch inter-op threads", seen.get("interop_threads")),
     ]
     return [(k, v) for k, v in pairs if v is not None]
 

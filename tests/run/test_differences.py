@@ -2,12 +2,14 @@
 cause first, how far the predictions moved, or plainly that the run is not deterministic."""
 
 import json
+import platform
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from harness.run import pipeline
-from harness.store import db, submissions
+from harness.store import db, records, submissions
 from tests.conftest import cli_json, write
 
 RANDOM = (
@@ -77,3 +79,29 @@ def test_nothing_recorded_differs_but_the_predictions_do(ready, tmp_path):
     frame.to_csv(preds, index=False)
     res = pipeline.reproduce(row["id"])
     assert res["verdict"].endswith("the record was changed")
+
+
+TORCH_RULE = (
+    "import torch\n"
+    "def fit_predict(train, valid, test):\n"
+    "    return torch.tensor(test['Sex'].eq('female').to_numpy()).int().numpy()\n"
+)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64's instruction sets")
+def test_another_cpus_instruction_set_is_named_first(ready, tmp_path, monkeypatch):
+    # a cap on torch's kernels stands for an older CPU: the run records what it computed with
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    row = pipeline.submit("titanic", write(tmp_path / "t.py", TORCH_RULE), "ann")
+    assert row["status"] == "scored", row["error"]
+    said = row["reported"]["versions"]
+    assert said["cpu_capability"] == "DEFAULT" and said["cpu"] == row["versions"]["cpu"]
+    assert said["onednn"] and said["blas"] and said["interop_threads"] >= 1
+    shown = dict(records.reported_facts(submissions.submission(row["id"])))  # `harness show`
+    assert shown["CPU instruction set"] == "DEFAULT" and shown["CPU"] == said["cpu"]
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")  # the machine's own: AVX2 or better
+    res = pipeline.reproduce(row["id"])
+    first = res["differences"][0]
+    assert first["what"] == "CPU instruction set (torch's kernels)", res["differences"]
+    assert first["original"] == "DEFAULT" and first["now"] in ("AVX2", "AVX512")
+    assert [d["what"] for d in res["differences"]] == [first["what"]]  # nothing else moved
