@@ -17,6 +17,8 @@ LIBRARIES += ("pandas", "scikit-learn", "python")
 # what the run's machine computed with (harness.run.repro.numerics), most telling first
 NUMERICS = (
     ("cpu_capability", "CPU instruction set (torch's kernels)"),
+    ("numerics_caps", "numerics caps (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR)"),
+    ("cpu_features", "CPU vector units"),
     ("cpu", "CPU"),
     ("gpu_capability", "GPU compute capability"),
     ("onednn", "oneDNN version"),

@@ -161,6 +161,8 @@ def versions(seen: bool = True) -> dict:
     """
     out = {"python": platform.python_version(), "platform": platform.platform()}
     out["cpu"] = cpu_model()
+    out["cpu_features"] = cpu_features()
+    out["numerics_caps"] = numerics_caps()
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
@@ -189,6 +191,32 @@ def cpu_model() -> str | None:
     except OSError:
         pass
     return platform.processor() or None
+
+
+# the vector units whose presence changes which kernels oneDNN and MKL pick (a Xeon with
+# AMX and an EPYC without it round a convolution's sums differently)
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
+# the switches with which an organiser caps a machine's numerics; passed into the sandbox
+NUMERICS_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR")
+
+
+def cpu_features() -> str | None:
+    """Which of CPU_FEATURES this CPU has, in that order (x86-64's flags; None elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.partition(":")[2].split())
+                    return " ".join(x for x in CPU_FEATURES if x in have) or None
+    except OSError:
+        pass
+    return None
+
+
+def numerics_caps() -> str:
+    """The caps set on this process's numerics, as NAME=value; "none" when none is."""
+    caps = [f"{k}={os.environ[k]}" for k in NUMERICS_CAPS if os.environ.get(k)]
+    return " ".join(caps) or "none"
 
 
 def numerics(torch, gpu: bool) -> dict:

@@ -39,6 +39,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.paths import home
 from harness.run import kaggle_way, seccomp, weights
+from harness.run.repro import NUMERICS_CAPS
 
 JOB = Path("/job")  # where the run's folder appears inside the sandbox
 SETTING = "HARNESS_SANDBOX"
@@ -55,12 +56,9 @@ PASS_ENV = (
     "CUDA_VISIBLE_DEVICES",
     "NVIDIA_VISIBLE_DEVICES",
     "NVIDIA_DRIVER_CAPABILITIES",
-    # the machine's numerics as its organiser capped them (issue 27): torch's CPU kernels,
-    # oneDNN's and MKL's instruction sets; recorded with the run (repro.numerics)
-    "ATEN_CPU_CAPABILITY",
-    "ONEDNN_MAX_CPU_ISA",
-    "DNNL_MAX_CPU_ISA",
-    "MKL_CBWR",
+    # the machine's numerics as its organiser capped them: torch's CPU kernels, oneDNN's
+    # and MKL's instruction sets; recorded with the run (repro.numerics_caps)
+    *NUMERICS_CAPS,
 )
 # what the dynamic loader, the C library and matplotlib may read from /etc
 ETC = (

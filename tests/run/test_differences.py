@@ -90,18 +90,23 @@ TORCH_RULE = (
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64's instruction sets")
 def test_another_cpus_instruction_set_is_named_first(ready, tmp_path, monkeypatch):
-    # a cap on torch's kernels stands for an older CPU: the run records what it computed with
+    # caps on torch's kernels and oneDNN's stand for an older CPU: the run records them
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     row = pipeline.submit("titanic", write(tmp_path / "t.py", TORCH_RULE), "ann")
     assert row["status"] == "scored", row["error"]
     said = row["reported"]["versions"]
     assert said["cpu_capability"] == "DEFAULT" and said["cpu"] == row["versions"]["cpu"]
     assert said["onednn"] and said["blas"] and said["interop_threads"] >= 1
+    assert said["numerics_caps"] == "ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2"
+    assert "avx2" in said["cpu_features"].split()
     shown = dict(records.reported_facts(submissions.submission(row["id"])))  # `harness show`
     assert shown["CPU instruction set"] == "DEFAULT" and shown["CPU"] == said["cpu"]
-    monkeypatch.delenv("ATEN_CPU_CAPABILITY")  # the machine's own: AVX2 or better
+    for cap in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"):  # the machine's own again
+        monkeypatch.delenv(cap)
     res = pipeline.reproduce(row["id"])
-    first = res["differences"][0]
+    first, second = res["differences"][:2]
     assert first["what"] == "CPU instruction set (torch's kernels)", res["differences"]
     assert first["original"] == "DEFAULT" and first["now"] in ("AVX2", "AVX512")
-    assert [d["what"] for d in res["differences"]] == [first["what"]]  # nothing else moved
+    assert second["what"].startswith("numerics caps") and second["now"] == "none"
+    assert len(res["differences"]) == 2  # nothing else moved
