@@ -156,6 +156,7 @@ class Local(Backend):
             timeout=args.timeout or pipeline.DEFAULT_TIMEOUT,
             memory_mb=args.memory_mb,
             output=check_output(args.output),
+            portable=portable(args),
         )
         row = pipeline.submit(
             args.name,
@@ -349,6 +350,20 @@ def executor_flags(s: argparse.ArgumentParser) -> None:
         "--ray-address, else a local Ray for this command)",
     )
     s.add_argument("--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS)")
+    s.add_argument(
+        "--numerics",
+        choices=["portable", "native"],
+        help="portable: AVX2 kernels on every x86-64 machine, the same bits anywhere (the "
+        "default on a group's server and on Ray); native: this machine's fastest (the default "
+        "of a local run)",
+    )
+
+
+def portable(args: argparse.Namespace, serving: bool = False) -> bool:
+    """Whether runs use portable numerics: as asked, else on a server or Ray."""
+    if args.numerics is not None:
+        return args.numerics == "portable"
+    return serving or args.executor == "ray"
 
 
 def executor_of(args: argparse.Namespace, **kwargs):

@@ -148,6 +148,35 @@ def device() -> Check:
     return Check("device", "ok", f"CPU only: torch sees no CUDA device; {cores} cores train")
 
 
+def numerics() -> Check:
+    """Whether this machine computes the group's portable numerics, and its CPU's units."""
+    import platform
+
+    from harness.run import repro
+
+    cpu = repro.cpu_model() or "an unnamed CPU"
+    units = repro.cpu_features() or "none of " + " ".join(repro.CPU_FEATURES)
+    caps = repro.numerics_caps()
+    detail = f"{cpu}: {units}; caps set here: {caps}"
+    if platform.machine() != "x86_64":
+        return Check(
+            "numerics",
+            "warn",
+            detail,
+            "portable numerics are x86-64's (AVX2): this machine's scores can differ from "
+            "the group's x86-64 machines; run the group's code on one",
+        )
+    if "avx2" not in units.split():
+        return Check(
+            "numerics",
+            "warn",
+            detail,
+            "portable numerics (a group's server, Ray) need AVX2, which this CPU lacks; "
+            "give this machine's runs --numerics native, or another machine",
+        )
+    return Check("numerics", "ok", detail + " (portable numerics: AVX2 kernels, as any node)")
+
+
 def sandbox_check() -> Check:
     from harness.run import sandbox
 
@@ -295,7 +324,18 @@ def disk() -> Check:
     return Check("disk", "ok", detail)
 
 
-CHECKS = (python, files, libraries, course, device, sandbox_check, cgroups_check, chromium, kaggle)
+CHECKS = (
+    python,
+    files,
+    libraries,
+    course,
+    device,
+    numerics,
+    sandbox_check,
+    cgroups_check,
+    chromium,
+    kaggle,
+)
 CHECKS += (store,)
 CHECKS += (weights_check, disk)
 

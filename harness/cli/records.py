@@ -116,7 +116,8 @@ def cmd_reproduce(args) -> int:
     from harness.run import pipeline
 
     executor = backend.executor_of(args)
-    res = pipeline.reproduce(args.id, executor=executor, on_output=echo(args.verbose))
+    portable = None if args.numerics is None else args.numerics == "portable"  # as recorded
+    res = pipeline.reproduce(args.id, executor, echo(args.verbose), portable)
     if args.json:
         dump(res)
     else:

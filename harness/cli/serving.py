@@ -51,6 +51,10 @@ def cmd_serve(args) -> int:
         f"harness: a run is stopped after {args.timeout:g} s unless its competition's rules "
         "say otherwise (harness rules NAME --timeout S)"
     )
+    if backend.portable(args, serving=True):
+        err("harness: runs use portable numerics: the same bits on any machine (--numerics)")
+    else:
+        err("harness: runs use each machine's native numerics: scores may move between machines")
     if args.executor == "ray":
         from harness.run.ray_executor import connect
 
@@ -70,6 +74,7 @@ def cmd_serve(args) -> int:
         allowed_hosts=args.allowed_host,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        portable=backend.portable(args, serving=True),
     )
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import shutil
 import socket
@@ -54,6 +55,7 @@ class Limits:
     timeout: float = DEFAULT_TIMEOUT
     memory_mb: float | None = None
     output: str | None = None  # Kaggle's way: the CSV in /kaggle/working that is the answer
+    portable: bool = False  # portable numerics (repro.PORTABLE): the same bits on any machine
 
 
 def check_user(user: str) -> str:
@@ -210,6 +212,7 @@ def _run_worker(
             memory_mb=memory_mb,
             slug=kaggle_way.slug(comp) if kaggle else None,
             output=limits.output if kaggle else None,
+            portable=limits.portable,
         )
         final = runs_dir() / uuid.uuid4().hex  # named now: a score recorded meanwhile names it
         early = {}
@@ -539,6 +542,9 @@ def _stored(row: dict):
             timeout=row["timeout_seconds"],
             memory_mb=row["memory_limit_mb"],
             output=row.get("output"),
+            # a portable run is reproduced portably: the same kernels on any machine
+            portable=((row.get("reported") or {}).get("versions") or {}).get("numerics")
+            == "portable",
         )
         yield read(src), limits, tmp
     finally:
@@ -564,9 +570,13 @@ def scored_code(sub_id: int, why: str) -> dict:
 
 
 def reproduce(
-    sub_id: int, executor: Executor | None = None, on_output: Callable[[str], None] | None = None
+    sub_id: int,
+    executor: Executor | None = None,
+    on_output: Callable[[str], None] | None = None,
+    portable: bool | None = None,
 ) -> dict:
-    """Re-runs a code submission with its recorded seed, device and data.
+    """Re-runs a code submission with its recorded seed, device, data and numerics
+    (`portable`: None as recorded, else portable or native numerics as asked).
 
     Returns:
         identical (bool), the original and new scores, the stored reproduction id, and
@@ -587,6 +597,8 @@ def reproduce(
             f"{row['data_source']}`"
         )
     with _stored(row) as (sub, limits, _):
+        if portable is not None:
+            limits = dataclasses.replace(limits, portable=portable)
         new = run_code(comp, prepared, sub, limits, executor, on_output)
     identical = (
         new["status"] == "scored"

@@ -29,6 +29,7 @@ LOST = "the Ray node running it was lost"
 SHIPPED_BACK = ("out", "artifacts")  # the run's folders that come back to the host
 # what travels: the job's settings out, the run's outcome back (the files apart)
 JOB_FIELDS = ("competition", "entry", "seed", "device", "timeout", "memory_mb", "slug", "output")
+JOB_FIELDS += ("portable",)
 RESULT_FIELDS = (
     "ok",
     "error",

@@ -163,6 +163,7 @@ def versions(seen: bool = True) -> dict:
     out["cpu"] = cpu_model()
     out["cpu_features"] = cpu_features()
     out["numerics_caps"] = numerics_caps()
+    out["numerics"] = os.environ.get(MODE) or "native"
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
@@ -211,6 +212,24 @@ def cpu_features() -> str | None:
     except OSError:
         pass
     return None
+
+
+# portable numerics: every x86-64 machine of the group with AVX2 or better takes the same
+# kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode), so the
+# same run computes the same bits on the host, on each Ray node and on a member's laptop
+PORTABLE = "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2,STRICT"
+MODE = "HARNESS_NUMERICS"  # the run's environment says which mode it ran in
+
+
+def caps_env(caps: str) -> dict[str, str]:
+    """NAME=value caps (as numerics_caps writes them) as environment variables; only the
+    names of NUMERICS_CAPS are taken."""
+    out = {}
+    for item in caps.split():
+        name, _, value = item.partition("=")
+        if name in NUMERICS_CAPS and value:
+            out[name] = value
+    return out
 
 
 def numerics_caps() -> str:

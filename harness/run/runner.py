@@ -26,7 +26,15 @@ import psutil
 
 from harness.paths import competitions_dir
 from harness.run import cgroups, kaggle_way, output, runlog, sandbox, space, weights
-from harness.run.repro import gpu_names, versions, wait_policy, worker_env
+from harness.run.repro import (
+    MODE,
+    PORTABLE,
+    caps_env,
+    gpu_names,
+    versions,
+    wait_policy,
+    worker_env,
+)
 
 POLL_SECONDS = 0.1
 LOG_LIMIT = 1_000_000  # characters of log kept in the database; the file keeps all
@@ -54,6 +62,7 @@ class Job:
     memory_mb: float
     slug: str | None = None  # Kaggle's way (a notebook or script): /kaggle/input/<slug>
     output: str | None = None  # the CSV in /kaggle/working that is the answer (--output)
+    portable: bool = False  # portable numerics: repro.PORTABLE's caps, whatever the machine
 
     @property
     def kaggle_way(self) -> bool:
@@ -228,6 +237,9 @@ class LocalExecutor:
         if self.threads:  # its share of the cores, when several runs share a machine
             wenv.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
             waiting += f"; {self.threads} thread(s): its share of the cores"
+        if job.portable:  # over the machine's own caps, if its organiser set any
+            wenv.update(caps_env(PORTABLE), **{MODE: "portable"})
+            waiting += "; portable numerics (AVX2 kernels, MKL strict)"
         if job.kaggle_way:
             wenv.update(kaggle_way.environment())
         job_file = job.run_dir / "job.json"

@@ -59,13 +59,14 @@ def build(
     executor: str = "local",
     ray_address=None,
     timeout: float = scheduler.SERVE_TIMEOUT,
+    portable: bool = True,
 ):
     """The ASGI app: the leaderboard, the API, and the queue's workers in its lifespan
     (`timeout`: a run's seconds where the competition's rules set none)."""
     import streamlit as st
     from starlette.routing import Mount
 
-    sched = scheduler.Scheduler(workers, sandboxed, executor, ray_address, timeout)
+    sched = scheduler.Scheduler(workers, sandboxed, executor, ray_address, timeout, portable)
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -101,6 +102,7 @@ def serve(
     allowed_hosts: list[str] | tuple[str, ...] = (),
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    portable: bool = True,
 ) -> None:
     """Serves until stopped (Ctrl-C or SIGTERM); the caller holds the home (`hold_home`).
     Requests must name the server (`guard.allowed_hosts`: loopback, `host`, and
@@ -116,7 +118,7 @@ def serve(
     for k, v in {**options, "server.port": port, "server.address": host}.items():
         config.set_option(k, v)
     app = guard.Guard(
-        build(workers, sandboxed, executor, ray_address, timeout),
+        build(workers, sandboxed, executor, ray_address, timeout, portable),
         guard.allowed_hosts(host, allowed_hosts),
         submit=CSV_LIMIT + api.FORM_OVERHEAD,  # the largest file a submission may be
         upload=upload_mb * 2**20 + api.FORM_OVERHEAD,

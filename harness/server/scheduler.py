@@ -54,9 +54,11 @@ class Scheduler:
         executor: str = "local",
         ray_address: str | None = None,
         timeout: float = SERVE_TIMEOUT,
+        portable: bool = True,
     ):
         self.workers = workers
         self.timeout = timeout
+        self.portable = portable  # portable numerics (harness.run.repro.PORTABLE)
         self.sandboxed = sandboxed
         self.executor, self.ray_address = executor, ray_address
         # several runs at once share the cores: each gets its share of threads
@@ -136,6 +138,7 @@ class Scheduler:
                 seed=item["seed"],
                 output=item.get("output"),
                 timeout=in_force.timeout_seconds or self.timeout,
+                portable=self.portable,
             )
             row = pipeline.submit(
                 item["competition"],

@@ -11,7 +11,7 @@ import duckdb
 from harness.run import sandbox
 from harness.store import db, migrations
 
-NAMES = "python files libraries course device sandbox cgroups chromium kaggle store weights disk".split()
+NAMES = "python files libraries course device numerics sandbox cgroups chromium kaggle store weights disk".split()
 
 
 def doctor(home: Path, *args: str, env: dict[str, str] | None = None):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.run import pipeline
+from harness.run import pipeline, repro
 from harness.store import db, records, submissions
 from tests.conftest import cli_json, write
 
@@ -110,3 +110,45 @@ def test_another_cpus_instruction_set_is_named_first(ready, tmp_path, monkeypatc
     assert first["original"] == "DEFAULT" and first["now"] in ("AVX2", "AVX512")
     assert second["what"].startswith("numerics caps") and second["now"] == "none"
     assert len(res["differences"]) == 2  # nothing else moved
+
+
+# a convolution over the ratings' ids: oneDNN's kernels, whose sums depend on the ISA
+CONV = """
+import numpy as np
+import torch
+
+
+def fit_predict(train, valid, test):
+    conv = torch.nn.Conv2d(1, 16, 3, padding=1)
+    ids = np.stack([test.user.to_numpy(), test.movie.to_numpy()], 1).astype("float32")
+    x = torch.tensor(ids / ids.max(0)).reshape(-1, 1, 1, 2).repeat(1, 1, 8, 4)
+    with torch.no_grad():
+        return (3 + conv(x).mean((1, 2, 3))).numpy()
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64's instruction sets")
+def test_portable_numerics_give_two_cpus_the_same_bits(ready, tmp_path, monkeypatch):
+    # two machines, as the same one with and without a cap on oneDNN's instruction set
+    path = write(tmp_path / "conv.py", CONV)
+
+    def run(capped: bool, portable: bool) -> dict:
+        if capped:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+        else:
+            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        limits = pipeline.Limits(portable=portable)
+        row = pipeline.submit("movielens", path, "ann", limits=limits, log=lambda *_: None)
+        assert row["status"] == "scored", row["error"]
+        return row
+
+    native = [run(capped, False)["predictions_sha256"] for capped in (False, True)]
+    assert native[0] != native[1]  # each machine's fastest kernels round differently
+    a, b = run(False, True), run(True, True)
+    assert a["predictions_sha256"] == b["predictions_sha256"] != native[0]
+    said = b["reported"]["versions"]
+    assert said["numerics"] == "portable" and said["numerics_caps"] == repro.PORTABLE
+    assert "portable numerics" in b["log"]
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")  # b's reproduction on the other machine
+    again = pipeline.reproduce(b["id"])
+    assert again["identical"] is True, again["differences"]
