@@ -31,7 +31,8 @@ def main() -> None:
     os.environ.setdefault("HARNESS_HOME", tempfile.mkdtemp(prefix="bench-numerics-"))
     from harness.run import pipeline, repro
 
-    print(f"harness home {os.environ['HARNESS_HOME']}; portable: {repro.PORTABLE}")
+    caps = " ".join(f"{k}={v}" for k, v in repro.PORTABLE.items())
+    print(f"harness home {os.environ['HARNESS_HOME']}; portable: {caps}")
     print(f"CPU {repro.cpu_model()}: {repro.cpu_features()}")
     for baseline in args.baselines:
         name, file = baseline.split("/")

@@ -51,7 +51,8 @@ def cmd_serve(args) -> int:
         f"harness: a run is stopped after {args.timeout:g} s unless its competition's rules "
         "say otherwise (harness rules NAME --timeout S)"
     )
-    if backend.portable(args, serving=True):
+    portable = backend.portable(args, serving=True)
+    if portable:
         err("harness: runs use portable numerics: the same bits on any machine (--numerics)")
     else:
         err("harness: runs use each machine's native numerics: scores may move between machines")
@@ -74,7 +75,7 @@ def cmd_serve(args) -> int:
         allowed_hosts=args.allowed_host,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-        portable=backend.portable(args, serving=True),
+        portable=portable,
     )
     return EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.abc
 import importlib.util
@@ -163,7 +164,6 @@ def versions(seen: bool = True) -> dict:
     out["cpu"] = cpu_model()
     out["cpu_features"] = cpu_features()
     out["numerics_caps"] = numerics_caps()
-    out["numerics"] = os.environ.get(MODE) or "native"
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
@@ -171,6 +171,7 @@ def versions(seen: bool = True) -> dict:
             out[pkg] = None
     if not seen:
         return out
+    out["numerics"] = os.environ.get(MODE) or "native"  # the run's mode (the runner sets it)
     out.update(cuda=None, cudnn=None, gpu=None, torch_threads=None)
     if torch := sys.modules.get("torch"):
         gpu = torch.cuda.is_available()
@@ -182,16 +183,27 @@ def versions(seen: bool = True) -> dict:
     return out
 
 
-def cpu_model() -> str | None:
-    """The CPU's name as the kernel gives it (`platform` names the kernel, not the CPU)."""
+@functools.cache
+def _cpuinfo() -> tuple[str | None, frozenset[str]]:
+    """The first CPU's name and flags in /proc/cpuinfo, read once a process."""
+    name, flags = None, frozenset()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith(("model name", "Model", "Hardware")):
-                    return line.partition(":")[2].strip() or None
+                key, _, value = line.partition(":")
+                if name is None and key.strip() in ("model name", "Model", "Hardware"):
+                    name = value.strip() or None
+                elif key.strip() == "flags":
+                    flags = frozenset(value.split())
+                    break  # the first CPU's flags follow its name
     except OSError:
         pass
-    return platform.processor() or None
+    return name, flags
+
+
+def cpu_model() -> str | None:
+    """The CPU's name as the kernel gives it (`platform` names the kernel, not the CPU)."""
+    return _cpuinfo()[0] or platform.processor() or None
 
 
 # the vector units whose presence changes which kernels oneDNN and MKL pick (a Xeon with
@@ -203,33 +215,15 @@ NUMERICS_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"
 
 def cpu_features() -> str | None:
     """Which of CPU_FEATURES this CPU has, in that order (x86-64's flags; None elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    have = set(line.partition(":")[2].split())
-                    return " ".join(x for x in CPU_FEATURES if x in have) or None
-    except OSError:
-        pass
-    return None
+    have = _cpuinfo()[1]
+    return " ".join(x for x in CPU_FEATURES if x in have) or None
 
 
 # portable numerics: every x86-64 machine of the group with AVX2 or better takes the same
 # kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode), so the
 # same run computes the same bits on the host, on each Ray node and on a member's laptop
-PORTABLE = "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2,STRICT"
+PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT"}
 MODE = "HARNESS_NUMERICS"  # the run's environment says which mode it ran in
-
-
-def caps_env(caps: str) -> dict[str, str]:
-    """NAME=value caps (as numerics_caps writes them) as environment variables; only the
-    names of NUMERICS_CAPS are taken."""
-    out = {}
-    for item in caps.split():
-        name, _, value = item.partition("=")
-        if name in NUMERICS_CAPS and value:
-            out[name] = value
-    return out
 
 
 def numerics_caps() -> str:

@@ -29,7 +29,6 @@ from harness.run import cgroups, kaggle_way, output, runlog, sandbox, space, wei
 from harness.run.repro import (
     MODE,
     PORTABLE,
-    caps_env,
     gpu_names,
     versions,
     wait_policy,
@@ -238,7 +237,7 @@ class LocalExecutor:
             wenv.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
             waiting += f"; {self.threads} thread(s): its share of the cores"
         if job.portable:  # over the machine's own caps, if its organiser set any
-            wenv.update(caps_env(PORTABLE), **{MODE: "portable"})
+            wenv.update(PORTABLE, **{MODE: "portable"})
             waiting += "; portable numerics (AVX2 kernels, MKL strict)"
         if job.kaggle_way:
             wenv.update(kaggle_way.environment())
