@@ -271,7 +271,7 @@ class Remote(Backend):
             )
         local = [
             f
-            for f in ("device", "timeout", "memory_mb", "ray_address")
+            for f in ("device", "timeout", "memory_mb", "ray_address", "numerics")
             if getattr(args, f) is not None
         ]
         if args.executor != "local":

@@ -96,6 +96,11 @@ def test_a_member_logs_in_fetches_submits_and_reads_the_board(serve, ready, tmp_
     # impersonation: a usage error, nothing queued
     bob = harness_here("submit", "titanic", str(sample(ready)), "--user", "bob", home=laptop)
     assert bob.returncode == 2 and "alice" in bob.stderr
+    # the server's numerics are the organiser's: a member's choice is refused, not ignored
+    native = harness_here(
+        "submit", "titanic", str(sample(ready)), "--numerics", "native", home=laptop
+    )
+    assert native.returncode == 2 and "--numerics is for local runs" in native.stderr
 
     # the host's own commands work on the same store while the server runs
     code, host_board = harness_here_json("leaderboard", "titanic", home=ready)
