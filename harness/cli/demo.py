@@ -254,6 +254,8 @@ def _one(comp, steps: list[Step], which: str, progress: Progress, verbose: bool)
             path,
             path.stem,
             "course baseline",
+            # as the group's server runs them: the competition READMEs' figures on any machine
+            limits=pipeline.Limits(portable=True),
             is_baseline=True,
             on_output=echo(True) if verbose else None,
             log=err,

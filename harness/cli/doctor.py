@@ -174,7 +174,8 @@ def numerics() -> Check:
             "portable numerics (a group's server, Ray) need AVX2, which this CPU lacks; "
             "give this machine's runs --numerics native, or another machine",
         )
-    return Check("numerics", "ok", detail + " (portable numerics: AVX2 kernels, as any node)")
+    portable = f"portable numerics: AVX2 kernels and {repro.PORTABLE_THREADS} threads, as any node"
+    return Check("numerics", "ok", f"{detail} ({portable})")
 
 
 def sandbox_check() -> Check:

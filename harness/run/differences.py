@@ -18,6 +18,7 @@ LIBRARIES += ("pandas", "scikit-learn", "python")
 NUMERICS = (
     ("cpu_capability", "CPU instruction set (torch's kernels)"),
     ("numerics_caps", "numerics caps (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR)"),
+    ("torch_threads", "torch threads"),  # sums are cut in one part per thread
     ("cpu_features", "CPU vector units"),
     ("cpu", "CPU"),
     ("gpu_capability", "GPU compute capability"),
@@ -83,7 +84,6 @@ def recorded_differences(row: dict, new: dict, seed: int, fingerprint: str) -> l
     differ("device", row["device"], new["device"])
     differ("GPU", row.get("gpu") or before.get("gpu"), new.get("gpu"))
     differ("harness commit", row.get("harness_git"), git_hash())
-    differ("torch threads", seen.get("torch_threads"), sees.get("torch_threads"))
     differ("platform", before.get("platform"), after.get("platform"))
     return out
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from harness.errors import HarnessError
+from harness.run.repro import PORTABLE_THREADS
 from harness.run.runner import Job, LocalExecutor, RunResult
 
 LOST = "the Ray node running it was lost"
@@ -174,9 +175,10 @@ class RayExecutor:
             error = "no node of the Ray cluster has a GPU for this CUDA run"
             return RunResult(ok=False, error=error, predictions=None, log=f"[harness] {error}\n")
         # never more than the largest node offers: Ray would wait for it forever
+        threads = PORTABLE_THREADS if job.portable else self.threads or 1
         biggest = max((n.get("memory", 0) for n in nodes), default=0)
         wants = {
-            "num_cpus": min(self.threads or 1, max((n.get("CPU", 1) for n in nodes), default=1)),
+            "num_cpus": min(threads, max((n.get("CPU", 1) for n in nodes), default=1)),
             "memory": int(min(job.memory_mb * 2**20, biggest)) or None,
             "max_retries": 0,  # a lost run is the server's to re-queue, once
         }

@@ -223,6 +223,11 @@ def cpu_features() -> str | None:
 # kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode), so the
 # same run computes the same bits on the host, on each Ray node and on a member's laptop
 PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT"}
+# and the same threads: torch's reductions and oneDNN's cut their sums into one part per
+# thread (a sum of 4M floats, a conv net's weights after a few steps: other bits with 1, 2,
+# 4 or 16 threads). Two: what every machine of a group has, a laptop included; a node with
+# more cores runs more runs at once instead (`harness serve --workers`, Ray's CPUs).
+PORTABLE_THREADS = 2
 MODE = "HARNESS_NUMERICS"  # the run's environment says which mode it ran in
 
 

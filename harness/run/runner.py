@@ -29,6 +29,7 @@ from harness.run import cgroups, kaggle_way, output, runlog, sandbox, space, wei
 from harness.run.repro import (
     MODE,
     PORTABLE,
+    PORTABLE_THREADS,
     gpu_names,
     versions,
     wait_policy,
@@ -233,12 +234,15 @@ class LocalExecutor:
         }
         passive, waiting = wait_policy()
         wenv = worker_env(job.seed, passive)
-        if self.threads:  # its share of the cores, when several runs share a machine
-            wenv.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
-            waiting += f"; {self.threads} thread(s): its share of the cores"
-        if job.portable:  # over the machine's own caps, if its organiser set any
+        threads = self.threads
+        if job.portable:  # over the machine's own caps and threads, if its organiser set any
             wenv.update(PORTABLE, **{MODE: "portable"})
-            waiting += "; portable numerics (AVX2 kernels, MKL strict)"
+            threads = PORTABLE_THREADS
+            waiting += f"; portable numerics (AVX2 kernels, MKL strict, {threads} threads)"
+        elif threads:  # its share of the cores, when several runs share a machine
+            waiting += f"; {threads} thread(s): its share of the cores"
+        if threads:
+            wenv.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         if job.kaggle_way:
             wenv.update(kaggle_way.environment())
         job_file = job.run_dir / "job.json"

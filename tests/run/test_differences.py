@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from harness.run import pipeline
+from harness.run.repro import PORTABLE_THREADS
+from harness.run.runner import LocalExecutor
 from harness.store import db, records, submissions
 from tests.conftest import cli_json, write
 
@@ -112,7 +114,8 @@ def test_another_cpus_instruction_set_is_named_first(ready, tmp_path, monkeypatc
     assert len(res["differences"]) == 2  # nothing else moved
 
 
-# a convolution over the ratings' ids: oneDNN's kernels, whose sums depend on the ISA
+# a convolution over the ratings' ids (oneDNN's kernels, whose sums depend on the ISA) and
+# a long sum (torch's reduction, one part per thread: its bits depend on the threads)
 CONV = """
 import numpy as np
 import torch
@@ -123,35 +126,49 @@ def fit_predict(train, valid, test):
     ids = np.stack([test.user.to_numpy(), test.movie.to_numpy()], 1).astype("float32")
     x = torch.tensor(ids / ids.max(0)).reshape(-1, 1, 1, 2).repeat(1, 1, 8, 4)
     with torch.no_grad():
-        return (3 + conv(x).mean((1, 2, 3))).numpy()
+        total = torch.randn(4_000_000).sum()
+        return (3 + conv(x).mean((1, 2, 3)) + total * 1e-4).numpy()
 """
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64's instruction sets")
 def test_portable_numerics_give_two_cpus_the_same_bits(ready, tmp_path, monkeypatch):
-    # two machines, as the same one with and without a cap on oneDNN's instruction set
+    # two machines, as the same one with and without a cap on oneDNN's instruction set,
+    # the older one with fewer cores (a run there gets one thread natively, here torch's
+    # one per core)
     path = write(tmp_path / "conv.py", CONV)
 
-    def run(capped: bool, portable: bool) -> dict:
-        if capped:
+    def run(older: bool, portable: bool) -> dict:
+        if older:
             monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
         else:
             monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
         limits = pipeline.Limits(portable=portable)
-        row = pipeline.submit("movielens", path, "ann", limits=limits, log=lambda *_: None)
+        cores = LocalExecutor(threads=1 if older else None)
+        row = pipeline.submit(
+            "movielens", path, "ann", limits=limits, log=lambda *_: None, executor=cores
+        )
         assert row["status"] == "scored", row["error"]
         return row
 
-    native = [run(capped, False)["predictions_sha256"] for capped in (False, True)]
-    assert native[0] != native[1]  # each machine's fastest kernels round differently
+    native = [run(older, False) for older in (False, True)]
+    # each machine's fastest kernels and its threads round differently
+    assert native[0]["predictions_sha256"] != native[1]["predictions_sha256"]
+    assert native[1]["reported"]["versions"]["torch_threads"] == 1
     a, b = run(False, True), run(True, True)
-    assert a["predictions_sha256"] == b["predictions_sha256"] != native[0]
+    assert a["predictions_sha256"] == b["predictions_sha256"] != native[0]["predictions_sha256"]
     said = b["reported"]["versions"]
-    assert said["numerics"] == "portable"
+    assert said["numerics"] == "portable" and said["torch_threads"] == PORTABLE_THREADS
     assert said["numerics_caps"] == (
         "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2,STRICT"
     )
-    assert "portable numerics" in b["log"]
+    assert f"portable numerics (AVX2 kernels, MKL strict, {PORTABLE_THREADS} threads)" in b["log"]
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")  # b's reproduction on the other machine
     again = pipeline.reproduce(b["id"])
     assert again["identical"] is True, again["differences"]
+    # the older machine's native run reproduced on the newer one: the ISA, then the threads
+    res = pipeline.reproduce(native[1]["id"])
+    assert [d["what"] for d in res["differences"]][:2] == [
+        "numerics caps (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR)",
+        "torch threads",
+    ]
