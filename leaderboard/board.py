@@ -37,6 +37,8 @@ def page(comp, viewer: privacy.Viewer) -> None:
     if b.rows:
         board_table(b)
         st.caption("Ties go to the earlier submission. Pick a row to open the user's best.")
+        if len(b.machines) > 1:
+            st.caption(machines_note(b.machines))
         if flagged := implausible(b):
             st.text(review_note(b, flagged))  # text: user names are the members' own
         left, right = st.columns(2)
@@ -168,6 +170,18 @@ def review_note(b: leaderboards.Board, flagged: list[dict]) -> str:
     )
 
 
+def machines_note(machines: dict[str, int]) -> str:
+    """Says that the board's scores were computed on different kinds of machine, and what
+    it means for comparing them."""
+    kinds = "; ".join(f"{k} ({n} row{'s' * (n != 1)})" for k, n in machines.items())
+    return (
+        f"These scores were computed on {len(machines)} kinds of machine: {kinds}. The same "
+        "code and seed can differ in the last digits from one to another: portable numerics "
+        "(the group's server's default) make CPUs agree, and a competition's GPU runs go to "
+        "one GPU model where the group has it."
+    )
+
+
 def board_table(b: leaderboards.Board) -> None:
     metric, also = b.competition.spec.metric, list(b.competition.spec.also)
     cols = ["rank", "user", "score", *also, "entries", "last submission", "best", "baseline"]
@@ -176,6 +190,8 @@ def board_table(b: leaderboards.Board) -> None:
     flagged = {r["submission_id"] for r in implausible(b)}
     if flagged:  # a column only when there is something to review
         cols.append("review")
+    if len(b.machines) > 1:  # only when the rows were computed on more than one kind
+        cols.append("computed on")
     df = pd.DataFrame(
         [
             {
@@ -186,6 +202,7 @@ def board_table(b: leaderboards.Board) -> None:
                 "baseline": r["is_baseline"],
                 "private rank": r.get("private_rank"),
                 "review": "⚠ beyond plausible best" if r["submission_id"] in flagged else "",
+                "computed on": r.get("computed_on"),
             }
             for r in b.rows
         ],

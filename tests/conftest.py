@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -270,6 +271,61 @@ def ray_cluster():
         for p in psutil.process_iter(["cmdline"]):  # nothing of it outlives the session
             if any(temp in a for a in p.info["cmdline"] or []):
                 p.kill()
+
+
+# `ray start --address`, joining on the loopback: Ray refuses a second node where
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (the tests' loopback-only cluster) and, where it is 1,
+# swaps 127.0.0.1 for the machine's address, on which the tests' head does not listen
+JOIN_ON_LOOPBACK = """
+import sys
+from ray._private import ray_constants, services
+ray_constants.ENABLE_RAY_CLUSTER = True
+services.resolve_ip_for_localhost = lambda host: host
+from ray.scripts.scripts import main
+sys.argv = ["ray", *sys.argv[1:]]
+main()
+"""
+
+
+@contextlib.contextmanager
+def ray_node(address: str, env: dict[str, str], cpus: int = 2):
+    """Another node joins the tests' Ray cluster (`ray start --address --block`, its own
+    process group), with `env` in its environment as a machine's own; its Ray node id.
+    It is stopped at the end and the cluster sees it gone before this returns."""
+    import ray
+
+    known = {n["NodeID"] for n in ray.nodes()}
+    # as much memory as the head: Ray counts what is free when a node starts, and a run
+    # asks for its whole limit (a node with less is infeasible for it)
+    memory = max(int(n["Resources"].get("memory", 0)) for n in ray.nodes() if n["Alive"])
+    cmd = [sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={address}", "--block"]
+    cmd += ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--num-gpus=0"]
+    cmd += [f"--memory={memory}"]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **RAY_TEST_ENV, **env},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (new := [n for n in ray.nodes() if n["NodeID"] not in known and n["Alive"]]):
+            assert proc.poll() is None and time.monotonic() < deadline, "the node did not join"
+            time.sleep(0.5)
+        yield new[0]["NodeID"]
+    finally:  # `ray start --block` stops its node on SIGTERM and tells the head at once
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while any(n["Alive"] for n in ray.nodes() if n["NodeID"] not in known):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
 
 
 def kill_ray_worker(name: str = "ray::run_on_node", within: float = 120) -> int:

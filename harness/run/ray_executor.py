@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from harness.errors import HarnessError
 from harness.run.repro import PORTABLE_THREADS
 from harness.run.runner import Job, LocalExecutor, RunResult
+from harness.store import submissions
 
 LOST = "the Ray node running it was lost"
 SHIPPED_BACK = ("out", "artifacts")  # the run's folders that come back to the host
@@ -135,6 +136,17 @@ def run_on_node(
         shutil.rmtree(root, ignore_errors=True)
 
 
+def gpu_resource(nodes: list[dict], gpu: str | None) -> str | None:
+    """The Ray resource of the GPU model `gpu` (nvidia-smi's name, as runs record it) where
+    a live node has it: `accelerator_type:H100` for "NVIDIA H100 80GB HBM3"; else None."""
+    if not gpu:
+        return None
+    from ray._private.accelerators.nvidia_gpu import NvidiaGPUAcceleratorManager
+
+    kind = f"accelerator_type:{NvidiaGPUAcceleratorManager._gpu_name_to_accelerator_type(gpu)}"
+    return kind if any(n.get(kind) for n in nodes) else None
+
+
 class RayExecutor:
     """Runs each job as one Ray task (`run_on_node`) and brings its outputs home.
 
@@ -143,6 +155,8 @@ class RayExecutor:
         sandboxed, threads: as for `LocalExecutor`, on the node.
         requeue: the server re-queues work whose node was lost: `run` then raises
             NodeLost instead of returning a failed run.
+        node: a Ray node id (`ray.nodes()`): every run on that node only (an organiser
+            comparing two machines); None: wherever the run fits.
     """
 
     name = "ray"
@@ -153,9 +167,10 @@ class RayExecutor:
         sandboxed: bool | None = None,
         threads: int | None = None,
         requeue: bool = False,
+        node: str | None = None,
     ):
         self.address, self.sandboxed, self.threads = address, sandboxed, threads
-        self.requeue = requeue
+        self.requeue, self.node = requeue, node
 
     def run(self, job: Job, on_output: Callable[[str], None] | None = None) -> RunResult:
         ray = connect(self.address)
@@ -184,6 +199,14 @@ class RayExecutor:
         }
         if cuda:
             wants["num_gpus"] = 1
+            # the competition's GPU model where a node has it: scores of one model compare
+            # to the last digit, another's may differ there (it waits for that model)
+            if kind := gpu_resource(nodes, submissions.usual_gpu(job.competition)):
+                wants["resources"] = {kind: 0.001}
+        if self.node:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            wants["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node, soft=False)
         task = ray.remote(run_on_node).options(**wants)
         ref = task.remote(ray.put(inputs), spec, self.sandboxed, self.threads)
         lost = (
@@ -200,6 +223,9 @@ class RayExecutor:
             if self.requeue:
                 raise NodeLost(f"{LOST} ({type(e).__name__})") from e
             return RunResult(ok=False, error=LOST, predictions=None, log=f"[harness] {LOST}\n")
+        except rex.TaskUnschedulableError as e:  # the node asked for cannot take it
+            error = f"the Ray node asked for cannot run it: {' '.join(str(e).split())[:300]}"
+            return RunResult(ok=False, error=error, predictions=None, log=f"[harness] {error}\n")
         except rex.GetTimeoutError:
             ray.cancel(ref, force=True)
             return RunResult(ok=False, error=LOST, predictions=None, log=f"[harness] {LOST}\n")

@@ -13,6 +13,7 @@ team they are in; late submissions stay off the boards.
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,14 @@ class Board:
         """The parameters of ON_BOARD for this board."""
         d = self.rules.deadline
         return [d, d, self.competition.name, self.competition.spec.version, self.fingerprint]
+
+    @property
+    def machines(self) -> dict[str, int]:
+        """The kinds of arithmetic the board's rows were computed with (`computed_on`),
+        with how many rows each, most first: more than one and the same code could score a
+        little differently from row to row."""
+        kinds = Counter(r["computed_on"] for r in self.rows if r.get("computed_on"))
+        return dict(kinds.most_common())
 
     @property
     def sign(self) -> float:
@@ -117,6 +126,9 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
     sql = f"""
         WITH scored AS (
             SELECT id, entrant, is_team, public_score, created_at, is_baseline, extra_scores,
+                   device, gpu, reported->>'$.versions.numerics' AS numerics,
+                   reported->>'$.versions.cpu_capability' AS capability,
+                   reported->>'$.versions.cpu' AS cpu,
                    row_number() OVER (PARTITION BY entrant
                                       ORDER BY ? * public_score, created_at, id) AS pick,
                    count(*) OVER (PARTITION BY entrant) AS entries,
@@ -129,7 +141,8 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
                extra_scores,
                entrant AS user, is_team AS team,
                public_score AS score, id AS submission_id, entries,
-               created_at AS submitted_at, last_at AS last_submission_at, is_baseline
+               created_at AS submitted_at, last_at AS last_submission_at, is_baseline,
+               device, gpu, numerics, capability, cpu
         FROM scored WHERE pick = 1 ORDER BY rank
     """
     teams: dict[str, list[str]] = {}
@@ -151,7 +164,29 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
         # the board is public: only the public part of the extra scores
         r["also"] = {k: v["public"] for k, v in (r.pop("extra_scores") or {}).items()}
         r["members"] = teams.get(r["user"], []) if r["team"] else [r["user"]]
+        r["computed_on"] = computed_on(*(r.pop(k) for k in MACHINE))
     return rows
+
+
+MACHINE = ("device", "gpu", "numerics", "capability", "cpu")  # what `computed_on` reads
+
+
+def computed_on(
+    device: str | None,
+    gpu: str | None,
+    numerics: str | None,
+    capability: str | None,
+    cpu: str | None,
+) -> str | None:
+    """What a run's arithmetic depended on, in words: its GPU's model, the CPU's portable
+    numerics, or a CPU's own kernels; None where the run did not say (a CSV, no torch)."""
+    if device and device.startswith("cuda"):
+        return gpu or "an unnamed GPU"
+    if numerics == "portable":
+        return "CPU, portable numerics"
+    if capability:
+        return f"{cpu or 'a CPU'}, its own {capability} kernels"
+    return None
 
 
 def ranking(comp: Competition) -> tuple[str | None, list[dict]]:

@@ -154,3 +154,15 @@ def done_before(competition: str, fingerprint: str, file_sha256: str, user: str)
         [competition, fingerprint, file_sha256, user],
     )
     return rows[0]["id"] if rows else None
+
+
+def usual_gpu(competition: str) -> str | None:
+    """The GPU model most of a competition's scored runs ran on (the first one's on a tie);
+    None before any scored GPU run."""
+    rows = db.read(
+        "SELECT gpu FROM submissions WHERE competition = ? AND status = 'scored' AND "
+        "gpu IS NOT NULL AND device LIKE 'cuda%' GROUP BY gpu ORDER BY count(*) DESC, min(id) "
+        "LIMIT 1",
+        [competition],
+    )
+    return rows[0]["gpu"] if rows else None

@@ -106,6 +106,35 @@ def test_leaderboard_ranks_ties_to_the_earlier_entry_and_marks_baselines(page, i
     assert set(latest["status"]) == {"scored", "failed", "rejected"} and len(latest) == 7
 
 
+def test_the_board_says_when_its_rows_were_computed_on_different_machines(page, ids):
+    # bob's fastai run took this CPU's own kernels; the course's rule as if run on a GPU
+    def on_gpu(device, gpu):
+        with db.connect() as con:
+            con.execute(
+                "UPDATE submissions SET device = ?, gpu = ? WHERE id = ?",
+                [device, gpu, ids["baseline"]],
+            )
+
+    with db.connect(read_only=True) as con:
+        before = con.execute(
+            "SELECT device, gpu FROM submissions WHERE id = ?", [ids["baseline"]]
+        ).fetchone()
+    on_gpu("cuda", "NVIDIA H100 80GB HBM3")
+    try:
+        at = page(competition="titanic")
+    finally:
+        on_gpu(*before)
+    board = at.dataframe[0].value.set_index("user")
+    assert board.loc["course", "computed on"] == "NVIDIA H100 80GB HBM3"
+    assert board.loc["bob", "computed on"].endswith("kernels")
+    assert board.loc["ann", "computed on"] is None  # pandas alone: nothing to say
+    note = next(t for t in texts(at) if t.startswith("These scores were computed on 2 kinds"))
+    assert "NVIDIA H100 80GB HBM3 (1 row)" in note and "portable numerics" in note
+    at = page(competition="titanic")  # one kind again: no column, no note
+    assert "computed on" not in at.dataframe[0].value
+    assert not any("kinds of machine" in t for t in texts(at))
+
+
 def test_revealed_private_scores_join_the_board(page, board_home):
     assert done(harness(board_home, "reveal", "titanic")).startswith("titanic version 1")
     try:

@@ -1,11 +1,13 @@
 """The Ray executor against a real Ray cluster the tests start on 127.0.0.1 (`ray_cluster`
 in tests/conftest.py): scores identical to local runs, two runs at once, a Ray worker
-killed mid-run, a timeout on the node, and `--executor ray` with no address."""
+killed mid-run, a timeout on the node, `--executor ray` with no address, and a second node
+of other numerics whose portable runs score as the head's."""
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -17,10 +19,11 @@ import psutil
 import pytest
 
 from harness.run import pipeline
-from harness.run.ray_executor import LOST, NodeLost, RayExecutor
+from harness.run.ray_executor import LOST, NodeLost, RayExecutor, gpu_resource
 from harness.run.runner import LocalExecutor
 from harness.store import db
-from tests.conftest import cli, cli_json, kill_ray_worker, write
+from tests.conftest import cli, cli_json, kill_ray_worker, ray_node, write
+from tests.run.test_differences import CONV
 
 ray = pytest.importorskip("ray")
 
@@ -144,3 +147,38 @@ def test_executor_ray_without_an_address_starts_a_local_ray_and_stops_it(ready, 
     assert after <= before  # its Ray ended with it
     shown = cli("show", str(row["id"])).stdout
     assert "executor" in shown and "ray" in shown
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64's instruction sets")
+def test_two_nodes_of_other_numerics_score_alike_portably(ray_cluster, ready, tmp_path):
+    # the second node stands for an older machine: oneDNN capped to AVX2 in its environment
+    head = next(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    path = write(tmp_path / "conv.py", CONV)  # a convolution and a long sum
+    with ray_node(ray_cluster, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) as older:
+
+        def run(node: str, portable: bool) -> dict:
+            limits = pipeline.Limits(portable=portable)
+            executor = RayExecutor(ray_cluster, node=node)
+            row = pipeline.submit("movielens", path, "ann", limits=limits, executor=executor)
+            assert row["status"] == "scored", row["error"]
+            return row
+
+        native = [run(node, False) for node in (head, older)]
+        portable = [run(node, True) for node in (head, older)]
+    # the older node's own cap reached its run: natively the two nodes differ
+    caps = [r["reported"]["versions"]["numerics_caps"] for r in native]
+    assert caps == ["none", "ONEDNN_MAX_CPU_ISA=AVX2"]
+    assert native[0]["predictions_sha256"] != native[1]["predictions_sha256"]
+    a, b = portable
+    assert a["predictions_sha256"] == b["predictions_sha256"]
+    assert (a["public_score"], a["private_score"]) == (b["public_score"], b["private_score"])
+    assert a["reported"]["versions"] == b["reported"]["versions"]  # caps, threads, all
+    # a run asked of a node that has left fails with the reason, the store untouched else
+    gone = pipeline.submit("movielens", path, "ann", executor=RayExecutor(ray_cluster, node=older))
+    assert gone["status"] == "failed"
+    assert gone["error"].startswith("the Ray node asked for cannot run it"), gone["error"]
+    # Ray's own name of a GPU model: the resource a competition's GPU runs are sent to
+    nodes = [{"CPU": 2.0, "GPU": 1.0, "accelerator_type:H100": 1.0}, {"CPU": 4.0}]
+    assert gpu_resource(nodes, "NVIDIA H100 80GB HBM3") == "accelerator_type:H100"
+    assert gpu_resource(nodes, "NVIDIA A100-SXM4-40GB") is None  # no node has one
+    assert gpu_resource(nodes, None) is None

@@ -57,6 +57,38 @@ def test_best_per_user_ties_to_the_earlier(home):
     assert leaderboards.leaderboard("titanic", 2, "f" * 64, accuracy) == []  # another version
 
 
+def test_each_row_says_what_its_arithmetic_was_computed_on(home):
+    h100, a100 = "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"
+    cpu = {"cpu": "AMD EPYC 7B13", "cpu_capability": "AVX512"}
+    runs = [  # user, score, device, GPU, what the run reported of its numerics
+        ("ann", 0.9, "cuda", h100, {**cpu, "numerics": "native"}),
+        ("bob", 0.8, "cuda", a100, {**cpu, "numerics": "native"}),
+        ("cid", 0.7, "cpu", None, {**cpu, "numerics": "portable"}),
+        ("dan", 0.6, "cpu", None, {**cpu, "numerics": "native"}),
+        ("eve", 0.5, None, None, None),  # a CSV: nothing was computed here
+        ("fay", 0.4, "cuda", h100, {**cpu, "numerics": "native"}),
+    ]
+    for user, score, device, gpu, numerics in runs:
+        reported = {"versions": numerics} if numerics else None
+        row = submission_row(user_name=user, public_score=score, device=device, gpu=gpu)
+        submissions.insert_submission({**row, "reported": reported}, [])
+    board = leaderboards.leaderboard("titanic", 1, "f" * 64, get_metric("accuracy"))
+    assert [r["computed_on"] for r in board] == [
+        h100,
+        a100,
+        "CPU, portable numerics",
+        "AMD EPYC 7B13, its own AVX512 kernels",
+        None,
+        h100,
+    ]
+    assert "gpu" not in board[0] and "device" not in board[0]  # the label only
+    b = leaderboards.Board(SimpleNamespace(), "f" * 64, board, None, None)
+    assert list(b.machines.items())[0] == (h100, 2) and len(b.machines) == 4
+    # the GPU model most of the competition's runs took, which Ray prefers for the next
+    assert submissions.usual_gpu("titanic") == h100
+    assert submissions.usual_gpu("movielens") is None
+
+
 def reveal() -> None:
     with db.connect() as con:
         con.execute("INSERT INTO reveals VALUES ('movielens', 1, ?)", [db.now()])
