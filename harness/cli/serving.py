@@ -61,7 +61,8 @@ def cmd_serve(args) -> int:
 
         ray = connect(args.ray_address)
         cpus = ray.cluster_resources().get("CPU", 0)
-        err(f"harness: runs go to Ray ({len(ray.nodes())} node(s), {cpus:g} CPUs)")
+        alive = sum(1 for n in ray.nodes() if n.get("Alive"))  # a node that left stays listed
+        err(f"harness: runs go to Ray ({alive} node(s), {cpus:g} CPUs)")
     elif args.ray_address:
         raise UsageError("--ray-address goes with --executor ray")
     app.serve(
