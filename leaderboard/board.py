@@ -177,8 +177,8 @@ def machines_note(machines: dict[str, int]) -> str:
     return (
         f"These scores were computed on {len(machines)} kinds of machine: {kinds}. The same "
         "code and seed can differ in the last digits from one to another: portable numerics "
-        "(the group's server's default) make CPUs agree, and a competition's GPU runs go to "
-        "one GPU model where the group has it."
+        "(the group's server's default) make CPUs agree; on Ray a competition's GPU runs go "
+        "to the GPU model most of them took."
     )
 
 

@@ -353,9 +353,9 @@ def executor_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--numerics",
         choices=["portable", "native"],
-        help="portable: AVX2 kernels on every x86-64 machine, the same bits anywhere (the "
-        "default on a group's server and on Ray); native: this machine's fastest (the default "
-        "of a local run)",
+        help="portable: AVX2 kernels and two threads on every x86-64 machine, the same bits "
+        "anywhere (the default on a group's server and on Ray); native: this machine's fastest "
+        "(the default of a local submit; reproduce defaults to the run's own)",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from harness.cli import backend
 from harness.cli.console import err
 from harness.errors import EXIT_OK, UsageError
@@ -53,7 +55,19 @@ def cmd_serve(args) -> int:
     )
     portable = backend.portable(args, serving=True)
     if portable:
-        err("harness: runs use portable numerics: the same bits on any machine (--numerics)")
+        from harness.run.repro import PORTABLE_THREADS
+
+        err(
+            f"harness: runs use portable numerics, {PORTABLE_THREADS} threads each: the same "
+            "bits on any machine (--numerics)"
+        )
+        cores = os.cpu_count() or 1
+        if args.executor == "local" and cores > PORTABLE_THREADS * args.workers:
+            err(
+                f"harness: {args.workers} run(s) at once use {PORTABLE_THREADS * args.workers} "
+                f"of this machine's {cores} cores: --workers {cores // PORTABLE_THREADS} uses "
+                "them all (each run may use the memory limit)"
+            )
     else:
         err("harness: runs use each machine's native numerics: scores may move between machines")
     if args.executor == "ray":

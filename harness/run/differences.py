@@ -17,7 +17,7 @@ LIBRARIES += ("pandas", "scikit-learn", "python")
 # what the run's machine computed with (harness.run.repro.numerics), most telling first
 NUMERICS = (
     ("cpu_capability", "CPU instruction set (torch's kernels)"),
-    ("numerics_caps", "numerics caps (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR)"),
+    ("numerics_caps", "numerics caps (the kernels' instruction sets)"),
     ("torch_threads", "torch threads"),  # sums are cut in one part per thread
     ("cpu_features", "CPU vector units"),
     ("cpu", "CPU"),

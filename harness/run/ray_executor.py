@@ -141,9 +141,13 @@ def gpu_resource(nodes: list[dict], gpu: str | None) -> str | None:
     a live node has it: `accelerator_type:H100` for "NVIDIA H100 80GB HBM3"; else None."""
     if not gpu:
         return None
-    from ray._private.accelerators.nvidia_gpu import NvidiaGPUAcceleratorManager
+    try:  # Ray's own naming (private): another Ray without it runs on any GPU
+        from ray._private.accelerators.nvidia_gpu import NvidiaGPUAcceleratorManager
 
-    kind = f"accelerator_type:{NvidiaGPUAcceleratorManager._gpu_name_to_accelerator_type(gpu)}"
+        name = NvidiaGPUAcceleratorManager._gpu_name_to_accelerator_type(gpu)
+    except (ImportError, AttributeError):
+        return None
+    kind = f"accelerator_type:{name}"
     return kind if any(n.get(kind) for n in nodes) else None
 
 
@@ -155,8 +159,9 @@ class RayExecutor:
         sandboxed, threads: as for `LocalExecutor`, on the node.
         requeue: the server re-queues work whose node was lost: `run` then raises
             NodeLost instead of returning a failed run.
-        node: a Ray node id (`ray.nodes()`): every run on that node only (an organiser
-            comparing two machines); None: wherever the run fits.
+        node: a Ray node id (`ray.nodes()`): every run on that node only (from Python: an
+            organiser's script comparing two machines; no command takes it); None:
+            wherever the run fits.
     """
 
     name = "ray"
@@ -182,31 +187,34 @@ class RayExecutor:
             "submission": job.submission.name,
             "job": {k: getattr(job, k) for k in JOB_FIELDS},
         }
-        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        nodes = [n["Resources"] for n in alive]
         gpus = any(n.get("GPU", 0) >= 1 for n in nodes)
         # a CUDA run needs a GPU; "auto" gets one where the cluster has any, as locally
         cuda = job.device.startswith("cuda") or (job.device == "auto" and gpus)
         if cuda and not gpus:
             error = "no node of the Ray cluster has a GPU for this CUDA run"
             return RunResult(ok=False, error=error, predictions=None, log=f"[harness] {error}\n")
-        # never more than the largest node offers: Ray would wait for it forever
-        threads = PORTABLE_THREADS if job.portable else self.threads or 1
-        biggest = max((n.get("memory", 0) for n in nodes), default=0)
-        wants = {
-            "num_cpus": min(threads, max((n.get("CPU", 1) for n in nodes), default=1)),
-            "memory": int(min(job.memory_mb * 2**20, biggest)) or None,
-            "max_retries": 0,  # a lost run is the server's to re-queue, once
-        }
+        wants: dict = {"max_retries": 0}  # a lost run is the server's to re-queue, once
+        fits = nodes  # the nodes the run may land on
         if cuda:
             wants["num_gpus"] = 1
-            # the competition's GPU model where a node has it: scores of one model compare
-            # to the last digit, another's may differ there (it waits for that model)
-            if kind := gpu_resource(nodes, submissions.usual_gpu(job.competition)):
+            fits = [n for n in fits if n.get("GPU", 0) >= 1]
+            # the competition's GPU model where a node has it: its runs' scores compare with
+            # each other's, another model's may differ in the last digits (it waits for it)
+            if kind := gpu_resource(fits, submissions.usual_gpu(job.competition)):
                 wants["resources"] = {kind: 0.001}
+                fits = [n for n in fits if n.get(kind)]
         if self.node:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             wants["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node, soft=False)
+            fits = [n["Resources"] for n in alive if n["NodeID"] == self.node] or fits
+        # never more than the largest of those nodes offers: Ray would wait for it forever
+        threads = PORTABLE_THREADS if job.portable else self.threads or 1
+        biggest = max((n.get("memory", 0) for n in fits), default=0)
+        wants["num_cpus"] = min(threads, max((n.get("CPU", 1) for n in fits), default=1))
+        wants["memory"] = int(min(job.memory_mb * 2**20, biggest)) or None
         task = ray.remote(run_on_node).options(**wants)
         ref = task.remote(ray.put(inputs), spec, self.sandboxed, self.threads)
         lost = (

@@ -211,6 +211,7 @@ def cpu_model() -> str | None:
 CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 # the switches with which an organiser caps a machine's numerics; passed into the sandbox
 NUMERICS_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR")
+NUMERICS_CAPS += ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")  # numpy's and scipy's
 
 
 def cpu_features() -> str | None:
@@ -220,9 +221,16 @@ def cpu_features() -> str | None:
 
 
 # portable numerics: every x86-64 machine of the group with AVX2 or better takes the same
-# kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode), so the
-# same run computes the same bits on the host, on each Ray node and on a member's laptop
+# kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode, the
+# OpenBLAS that numpy, scipy and scikit-learn bundle, numpy's own dispatched loops: its
+# exp, log, sin of float arrays round otherwise under AVX-512), so the same run computes the
+# same bits on the host, on each Ray node and on a member's laptop. Disabling a feature a
+# CPU lacks is allowed (numpy only refuses to enable one).
 PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT"}
+PORTABLE |= {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+}
 # and the same threads: torch's reductions and oneDNN's cut their sums into one part per
 # thread (a sum of 4M floats, a conv net's weights after a few steps: other bits with 1, 2,
 # 4 or 16 threads). Two: what every machine of a group has, a laptop included; a node with

@@ -242,7 +242,8 @@ class LocalExecutor:
         elif threads:  # its share of the cores, when several runs share a machine
             waiting += f"; {threads} thread(s): its share of the cores"
         if threads:
-            wenv.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                wenv[var] = str(threads)
         if job.kaggle_way:
             wenv.update(kaggle_way.environment())
         job_file = job.run_dir / "job.json"
@@ -366,7 +367,7 @@ class LocalExecutor:
                         sandboxed=sb is not None,
                         device=device,
                         gpu=gpu,
-                        versions=environment(),
+                        versions=environment(job.portable),
                         seconds={"setup": t0 - began, "run": now - t0},
                     )
                     on_taken(so_far, taken)
@@ -395,7 +396,7 @@ class LocalExecutor:
         t1 = time.monotonic()
         res = collect(job, code, reason, wall, peak)
         res.sandboxed = sb is not None
-        res.device, res.gpu, res.versions = device, gpu, environment()
+        res.device, res.gpu, res.versions = device, gpu, environment(job.portable)
         res.seconds = {"setup": t0 - began, "run": wall, "read_back": time.monotonic() - t1}
         return res
 
@@ -428,10 +429,13 @@ def given_device(requested: str) -> tuple[str, str | None]:
     return (requested if requested.startswith("cuda") else "cuda"), name
 
 
-def environment() -> dict:
+def environment(portable: bool = False) -> dict:
     """The Python, platform and packages the host gives a run (the sandbox shows the run
-    this installation), read here without importing them."""
-    return versions(seen=False)
+    this installation), read here without importing them; the numerics caps it set."""
+    out = versions(seen=False)
+    if portable:
+        out["numerics_caps"] = " ".join(f"{k}={v}" for k, v in PORTABLE.items())
+    return out
 
 
 def watch(

@@ -129,6 +129,7 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
                    device, gpu, reported->>'$.versions.numerics' AS numerics,
                    reported->>'$.versions.cpu_capability' AS capability,
                    reported->>'$.versions.cpu' AS cpu,
+                   reported->>'$.versions.torch_threads' AS threads,
                    row_number() OVER (PARTITION BY entrant
                                       ORDER BY ? * public_score, created_at, id) AS pick,
                    count(*) OVER (PARTITION BY entrant) AS entries,
@@ -142,7 +143,7 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
                entrant AS user, is_team AS team,
                public_score AS score, id AS submission_id, entries,
                created_at AS submitted_at, last_at AS last_submission_at, is_baseline,
-               device, gpu, numerics, capability, cpu
+               device, gpu, numerics, capability, cpu, threads
         FROM scored WHERE pick = 1 ORDER BY rank
     """
     teams: dict[str, list[str]] = {}
@@ -168,7 +169,7 @@ def _leaderboard(competition: str, version: int, fingerprint: str, metric: Metri
     return rows
 
 
-MACHINE = ("device", "gpu", "numerics", "capability", "cpu")  # what `computed_on` reads
+MACHINE = ("device", "gpu", "numerics", "capability", "cpu", "threads")  # `computed_on`'s
 
 
 def computed_on(
@@ -177,15 +178,17 @@ def computed_on(
     numerics: str | None,
     capability: str | None,
     cpu: str | None,
+    threads: str | None = None,
 ) -> str | None:
     """What a run's arithmetic depended on, in words: its GPU's model, the CPU's portable
-    numerics, or a CPU's own kernels; None where the run did not say (a CSV, no torch)."""
+    numerics, or a CPU's own kernels and threads; None where the run did not say (a CSV, a
+    run without torch, a run recorded before the harness asked)."""
     if device and device.startswith("cuda"):
         return gpu or "an unnamed GPU"
-    if numerics == "portable":
+    if numerics == "portable" and capability == "AVX2":  # a CPU without AVX2 cannot be
         return "CPU, portable numerics"
     if capability:
-        return f"{cpu or 'a CPU'}, its own {capability} kernels"
+        return f"{cpu or 'a CPU'}, its own {capability} kernels, {threads or '?'} threads"
     return None
 
 

@@ -100,6 +100,7 @@ def reported_facts(row: dict) -> list[tuple[str, object]]:
         ("GPU compute capability", seen.get("gpu_capability")),
         ("CPU", seen.get("cpu")),
         ("CPU vector units", seen.get("cpu_features")),
+        ("numerics", seen.get("numerics")),
         ("CPU instruction set", seen.get("cpu_capability")),
         ("numerics caps", seen.get("numerics_caps")),
         ("oneDNN", seen.get("onednn")),

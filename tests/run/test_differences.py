@@ -11,7 +11,7 @@ import pytest
 from harness.paths import submissions_dir
 from harness.run import pipeline
 from harness.run.differences import recorded_differences
-from harness.run.repro import PORTABLE_THREADS
+from harness.run.repro import PORTABLE, PORTABLE_THREADS
 from harness.run.runner import LocalExecutor
 from harness.store import db, records, submissions
 from tests.conftest import cli_json, write
@@ -116,8 +116,15 @@ def test_another_cpus_instruction_set_is_named_first(ready, tmp_path, monkeypatc
     assert len(res["differences"]) == 2  # nothing else moved
 
 
-# a convolution over the ratings' ids (oneDNN's kernels, whose sums depend on the ISA) and
-# a long sum (torch's reduction, one part per thread: its bits depend on the threads)
+# an older machine's kernels: torch's, oneDNN's, MKL's (not strict), OpenBLAS's and
+# numpy's capped to AVX2
+OLDER = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+OLDER |= {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL"}
+
+
+# a convolution over the ratings' ids (oneDNN's kernels, whose sums depend on the ISA), a
+# long sum (torch's reduction, one part per thread: its bits depend on the threads) and
+# numpy's exp (its AVX-512 loop rounds otherwise than its AVX2 one)
 CONV = """
 import numpy as np
 import torch
@@ -129,7 +136,8 @@ def fit_predict(train, valid, test):
     x = torch.tensor(ids / ids.max(0)).reshape(-1, 1, 1, 2).repeat(1, 1, 8, 4)
     with torch.no_grad():
         total = torch.randn(4_000_000).sum()
-        return (3 + conv(x).mean((1, 2, 3)) + total * 1e-4).numpy()
+        out = (3 + conv(x).mean((1, 2, 3)) + total * 1e-4).numpy().astype("float64")
+    return out + np.exp(ids[:, 0] / ids[:, 0].max()) * 1e-3
 """
 
 
@@ -141,10 +149,11 @@ def test_portable_numerics_give_two_cpus_the_same_bits(ready, tmp_path, monkeypa
     path = write(tmp_path / "conv.py", CONV)
 
     def run(older: bool, portable: bool) -> dict:
-        if older:
-            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-        else:
-            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        for cap, value in OLDER.items():
+            if older:
+                monkeypatch.setenv(cap, value)
+            else:
+                monkeypatch.delenv(cap, raising=False)
         limits = pipeline.Limits(portable=portable)
         cores = LocalExecutor(threads=1 if older else None)
         row = pipeline.submit(
@@ -161,25 +170,21 @@ def test_portable_numerics_give_two_cpus_the_same_bits(ready, tmp_path, monkeypa
     assert a["predictions_sha256"] == b["predictions_sha256"] != native[0]["predictions_sha256"]
     said = b["reported"]["versions"]
     assert said["numerics"] == "portable" and said["torch_threads"] == PORTABLE_THREADS
-    assert said["numerics_caps"] == (
-        "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2,STRICT"
-    )
+    assert said["numerics_caps"] == " ".join(f"{k}={v}" for k, v in PORTABLE.items())
     assert f"portable numerics (AVX2 kernels, MKL strict, {PORTABLE_THREADS} threads)" in b["log"]
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")  # b's reproduction on the other machine
+    for cap in OLDER:  # b's reproduction on the other machine
+        monkeypatch.delenv(cap)
     again = pipeline.reproduce(b["id"])
     assert again["identical"] is True, again["differences"]
     # what a reproduction of the older machine's native run on the newer one finds (the
-    # newer's own run is that reproduction): the caps, then the threads, nothing else
+    # newer's own run is that reproduction): the ISA, the caps, the threads, nothing else
     older = submissions.submission(native[1]["id"])
     found = recorded_differences(older, native[0], older["seed"], older["data_fingerprint"])
     assert [d["what"] for d in found] == [
-        "numerics caps (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR)",
+        "CPU instruction set (torch's kernels)",
+        "numerics caps (the kernels' instruction sets)",
         "torch threads",
     ]
-
-
-# an older machine's kernels: torch's, oneDNN's and MKL's capped to AVX2 (not strict)
-OLDER = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
 @pytest.mark.slow

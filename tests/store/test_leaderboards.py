@@ -59,11 +59,11 @@ def test_best_per_user_ties_to_the_earlier(home):
 
 def test_each_row_says_what_its_arithmetic_was_computed_on(home):
     h100, a100 = "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"
-    cpu = {"cpu": "AMD EPYC 7B13", "cpu_capability": "AVX512"}
+    cpu = {"cpu": "AMD EPYC 7B13", "cpu_capability": "AVX512", "torch_threads": 2}
     runs = [  # user, score, device, GPU, what the run reported of its numerics
         ("ann", 0.9, "cuda", h100, {**cpu, "numerics": "native"}),
         ("bob", 0.8, "cuda", a100, {**cpu, "numerics": "native"}),
-        ("cid", 0.7, "cpu", None, {**cpu, "numerics": "portable"}),
+        ("cid", 0.7, "cpu", None, {**cpu, "numerics": "portable", "cpu_capability": "AVX2"}),
         ("dan", 0.6, "cpu", None, {**cpu, "numerics": "native"}),
         ("eve", 0.5, None, None, None),  # a CSV: nothing was computed here
         ("fay", 0.4, "cuda", h100, {**cpu, "numerics": "native"}),
@@ -77,7 +77,7 @@ def test_each_row_says_what_its_arithmetic_was_computed_on(home):
         h100,
         a100,
         "CPU, portable numerics",
-        "AMD EPYC 7B13, its own AVX512 kernels",
+        "AMD EPYC 7B13, its own AVX512 kernels, 2 threads",
         None,
         h100,
     ]
