@@ -122,6 +122,26 @@ OLDER = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR"
 OLDER |= {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL"}
 
 
+def on_machine(monkeypatch, comp: str, path: Path, older: bool, portable: bool) -> dict:
+    """A scored CPU run of `path` on the newer machine (this one, torch's threads) or the
+    older (OLDER's caps, one thread for the run), with portable numerics or not."""
+    for cap, value in OLDER.items():
+        if older:
+            monkeypatch.setenv(cap, value)
+        else:
+            monkeypatch.delenv(cap, raising=False)
+    row = pipeline.submit(
+        comp,
+        path,
+        "ann",
+        limits=pipeline.Limits(portable=portable, device="cpu"),
+        log=lambda *_: None,
+        executor=LocalExecutor(threads=1 if older else None),
+    )
+    assert row["status"] == "scored", row["error"]
+    return row
+
+
 # a convolution over the ratings' ids (oneDNN's kernels, whose sums depend on the ISA), a
 # long sum (torch's reduction, one part per thread: its bits depend on the threads) and
 # numpy's exp (its AVX-512 loop rounds otherwise than its AVX2 one)
@@ -149,18 +169,7 @@ def test_portable_numerics_give_two_cpus_the_same_bits(ready, tmp_path, monkeypa
     path = write(tmp_path / "conv.py", CONV)
 
     def run(older: bool, portable: bool) -> dict:
-        for cap, value in OLDER.items():
-            if older:
-                monkeypatch.setenv(cap, value)
-            else:
-                monkeypatch.delenv(cap, raising=False)
-        limits = pipeline.Limits(portable=portable)
-        cores = LocalExecutor(threads=1 if older else None)
-        row = pipeline.submit(
-            "movielens", path, "ann", limits=limits, log=lambda *_: None, executor=cores
-        )
-        assert row["status"] == "scored", row["error"]
-        return row
+        return on_machine(monkeypatch, "movielens", path, older, portable)
 
     native = [run(older, False) for older in (False, True)]
     # each machine's fastest kernels and its threads round differently
@@ -201,21 +210,7 @@ def test_a_course_baseline_has_the_same_bits_on_two_cpus_portably(
     path = submissions_dir() / comp / baseline
 
     def run(older: bool, portable: bool) -> dict:
-        for cap, value in OLDER.items():
-            if older:
-                monkeypatch.setenv(cap, value)
-            else:
-                monkeypatch.delenv(cap, raising=False)
-        row = pipeline.submit(
-            comp,
-            path,
-            "ann",
-            limits=pipeline.Limits(portable=portable, device="cpu"),
-            log=lambda *_: None,
-            executor=LocalExecutor(threads=1 if older else None),
-        )
-        assert row["status"] == "scored", row["error"]
-        return row
+        return on_machine(monkeypatch, comp, path, older, portable)
 
     newer, older = run(False, False), run(True, False)
     assert newer["predictions_sha256"] != older["predictions_sha256"]
