@@ -10,10 +10,10 @@ from harness.run import pipeline
 from harness.store import submissions
 from tests.conftest import cli, harness_here_json, write
 
-TINY_FASTAI = '''"""One epoch of fastai's tabular_learner."""
+TINY_FASTAI = '''"""Two epochs of fastai's tabular_learner, lr_find asked of the harness."""
 from fastai.tabular.all import *
 
-CONFIG = {"epochs": 2, "lr": 0.03}
+CONFIG = {"epochs": 2, "lr": 0.03, "lr_find": True}
 
 
 def features(df):
@@ -75,15 +75,30 @@ def test_fit_predict_may_return_the_submission_frame(ready, tmp_path):
     assert row["public_score"] == hand_accuracy(lambda t: np.zeros(len(t), int))[0]
 
 
-def test_fastai_train_with_features_records_epochs_and_is_reproducible(ready, tmp_path):
+def test_fastai_train_with_features_records_epochs_model_lr_find_and_reproduces(ready, tmp_path):
     path = write(tmp_path / "tiny_fastai.py", TINY_FASTAI)
     first = pipeline.submit("titanic", path, "ann")
     assert first["status"] == "scored", first["log"][-3000:]
     assert 0.6 < first["public_score"] <= 1
+    # lr_find runs are not epochs: the two of the fit only
     assert [(e["fit"], e["epoch"]) for e in first["epochs"]] == [(1, 0), (1, 1)]
     assert all(e["train_loss"] > 0 and 0 <= e["metrics"]["accuracy"] <= 1 for e in first["epochs"])
-    assert first["config"] == {"epochs": 2, "lr": 0.03}
+    assert first["config"] == {"epochs": 2, "lr": 0.03, "lr_find": True}
     assert "[run] fit 1 epoch 2/2" in first["log"]
+    # the model and the lr_find the CONFIG asked for
+    model = first["model"]
+    assert model["architecture"] == "TabularModel" and model["pretrained"] is None
+    assert 0 < model["trainable"] == model["parameters"] < 10_000
+    found = {a["name"]: a for a in first["artifacts"]}
+    assert {"lr_find.png", "lr_find.csv"} <= set(found) and "lr_find_2.csv" not in found
+    curve = pd.read_csv(found["lr_find.csv"]["path"])
+    assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
+    assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
+    assert "[run] lr_find before training (CONFIG lr_find)" in first["log"]
+    assert "\r" not in first["log"] and "\u2588" not in first["log"]  # no progress-bar residue
+    shown = cli("show", str(first["id"]), home=ready).stdout
+    assert f"TabularModel: {model['parameters']:,} parameters" in shown
+    assert "seconds_per_epoch" in shown and "Learning-rate finder" in shown
     again = pipeline.reproduce(first["id"])  # a fresh run with the same seed: the same bits
     assert again["identical"] is True and again["reproduced_public_score"] == first["public_score"]
 
@@ -103,25 +118,6 @@ OWN_LR_FIND = """
     lr_min, lr_steep = learn.lr_find(suggest_funcs=(minimum, steep), num_it=30)
     learn.fit(1, lr=lr_steep)
 """
-
-
-def test_the_model_and_the_lr_find_asked_for_are_recorded(ready, tmp_path):
-    row = pipeline.submit("titanic", write(tmp_path / "finder.py", LR_FIND), "ann")
-    assert row["status"] == "scored", row["log"][-3000:]
-    model = row["model"]
-    assert model["architecture"] == "TabularModel" and model["pretrained"] is None
-    assert 0 < model["trainable"] == model["parameters"] < 10_000
-    found = {a["name"]: a for a in row["artifacts"]}
-    assert {"lr_find.png", "lr_find.csv"} <= set(found) and "lr_find_2.csv" not in found
-    curve = pd.read_csv(found["lr_find.csv"]["path"])
-    assert {"suggested minimum", "suggested steep", "suggested valley"} <= set(curve)
-    assert (curve["lr"].diff().dropna() > 0).all() and curve["loss"].notna().all()
-    assert "[run] lr_find before training (CONFIG lr_find)" in row["log"]
-    assert "\r" not in row["log"] and "\u2588" not in row["log"]  # no progress-bar residue
-    assert [e["fit"] for e in row["epochs"]] == [1]  # lr_find runs are not epochs
-    shown = cli("show", str(row["id"]), home=ready).stdout
-    assert f"TabularModel: {model['parameters']:,} parameters" in shown
-    assert "seconds_per_epoch" in shown and "Learning-rate finder" in shown
 
 
 def test_a_submissions_own_lr_find_is_recorded_instead(ready, tmp_path):
