@@ -1,8 +1,9 @@
 """What portable numerics cost: course baselines run natively and portably, timed and hashed.
 
-Portable numerics (harness.run.repro.PORTABLE: torch's, oneDNN's and MKL's AVX2 kernels)
-give every x86-64 machine of a group the same bits; on a CPU with AVX-512 or AMX they give
-up its wider kernels. Each baseline is submitted natively and portably, alternating, in a
+Portable numerics (harness.run.repro.PORTABLE: torch's, oneDNN's, MKL's, OpenBLAS's and
+numpy's AVX2 kernels, two threads) give every x86-64 machine of a group the same bits; on a
+CPU with AVX-512 or AMX they give up its wider kernels, on one with more than two cores its
+other cores (for one run). Each baseline is submitted natively and portably, alternating, in a
 fresh harness home; the best wall time of each and whether the predictions differ are
 printed, with the ratio portable/native.
 
