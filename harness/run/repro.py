@@ -223,8 +223,8 @@ def cpu_features() -> str | None:
 # portable numerics: every x86-64 machine of the group with AVX2 or better takes the same
 # kernels (torch's, oneDNN's, MKL's in its strict conditional-reproducibility mode, the
 # OpenBLAS that numpy, scipy and scikit-learn bundle, numpy's own dispatched loops: its
-# exp, log, sin of float arrays round otherwise under AVX-512), so the same run computes the
-# same bits on the host, on each Ray node and on a member's laptop. Disabling a feature a
+# float64 exp, log, log1p and float32 power round otherwise under AVX-512), so the same run
+# computes the same bits on the host, on each Ray node and on a member's laptop. Disabling a feature a
 # CPU lacks is allowed (numpy only refuses to enable one).
 PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT"}
 PORTABLE |= {
