@@ -53,8 +53,16 @@ def page(sub_id: int | None, viewer: privacy.Viewer = privacy.ANONYMOUS) -> None
     run_facts(row)
     if row["epochs"]:
         training(row)
-    if row["artifacts"]:
+    drawing = row.get("diagnostics")  # "pending" while the run draws after its score
+    if row["artifacts"] or drawing in ("pending", "failed"):
         st.subheader("Diagnostics")
+        if drawing == "pending":
+            st.info(
+                "Being drawn: the score is recorded first and the pictures follow in a "
+                "moment (refresh the page)."
+            )
+        elif drawing == "failed":
+            st.warning("The run broke while drawing them, after its score: its log says how.")
         for a in row["artifacts"]:
             artifact(a, row["run_dir"])
     if row["docstring"]:

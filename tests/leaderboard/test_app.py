@@ -283,6 +283,29 @@ def test_submission_page_leads_with_the_score_model_curves_and_diagnostics(page,
     assert failed[:3] == ["header", "error", "code"]  # the error leads a failed run
 
 
+def test_diagnostics_being_drawn_or_broken_after_the_score_say_so(page, ids):
+    def drawing(state: str | None) -> None:
+        with db.connect() as con:
+            con.execute(
+                "UPDATE submissions SET diagnostics = ? WHERE id = ?", [state, ids["ann_women"]]
+            )
+
+    with db.connect(read_only=True) as con:
+        (before,) = con.execute(
+            "SELECT diagnostics FROM submissions WHERE id = ?", [ids["ann_women"]]
+        ).fetchone()
+    try:
+        drawing("pending")
+        at = page(submission=str(ids["ann_women"]))
+        assert "Diagnostics" in [h.value for h in at.subheader]
+        assert at.info[0].value.startswith("Being drawn: the score is recorded first")
+        drawing("failed")
+        at = page(submission=str(ids["ann_women"]))
+        assert at.warning[0].value.startswith("The run broke while drawing them")
+    finally:
+        drawing(before)
+
+
 def test_failed_and_rejected_submissions_show_their_error(page, ids):
     failed = page(submission=str(ids["failed"]))
     assert failed.error[0].value == "Failed:"
