@@ -23,8 +23,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from harness.errors import HarnessError
-from harness.run.repro import PORTABLE_THREADS
-from harness.run.runner import Job, LocalExecutor, RunResult
+from harness.run.runner import Job, LocalExecutor, RunResult, run_threads
 from harness.store import submissions
 
 LOST = "the Ray node running it was lost"
@@ -211,7 +210,7 @@ class RayExecutor:
             wants["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node, soft=False)
             fits = [n["Resources"] for n in alive if n["NodeID"] == self.node] or fits
         # never more than the largest of those nodes offers: Ray would wait for it forever
-        threads = PORTABLE_THREADS if job.portable else self.threads or 1
+        threads = run_threads(job, self.threads) or 1
         biggest = max((n.get("memory", 0) for n in fits), default=0)
         wants["num_cpus"] = min(threads, max((n.get("CPU", 1) for n in fits), default=1))
         wants["memory"] = int(min(job.memory_mb * 2**20, biggest)) or None

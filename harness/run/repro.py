@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -239,9 +239,10 @@ PORTABLE_THREADS = 2
 MODE = "HARNESS_NUMERICS"  # the run's environment says which mode it ran in
 
 
-def numerics_caps() -> str:
-    """The caps set on this process's numerics, as NAME=value; "none" when none is."""
-    caps = [f"{k}={os.environ[k]}" for k in NUMERICS_CAPS if os.environ.get(k)]
+def numerics_caps(env: Mapping[str, str] = os.environ) -> str:
+    """The caps set in an environment (this process's by default), as NAME=value; "none"
+    when none is."""
+    caps = [f"{k}={env[k]}" for k in NUMERICS_CAPS if env.get(k)]
     return " ".join(caps) or "none"
 
 

@@ -31,6 +31,7 @@ from harness.run.repro import (
     PORTABLE,
     PORTABLE_THREADS,
     gpu_names,
+    numerics_caps,
     versions,
     wait_policy,
     worker_env,
@@ -234,10 +235,9 @@ class LocalExecutor:
         }
         passive, waiting = wait_policy()
         wenv = worker_env(job.seed, passive)
-        threads = self.threads
+        threads = run_threads(job, self.threads)
         if job.portable:  # over the machine's own caps and threads, if its organiser set any
             wenv.update(PORTABLE, **{MODE: "portable"})
-            threads = PORTABLE_THREADS
             waiting += f"; portable numerics (AVX2 kernels, MKL strict, {threads} threads)"
         elif threads:  # its share of the cores, when several runs share a machine
             waiting += f"; {threads} thread(s): its share of the cores"
@@ -429,12 +429,18 @@ def given_device(requested: str) -> tuple[str, str | None]:
     return (requested if requested.startswith("cuda") else "cuda"), name
 
 
+def run_threads(job: Job, share: int | None) -> int | None:
+    """The OpenMP/MKL/OpenBLAS threads a run gets: portable numerics' fixed count, else its
+    share of the machine's cores (None: torch's own choice, one per core)."""
+    return PORTABLE_THREADS if job.portable else share
+
+
 def environment(portable: bool = False) -> dict:
     """The Python, platform and packages the host gives a run (the sandbox shows the run
     this installation), read here without importing them; the numerics caps it set."""
     out = versions(seen=False)
-    if portable:
-        out["numerics_caps"] = " ".join(f"{k}={v}" for k, v in PORTABLE.items())
+    if portable:  # the machine's own caps, PORTABLE's over them, as the run has them
+        out["numerics_caps"] = numerics_caps({**os.environ, **PORTABLE})
     return out
 
 
